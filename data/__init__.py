@@ -1,0 +1,1 @@
+"""Reading, validating and simulating the study data; the codebook is the source of truth."""

@@ -1,0 +1,411 @@
+"""Simulate study data calibrated to the report's published marginals, with a known truth.
+
+Generating model (per outcome ``o``, tenant ``i`` in complex ``c`` of living form ``f``)::
+
+    eta_i = alpha_f[o] + x_i' beta[o] + z_c' gamma[o] + u_c[o],   u_c[o] ~ N(0, sd[o]^2)
+
+with a cumulative-logit (3 ordered levels) or Bernoulli-logit response. Complex effects are
+independent across outcomes (ASSUMPTION). Cohesion is generated item-wise from a tenant
+latent ``theta_i = eta_i + e_i`` (``e_i ~ N(0, COHESION_TENANT_SD^2)``) through five
+cumulative-logit items; loneliness from a Bernoulli-logit model, after which the three
+support items are drawn consistent with it. Intercepts and thresholds are solved
+numerically (:func:`calibrate`) so that the *expected* marginals - averaged over a large
+reference population of the same design and integrated over the complex effects by
+Gauss-Hermite quadrature - equal the published figures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from data import codebook as cb
+from data.truth import COHESION_ITEM_TARGETS, COHESION_TENANT_SD, TRUE_EFFECTS
+
+__all__ = [
+    "COVARIATE_MODEL",
+    "Design",
+    "calibrate",
+        "expected_marginals",
+    "simulate",
+    "simulated_marginals",
+    "write_simulation",
+]
+
+log = logging.getLogger(__name__)
+CALIBRATION_SEED = 20_261_128
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(24)
+_GH_W = _GH_W / _GH_W.sum()
+
+# ASSUMPTION: the report publishes no covariate distribution. Base prevalences, with logit
+# shifts by living form where the report describes the resident group (RO frail and old;
+# clustered forms chosen more often for social reasons; RB a vital, like-minded group).
+COVARIATE_MODEL = {
+    "female": {"p": 0.62},
+    "personal_care": {"p": 0.10, "shift": {"RO": 1.3}},
+    "activity_limitation": {"p": 0.33, "shift": {"RO": 0.7, "RB": -0.3}},
+    "lives_alone": {"p": 0.68, "shift": {"GG": -0.5}},
+    "little_outside_contact": {"p": 0.15},
+    "financial_vulnerability": {"p": 0.20},
+    "social_motive": {"p": 0.22, "shift": {"RR": 0.8, "RG": 0.7, "RB": 1.0, "RO": 0.4}},
+    "shared_norms": {"p": 0.55, "shift": {"RB": 0.4}},
+    "age_group": {"probs": (0.22, 0.36, 0.28, 0.14), "by_form": {"RO": (0.08, 0.22, 0.38, 0.32)}},
+    "education": {"probs": (0.50, 0.35, 0.15)},
+    "residence_duration": {"probs": (0.08, 0.40, 0.52)},
+    "extraversion": {"beta": (4.0, 4.0)},  # count of 13 items, p_i ~ Beta(4, 4)
+}
+
+
+@dataclass(frozen=True)
+class Design:
+    """Size of a simulated study: tenants, complexes and optional missingness (MCAR)."""
+
+    n_tenants: int = 2963
+    n_complexes: int = 470
+    missing_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_complexes < len(cb.FORMS):
+            raise ValueError(f"need at least {len(cb.FORMS)} complexes, got {self.n_complexes}")
+        if self.n_tenants < self.n_complexes:
+            raise ValueError("need at least one tenant per complex")
+        if not 0.0 <= self.missing_rate < 0.5:
+            raise ValueError(f"missing_rate must be in [0, 0.5), got {self.missing_rate}")
+
+
+# --------------------------------------------------------------------------------------
+# Design: complexes, tenants and covariates
+# --------------------------------------------------------------------------------------
+def _complexes(design: Design, rng: np.random.Generator) -> pd.DataFrame:
+    shares = np.array([f.typical["share"] for f in cb.FORMS])
+    # every form gets at least one complex; the rest allocated by the assumed shares
+    counts = np.ones(len(cb.FORMS), dtype=int)
+    counts += rng.multinomial(design.n_complexes - len(cb.FORMS), shares / shares.sum())
+    rows = []
+    for form, n in zip(cb.FORMS, counts, strict=True):
+        t = form.typical
+        floors = np.rint(np.exp(rng.normal(np.log(t["floors"][0]), t["floors"][1], n)))
+        if form.code == "GG":
+            floors = np.clip(floors, 1, 2)
+        elif form.code in ("LZ", "RR", "RB"):
+            floors = np.clip(floors, 1, 4)
+        elif form.code in ("HZ", "RG"):
+            floors = np.clip(floors, 5, 30)
+        units = np.clip(np.rint(np.exp(rng.normal(np.log(t["units"][0]), t["units"][1], n))), 4,
+                        600)
+        rural = rng.random(n) < t["rural"]
+        density = np.where(rural, rng.uniform(150, 999, n),
+                           1000 + np.exp(rng.normal(np.log(2000), 0.6, n)))
+        frame = pd.DataFrame({
+            "living_form": form.code,
+            "floors": floors.astype(int),
+            "units": units.astype(int),
+            **{k: (rng.random(n) < t[k]).astype(int) for k in (
+                "meeting_room", "kitchen_dining", "care_facilities",
+                "involvement_activities", "involvement_spaces")},
+            "vitality": rng.choice([1, 2, 3], size=n, p=t["vitality"]),
+            "address_density": np.round(density, 1),
+        })
+        rows.append(frame)
+    complexes = pd.concat(rows, ignore_index=True)
+    complexes.insert(0, "complex_id", [f"C{i:04d}" for i in range(1, len(complexes) + 1)])
+    return complexes
+
+
+def _tenants(design: Design, complexes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    # ASSUMPTION: respondents per complex = 1 + multinomial share ~ sqrt(units) x Gamma(2) noise
+    weight = np.sqrt(complexes["units"].to_numpy()) * rng.gamma(2.0, 1.0, len(complexes))
+    extra = rng.multinomial(design.n_tenants - len(complexes), weight / weight.sum())
+    sizes = 1 + extra
+    cidx = np.repeat(np.arange(len(complexes)), sizes)
+    forms = complexes["living_form"].to_numpy()[cidx]
+    n = len(cidx)
+    out = {"tenant_id": [f"T{i:05d}" for i in range(1, n + 1)],
+           "complex_id": complexes["complex_id"].to_numpy()[cidx]}
+    for name, spec in COVARIATE_MODEL.items():
+        if "p" in spec:
+            shift = np.array([spec.get("shift", {}).get(f, 0.0) for f in forms])
+            p = expit(np.log(spec["p"] / (1 - spec["p"])) + shift)
+            out[name] = (rng.random(n) < p).astype(int)
+        elif "probs" in spec:
+            levels = np.arange(1, len(spec["probs"]) + 1)
+            value = np.empty(n, dtype=int)
+            for f in np.unique(forms):
+                m = forms == f
+                probs = spec.get("by_form", {}).get(f, spec["probs"])
+                value[m] = rng.choice(levels, size=m.sum(), p=probs)
+            out[name] = value
+        else:
+            p = rng.beta(*spec["beta"], size=n)
+            out[name] = rng.binomial(13, p)
+    return pd.DataFrame(out)
+
+
+def _linear_predictor(outcome: str, merged: pd.DataFrame, X: pd.DataFrame) -> np.ndarray:
+    """eta without intercept/thresholds and without the complex random effect."""
+    eff = TRUE_EFFECTS[outcome]
+    form_eff = dict(zip(cb.FORM_CODES, eff["forms"], strict=True))
+    eta = merged["living_form"].map(form_eff).to_numpy(dtype=float)
+    for term, b in eff["coefficients"].items():
+        eta = eta + b * X[term].to_numpy()
+    for term, g in eff["complex_terms"].items():
+        eta = eta + g * merged[term].to_numpy(dtype=float)
+    return eta
+
+
+def _population(design: Design, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    complexes = _complexes(design, rng)
+    tenants = _tenants(design, complexes, rng)
+    cx, _ = cb.derive(complexes, tenants.iloc[:0])
+    merged = tenants.merge(cx[["complex_id", "living_form", "rural", "small_community"]],
+                           on="complex_id", how="left", validate="many_to_one")
+    return complexes, tenants, merged
+
+
+# --------------------------------------------------------------------------------------
+# Calibration
+# --------------------------------------------------------------------------------------
+def _integrated(eta: np.ndarray, sd: float) -> np.ndarray:
+    """E_u[expit(eta + u)], u ~ N(0, sd^2), per row; shape (n, ) <- (n, q) quadrature."""
+    return expit(eta[:, None] + sd * _GH_X[None, :]) @ _GH_W
+
+
+def _solve(target: float, fn) -> float:
+    return float(brentq(lambda a: fn(a) - target, -25.0, 25.0, xtol=1e-10))
+
+
+def _cumulative_thresholds(eta: np.ndarray, sd: float, cum_targets) -> list[float]:
+    # P(y <= k) = E[expit(tau_k - eta - u)]
+    return [_solve(c, lambda t: _integrated(t - eta, sd).mean()) for c in cum_targets]
+
+
+@lru_cache(maxsize=4)
+def calibrate(scale: int = 8) -> dict:
+    """Solve intercepts/thresholds so expected marginals equal the published ones.
+
+    Uses a reference population ``scale`` times the default design, drawn with a fixed seed
+    (so the truth does not depend on the seed of a simulated data set).
+    """
+    base = Design()
+    _, _, merged = _population(Design(base.n_tenants * scale, base.n_complexes * scale),
+                               CALIBRATION_SEED)
+    X = cb.covariate_matrix(merged)
+    out: dict[str, dict] = {}
+    for oc in cb.OUTCOMES:
+        if oc.name in ("friendly_contact", "cohesion"):
+            continue
+        eta = _linear_predictor(oc.name, merged, X)
+        sd = TRUE_EFFECTS[oc.name]["complex_sd"]
+        if oc.family == "cumulative":
+            cum = np.cumsum([oc.published[k] for k in oc.levels])[:-1]
+            out[oc.name] = {"thresholds": _cumulative_thresholds(eta, sd, cum)}
+        else:
+            out[oc.name] = {"intercept": _solve(oc.published[1],
+                                                lambda a, e=eta, s=sd: _integrated(a + e, s).mean())}
+    # friendly contact: intercept from the regular group, daily shift from daily+friendly
+    tau = out["contact"]["thresholds"]
+    eta_c = _linear_predictor("contact", merged, X)
+    sd_c = TRUE_EFFECTS["contact"]["complex_sd"]
+    p_le1, p_le2 = (_integrated(t - eta_c, sd_c) for t in tau)
+    p2, p3 = p_le2 - p_le1, 1 - p_le2
+    eta_f = _linear_predictor("friendly_contact", merged, X)
+    sd_f = TRUE_EFFECTS["friendly_contact"]["complex_sd"]
+    pub = cb.OUTCOME_BY_NAME["friendly_contact"].published
+    a = _solve(pub["friendly_if_regular"],
+               lambda a: (p2 * _integrated(a + eta_f, sd_f)).sum() / p2.sum())
+    d = _solve(pub["daily_and_friendly"],
+               lambda d: (p3 * _integrated(a + d + eta_f, sd_f)).sum() / (p2 + p3).sum())
+    out["friendly_contact"] = {"intercept": a, "contact_daily": d}
+    # cohesion items: latent theta = eta + u + e; thresholds per item
+    eta_h = _linear_predictor("cohesion", merged, X)
+    sd_h = float(np.hypot(TRUE_EFFECTS["cohesion"]["complex_sd"], COHESION_TENANT_SD))
+    out["cohesion"] = {"item_thresholds": [
+        _cumulative_thresholds(eta_h, sd_h, np.cumsum(t)[:-1]) for t in COHESION_ITEM_TARGETS]}
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------------------
+def _draw_cumulative(eta: np.ndarray, tau, rng) -> np.ndarray:
+    cum = expit(np.asarray(tau)[None, :] - eta[:, None])  # (n, K-1)
+    return 1 + (rng.random(len(eta))[:, None] > cum).sum(axis=1)
+
+
+def _outcomes(merged: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    cal = calibrate()
+    X = cb.covariate_matrix(merged)
+    cidx = pd.factorize(merged["complex_id"])[0]
+    n_c = cidx.max() + 1
+    out = pd.DataFrame(index=merged.index)
+
+    def eta_of(name: str) -> np.ndarray:
+        u = rng.normal(0.0, TRUE_EFFECTS[name]["complex_sd"], n_c)
+        return _linear_predictor(name, merged, X) + u[cidx]  # (n,) <- (n_c,)[cidx]
+
+    def bernoulli(eta):
+        return (rng.random(len(eta)) < expit(eta)).astype(int)
+
+    for name in ("contact", "help_received", "help_given"):
+        out[name] = _draw_cumulative(eta_of(name), cal[name]["thresholds"], rng)
+    daily = (out["contact"] == 3).to_numpy(dtype=float)
+    f = cal["friendly_contact"]
+    friendly = bernoulli(f["intercept"] + f["contact_daily"] * daily + eta_of("friendly_contact"))
+    out["friendly_contact"] = pd.array(np.where(out["contact"] >= 2, friendly, -1),
+                                       dtype="Int64")
+    out.loc[out["contact"] == 1, "friendly_contact"] = pd.NA
+    organised = bernoulli(cal["activity_organised"]["intercept"] + eta_of("activity_organised"))
+    part = _draw_cumulative(eta_of("activity_participation"),
+                            cal["activity_participation"]["thresholds"], rng)
+    out["activity_participation"] = np.where(organised == 1, part, 0)
+    for name in ("organised_together", "maintained_together", "gossip"):
+        out[name] = bernoulli(cal[name]["intercept"] + eta_of(name))
+    theta = eta_of("cohesion") + rng.normal(0.0, COHESION_TENANT_SD, len(merged))
+    for j, tau in enumerate(cal["cohesion"]["item_thresholds"], start=1):
+        item = _draw_cumulative(theta, tau, rng)
+        out[f"cohesion_{j}"] = 6 - item if j == 3 else item  # item 3 negatively worded
+    lonely = bernoulli(cal["lonely"]["intercept"] + eta_of("lonely"))
+    out[["support_1", "support_2", "support_3"]] = _support_items(lonely, rng)
+    return out
+
+
+def _support_items(lonely: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Support items consistent with ``lonely`` (all three <= 3 iff lonely)."""
+    n = len(lonely)
+    low = rng.choice([1, 2, 3], size=(n, 3), p=(0.15, 0.35, 0.50))
+    high = rng.choice([1, 2, 3, 4, 5], size=(n, 3), p=(0.03, 0.07, 0.20, 0.45, 0.25))
+    bad = (high <= 3).all(axis=1)
+    while bad.any():  # rejection: a non-lonely tenant answers >= 4 at least once
+        high[bad] = rng.choice([1, 2, 3, 4, 5], size=(bad.sum(), 3),
+                               p=(0.03, 0.07, 0.20, 0.45, 0.25))
+        bad = (high <= 3).all(axis=1)
+    return np.where(lonely[:, None] == 1, low, high)
+
+
+def _add_missing(tenants: pd.DataFrame, rate: float, rng: np.random.Generator) -> pd.DataFrame:
+    """MCAR missingness at ``rate`` per cell in covariates and outcome items (not ids)."""
+    out = tenants.copy()
+    for col in out.columns.drop(["tenant_id", "complex_id"]):
+        mask = rng.random(len(out)) < rate
+        out[col] = out[col].astype("Int64").mask(mask)
+    # keep the structural rule: no friendly_contact answer without contact >= 2
+    out.loc[out["contact"].isna(), "friendly_contact"] = pd.NA
+    return out
+
+
+def simulate(design: Design | None = None, *, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                   dict]:
+    """Simulate ``(complexes, tenants, truth)`` in the canonical format for ``seed``."""
+    design = design or Design()
+    complexes, tenants, merged = _population(design, seed)
+    rng = np.random.default_rng([seed, 1])
+    tenants = pd.concat([tenants, _outcomes(merged, rng)], axis=1)
+    for col in tenants.columns.drop(["tenant_id", "complex_id", "friendly_contact"]):
+        tenants[col] = tenants[col].astype("Int64")
+    if design.missing_rate > 0:
+        tenants = _add_missing(tenants, design.missing_rate, np.random.default_rng([seed, 2]))
+    return complexes, tenants, truth(design, seed=seed)
+
+
+def truth(design: Design, *, seed: int) -> dict:
+    """Every generating parameter, named as fitted summaries name them."""
+    cal = calibrate()
+    outcomes = {}
+    ref = cb.FORM_CODES.index(cb.REFERENCE_FORM)
+    for oc in cb.OUTCOMES:
+        eff = TRUE_EFFECTS[oc.name]
+        contrasts = {f"{code} - {cb.REFERENCE_FORM}": eff["forms"][k] - eff["forms"][ref]
+                     for k, code in enumerate(cb.FORM_CODES) if k != ref}
+        coefs = {t: 0.0 for cov in cb.COVARIATES for t in cov.term_names()}
+        coefs.update(eff["coefficients"])
+        coefs.update(eff["complex_terms"])
+        entry = {"family": oc.family, "latent_contrasts": contrasts, "coefficients": coefs,
+                 "complex_sd": eff["complex_sd"], "form_effects":
+                 dict(zip(cb.FORM_CODES, eff["forms"], strict=True)), **cal[oc.name]}
+        if oc.name == "friendly_contact":
+            entry["coefficients"]["contact_daily"] = entry.pop("contact_daily")
+        if oc.name == "cohesion":
+            entry["family"] = "item-level cumulative logit"
+            entry["tenant_sd"] = COHESION_TENANT_SD
+            entry["note"] = ("latent scale of the item-level model; the mean-scale Gaussian "
+                             "model has another scale, so only directions compare")
+        outcomes[oc.name] = entry
+    return {
+        "seed": seed,
+        "design": asdict(design),
+        "reference_form": cb.REFERENCE_FORM,
+        "latent_scale": "logit (cumulative logit: P(y <= k) = expit(threshold_k - eta))",
+        "extraversion_scaling": "(extraversion - 6.5) / 3",
+        "missingness": "MCAR per cell at design.missing_rate (covariates and outcome items)",
+        "outcomes": outcomes,
+        "assumptions": dict(cb.ASSUMPTIONS),
+        "covariate_model": COVARIATE_MODEL,
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Marginals
+# --------------------------------------------------------------------------------------
+def simulated_marginals(complexes: pd.DataFrame, tenants: pd.DataFrame) -> pd.DataFrame:
+    """Observed marginals beside the report's figures: ``outcome, level, simulated, published``."""
+    _, t = cb.derive(complexes, tenants)
+    t = cb.add_outcome_columns(t)
+    rows = []
+    for oc in cb.OUTCOMES:
+        if oc.name == "friendly_contact":
+            with_contact = t[t["contact"] >= 2]
+            reg = with_contact[with_contact["contact"] == 2]["friendly_contact"].mean()
+            both = ((with_contact["contact"] == 3) & (with_contact["friendly_contact"] == 1))
+            rows += [(oc.name, "daily_and_friendly", both.mean(), oc.published[
+                "daily_and_friendly"]), (oc.name, "friendly_if_regular", reg,
+                                         oc.published["friendly_if_regular"])]
+            continue
+        col = t[oc.column].dropna()
+        if oc.subset:
+            col = t.query(oc.subset)[oc.column].dropna()
+        for level, share in oc.published.items():
+            rows.append((oc.name, level, float((col == level).mean()), share))
+    ap = t["activity_participation"].dropna()
+    for level, share in ((3, 0.19), (2, 0.10), (1, 0.52), (0, 0.19)):
+        rows.append(("activity (all)", level, float((ap == level).mean()), share))
+    out = pd.DataFrame(rows, columns=["outcome", "level", "simulated", "published"])
+    out["difference_pp"] = 100 * (out["simulated"] - out["published"])
+    return out
+
+
+def expected_marginals(design: Design | None = None) -> pd.DataFrame:
+    """Marginals averaged over many seeds would converge to these (kept for docs/tests)."""
+    cx, tn, _ = simulate(design, seed=CALIBRATION_SEED)
+    return simulated_marginals(cx, tn)
+
+
+def write_simulation(out_dir: Path, *, seed: int, design: Design | None = None) -> dict:
+    """Write ``complexes.csv``, ``tenants.csv`` and ``truth.json`` (atomically) to ``out_dir``."""
+    complexes, tenants, tr = simulate(design, seed=seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("complexes.csv", complexes), ("tenants.csv", tenants)):
+        tmp = out_dir / f".{name}.tmp"
+        frame.to_csv(tmp, index=False)
+        tmp.replace(out_dir / name)
+    tmp = out_dir / ".truth.json.tmp"
+    tmp.write_text(json.dumps(tr, indent=2, default=_json_default))
+    tmp.replace(out_dir / "truth.json")
+    return {"complexes": complexes, "tenants": tenants, "truth": tr}
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(type(obj))

@@ -1,0 +1,179 @@
+"""Turn an analysis frame plus a spec into the arrays a model needs (no PyMC here).
+
+Rows with a missing value in the response, a term or a grouping level are removed as
+complete cases, and the removal is reported per variable, never silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data import codebook as cb
+from models.spec import ModelSpec
+
+__all__ = ["ModelData", "PreparationError", "prepare"]
+
+log = logging.getLogger(__name__)
+_SUBSET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class PreparationError(ValueError):
+    """The data cannot feed this model (named column, reason)."""
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Arrays of one model's analysed rows; group indices map rows to each level.
+
+    ``level_idx[level]`` has shape (n_rows,) and indexes ``level_labels[level]``;
+    ``categories`` are the response levels of a cumulative model (response coded 0..K-1).
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    term_names: tuple[str, ...]
+    level_idx: dict[str, np.ndarray]
+    level_labels: dict[str, tuple[str, ...]]
+    categories: tuple
+    row_ids: tuple[str, ...]
+    removed: pd.DataFrame
+    n_before: int
+
+    @property
+    def n(self) -> int:
+        """Number of analysed rows."""
+        return len(self.y)
+
+    @property
+    def y_mean(self) -> float:
+        """Response mean (Gaussian prior centring)."""
+        return float(np.mean(self.y))
+
+    @property
+    def y_sd(self) -> float:
+        """Response sd (Gaussian prior scaling); 1 when degenerate."""
+        sd = float(np.std(self.y))
+        return sd if sd > 0 else 1.0
+
+    def data_hash(self) -> str:
+        """Hash of everything the likelihood sees (changes when any value changes)."""
+        h = hashlib.sha256()
+        for arr in (self.y, self.X, *(self.level_idx[k] for k in sorted(self.level_idx))):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(repr((self.term_names, self.level_labels, self.categories)).encode())
+        return h.hexdigest()[:16]
+
+
+def _apply_subset(frame: pd.DataFrame, subset: str | None, name: str) -> pd.DataFrame:
+    if not subset:
+        return frame
+    parts = [p for p in re.split(r"\s+and\s+", subset.strip())]
+    keep = pd.Series(True, index=frame.index)
+    for part in parts:
+        m = _SUBSET.match(part)
+        if not m:
+            raise PreparationError(f"model {name!r}: subset {part!r} must look like "
+                                   f"'column >= number' (joined with 'and')")
+        col, op, val = m[1], m[2], float(m[3])
+        if col not in frame:
+            raise PreparationError(f"model {name!r}: subset column {col!r} not in data")
+        x = pd.to_numeric(frame[col]).astype("Float64")
+        cmp = {">=": x >= val, "<=": x <= val, "==": x == val, "!=": x != val, ">": x > val,
+               "<": x < val}[op]
+        keep &= cmp.fillna(False).astype(bool)
+    return frame[keep.to_numpy()]
+
+
+def _nested_labels(frame: pd.DataFrame, levels: tuple[str, ...]) -> dict[str, pd.Series]:
+    """Labels per level; a lower-level id reused under two parents is made unique."""
+    labels = {levels[-1]: frame[levels[-1]].astype(str)}
+    for lower, upper in zip(levels[-2::-1], levels[:0:-1], strict=True):
+        lab = frame[lower].astype(str)
+        parents = frame.groupby(lab, observed=True)[upper].nunique()
+        if (parents > 1).any():
+            lab = labels[upper] + "/" + lab
+        labels[lower] = lab
+    return labels
+
+
+def prepare(frame: pd.DataFrame, spec: ModelSpec, *, categories: tuple = ()) -> ModelData:
+    """Select, complete-case and encode the rows ``spec`` analyses.
+
+    Parameters
+    ----------
+    frame
+        Tenants merged with their complex's columns (one row per tenant).
+    spec
+        The model specification.
+    categories
+        Response levels of a cumulative model (default: the codebook's, else the data's).
+    """
+    needed = [spec.response, *spec.levels, *(t.name for t in spec.terms)]
+    absent = [c for c in needed if c not in frame]
+    if absent:
+        raise PreparationError(f"model {spec.name!r}: column(s) {absent} not in the data")
+    sub = _apply_subset(frame, spec.subset, spec.name)
+    n_before = len(sub)
+    miss = sub[needed].isna()
+    removed = pd.DataFrame({
+        "model": spec.name,
+        "variable": needed,
+        "n_missing": miss.sum().to_numpy(),
+        "n_removed_only_by_this": (miss & (miss.sum(axis=1) == 1).to_numpy()[:, None])
+        .sum().to_numpy(),
+    })
+    sub = sub[~miss.any(axis=1).to_numpy()]
+    if n_before - len(sub):
+        log.info("model %s: %d of %d rows removed as incomplete (%s)", spec.name,
+                 n_before - len(sub), n_before,
+                 ", ".join(f"{r.variable}: {r.n_missing}" for r in removed.itertuples()
+                           if r.n_missing))
+    if len(sub) == 0:
+        raise PreparationError(f"model {spec.name!r}: no complete rows left")
+    X = cb.covariate_matrix(sub, spec.terms)
+    const = [c for c in X if np.nanstd(X[c].to_numpy()) == 0]
+    if const:
+        raise PreparationError(f"model {spec.name!r}: term(s) {const} are constant in the "
+                               f"analysed rows and cannot be estimated")
+    y = pd.to_numeric(sub[spec.response]).to_numpy(dtype=float)
+    if spec.family == "cumulative":
+        if not categories:
+            oc = cb.OUTCOME_BY_NAME.get(spec.outcome)
+            categories = oc.levels if oc and oc.levels else tuple(np.unique(y).tolist())
+        lookup = {float(c): k for k, c in enumerate(categories)}
+        bad = sorted({v for v in y.tolist() if v not in lookup})
+        if bad:
+            raise PreparationError(f"model {spec.name!r}: response {spec.response!r} has "
+                                   f"value(s) {bad} outside categories {list(categories)}")
+        y = np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
+    elif spec.family == "bernoulli":
+        bad = sorted(set(np.unique(y).tolist()) - {0.0, 1.0})
+        if bad:
+            raise PreparationError(f"model {spec.name!r}: binary response {spec.response!r} "
+                                   f"has value(s) {bad}")
+        y = y.astype(np.int64)
+    labels = _nested_labels(sub, spec.levels)
+    level_idx, level_labels = {}, {}
+    for lv in spec.levels:
+        codes, uniques = pd.factorize(labels[lv], sort=True)
+        if set(uniques) <= set(cb.FORM_CODES):  # living forms in the codebook's order
+            order = [f for f in cb.FORM_CODES if f in set(uniques)]
+            codes = pd.Categorical(labels[lv], categories=order).codes
+            uniques = pd.Index(order)
+        level_idx[lv] = codes.astype(np.int64)
+        level_labels[lv] = tuple(uniques.tolist())
+    if spec.focal and spec.reference is not None and \
+            spec.reference not in level_labels[spec.focal]:
+        raise PreparationError(f"model {spec.name!r}: reference {spec.reference!r} of level "
+                               f"{spec.focal!r} is not in the analysed data")
+    rows = sub.index.astype(str) if "tenant_id" not in sub else sub["tenant_id"].astype(str)
+    return ModelData(y=y, X=X.to_numpy(dtype=float), term_names=tuple(X.columns),
+                     level_idx=level_idx, level_labels=level_labels,
+                     categories=tuple(categories), row_ids=tuple(rows), removed=removed,
+                     n_before=n_before)

@@ -1,0 +1,187 @@
+"""Declarative model specifications: one frozen spec per outcome and variant.
+
+A spec names the response, family, terms, grouping levels and priors; nothing else.
+:func:`models.build.build_model` turns a spec plus prepared data into a ``pm.Model``.
+A new variant is a new spec (``dataclasses.replace``), not a new branch in the builder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from data import codebook as cb
+from data.codebook import Covariate
+
+__all__ = [
+    "DEFAULT_PRIORS",
+    "FAMILIES",
+    "VARIANTS",
+    "ModelSpec",
+    "default_specs",
+    "parse_terms",
+]
+
+FAMILIES = ("bernoulli", "cumulative", "gaussian")
+VARIANTS = ("hierarchical", "fixed", "none")
+
+# Weakly informative priors on the latent (logit) scale; one place, documented, overridable.
+# Never centred on the simulator's truth: every location is 0 (or the data mean for a
+# Gaussian intercept), every scale generic.
+DEFAULT_PRIORS = MappingProxyType({
+    "beta_sd": 1.5,          # coefficients ~ Normal(0, beta_sd) (per unit of each term)
+    "beta_nu": 0.0,          # > 0: coefficients ~ StudentT(nu, 0, beta_sd) (heavy tails)
+    "intercept_sd": 3.0,     # intercept ~ Normal(0, intercept_sd)   (bernoulli)
+    "threshold_sd": 3.0,     # ordered thresholds ~ Normal(0, threshold_sd)  (cumulative)
+    "focal_sd_scale": 1.0,   # hierarchical: sd of focal-level effects ~ HalfNormal(scale)
+    "fixed_focal_sd": 1.5,   # fixed: focal-level contrasts vs reference ~ Normal(0, sd)
+    "group_sd_scale": 1.0,   # sd of each random-intercept level ~ HalfNormal(scale)
+    "sigma_scale": 1.0,      # gaussian residual sd ~ HalfNormal(scale)  (x sd(y))
+})
+# For a Gaussian family, beta_sd, intercept_sd, the sd scales and sigma_scale are multiplied
+# by the response's sample sd and the intercept is centred on its mean (Bambi's auto-scaling).
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\((?P<arg>[A-Za-z_][A-Za-z0-9_]*)\)|"
+                   r"(?P<name>[A-Za-z_][A-Za-z0-9_]*))$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A multilevel regression of one response on terms, nested in grouping levels.
+
+    Parameters
+    ----------
+    name
+        Unique model name (file names, tables).
+    outcome, response
+        Outcome label and the column holding the response.
+    family
+        ``bernoulli`` (logit link), ``cumulative`` (cumulative logit), ``gaussian``.
+    terms
+        Fixed terms (tenant covariates and optional complex-level covariates).
+    levels
+        Grouping columns from lowest to highest (e.g. complex_id, living_form); each level is
+        nested in the next. The highest is the *focal* level when ``focal`` is set.
+    focal, reference
+        The level whose contrasts vs ``reference`` are the estimand (living form vs HZ).
+    variant
+        ``hierarchical``: focal effects partially pooled, zero-sum (identified beside the
+        intercept/thresholds); ``fixed``: treatment contrasts vs reference;
+        ``none``: no focal effect (for comparison).
+    subset
+        Rows the outcome is defined on, as ``column >= value`` style conditions.
+    priors
+        Overrides merged over :data:`DEFAULT_PRIORS`.
+    """
+
+    name: str
+    outcome: str
+    response: str
+    family: str
+    terms: tuple[Covariate, ...] = cb.COVARIATES
+    levels: tuple[str, ...] = ("complex_id", "living_form")
+    focal: str | None = "living_form"
+    reference: str | None = cb.REFERENCE_FORM
+    variant: str = "hierarchical"
+    subset: str | None = None
+    priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"model {self.name!r}: unknown family {self.family!r}; "
+                             f"choose one of {FAMILIES}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"model {self.name!r}: unknown variant {self.variant!r}; "
+                             f"choose one of {VARIANTS}")
+        if len(self.levels) < 1:
+            raise ValueError(f"model {self.name!r}: needs at least one grouping level")
+        for col in (self.response, *self.levels, *(t.name for t in self.terms)):
+            if not _NAME.match(col):
+                raise ValueError(f"model {self.name!r}: {col!r} is not a plain column name")
+        if self.focal is not None and self.focal != self.levels[-1]:
+            raise ValueError(f"model {self.name!r}: focal level {self.focal!r} must be the "
+                             f"highest level ({self.levels[-1]!r})")
+        unknown = set(self.priors) - set(DEFAULT_PRIORS)
+        if unknown:
+            raise ValueError(f"model {self.name!r}: unknown prior(s) {sorted(unknown)}; "
+                             f"known: {sorted(DEFAULT_PRIORS)}")
+        object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
+
+    @property
+    def prior(self) -> dict[str, float]:
+        """Defaults merged with overrides (``defaults | overrides``)."""
+        return dict(DEFAULT_PRIORS) | dict(self.priors)
+
+    @property
+    def random_levels(self) -> tuple[str, ...]:
+        """Levels modelled as random intercepts (all but the focal one)."""
+        return self.levels[:-1] if self.focal else self.levels
+
+    @property
+    def structure_key(self) -> str:
+        """What fixes the compiled graph: family, terms, levels, variant (not data/priors)."""
+        return json.dumps([self.family, [t.term_names() for t in self.terms],
+                           len(self.levels), self.focal is not None, self.variant,
+                           self.prior["beta_nu"] > 0])
+
+    def with_(self, **changes) -> ModelSpec:
+        """A new spec with ``changes`` (priors are merged, not replaced)."""
+        if "priors" in changes:
+            changes["priors"] = dict(self.priors) | dict(changes["priors"])
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        """Canonical JSON (stored with every fit, hashed for cache keys)."""
+        d = dataclasses.asdict(self)
+        d["priors"] = self.prior
+        d["terms"] = [dataclasses.asdict(t) for t in self.terms]
+        return json.dumps(d, sort_keys=True, default=list)
+
+
+def parse_terms(formula_rhs: str, *, known: set[str]) -> tuple[Covariate, ...]:
+    """Parse a right-hand side like ``"age + C(edu) + scale(income)"`` safely.
+
+    Only plain column names and the whitelisted transforms ``C()`` (categorical, first level
+    as reference), ``scale()`` and ``center()`` are accepted, and only for ``known`` columns:
+    nothing is ever evaluated, so a config cannot run code.
+    """
+    terms = []
+    for raw in formula_rhs.split("+"):
+        raw = raw.strip()
+        m = _TERM.match(raw)
+        if not m:
+            raise ValueError(f"term {raw!r} is not allowed: use a column name, C(col), "
+                             f"scale(col) or center(col)")
+        col = m["arg"] or m["name"]
+        if col not in known:
+            raise ValueError(f"term {raw!r} refers to unknown column {col!r}")
+        kind = {"C": "categorical", "scale": "standardize", "center": "center"}.get(m["fn"],
+                                                                                   "numeric")
+        terms.append(Covariate(col, kind))
+    return tuple(terms)
+
+
+# friendly contact gets contact_daily; contact and help given the rural term; cohesion the
+# small-community term (the report's findings, STUDY.md)
+_COMPLEX_TERMS = {
+    "contact": ("rural",),
+    "help_given": ("rural",),
+    "cohesion": ("small_community",),
+    "friendly_contact": ("contact_daily",),
+}
+
+
+def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+    """The default model of every outcome in the study codebook."""
+    specs = {}
+    for oc in cb.OUTCOMES:
+        extra = tuple(Covariate(t, "binary") for t in _COMPLEX_TERMS.get(oc.name, ()))
+        specs[oc.name] = ModelSpec(
+            name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
+            terms=cb.COVARIATES + extra, subset=oc.subset, variant=variant,
+        )
+    return specs
