@@ -91,7 +91,9 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             k = len(data.level_labels[spec.focal])
             if spec.variant == "hierarchical":
                 sd_f = pm.HalfNormal(f"sd_{spec.focal}", pd_["prior_focal_sd_scale"])
-                effect = pm.ZeroSumNormal(f"{spec.focal}_effect", sigma=sd_f, dims=spec.focal)
+                # non-centred: with 7 groups and small effects the centred form funnels
+                raw = pm.ZeroSumNormal(f"{spec.focal}_raw", sigma=1.0, dims=spec.focal)
+                effect = pm.Deterministic(f"{spec.focal}_effect", sd_f * raw, dims=spec.focal)
                 others = np.array([j for j in range(k) if j != ref])
                 pm.Deterministic(f"{spec.focal}_contrast", effect[others] - effect[ref],
                                  dims="contrast")
@@ -103,10 +105,11 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
 
         if spec.family == "cumulative":
             n_cut = len(data.categories) - 1
+            # locations spread over [-1, 1] (not the data's) only so that the support point,
+            # the sampler's start, is strictly ordered; sd 3 leaves them weakly informative
             thresholds = pm.Normal(
-                "thresholds", 0.0, pd_["prior_threshold_sd"], dims="threshold",
-                transform=pm.distributions.transforms.ordered,
-                initval=np.linspace(-1.0, 1.0, n_cut),
+                "thresholds", np.linspace(-1.0, 1.0, n_cut), pd_["prior_threshold_sd"],
+                dims="threshold", transform=pm.distributions.transforms.ordered,
             )
             pm.OrderedLogistic("y", eta=eta, cutpoints=thresholds, observed=y_obs,
                                compute_p=False, dims="obs")

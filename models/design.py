@@ -102,7 +102,7 @@ def _nested_labels(frame: pd.DataFrame, levels: tuple[str, ...]) -> dict[str, pd
     return labels
 
 
-def prepare(frame: pd.DataFrame, spec: ModelSpec, *, categories: tuple = ()) -> ModelData:
+def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     """Select, complete-case and encode the rows ``spec`` analyses.
 
     Parameters
@@ -111,8 +111,6 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec, *, categories: tuple = ()) -> 
         Tenants merged with their complex's columns (one row per tenant).
     spec
         The model specification.
-    categories
-        Response levels of a cumulative model (default: the codebook's, else the data's).
     """
     needed = [spec.response, *spec.levels, *(t.name for t in spec.terms)]
     absent = [c for c in needed if c not in frame]
@@ -142,6 +140,7 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec, *, categories: tuple = ()) -> 
         raise PreparationError(f"model {spec.name!r}: term(s) {const} are constant in the "
                                f"analysed rows and cannot be estimated")
     y = pd.to_numeric(sub[spec.response]).to_numpy(dtype=float)
+    categories = spec.categories
     if spec.family == "cumulative":
         if not categories:
             oc = cb.OUTCOME_BY_NAME.get(spec.outcome)

@@ -23,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "default_specs",
     "parse_terms",
+    "specs_from_config",
 ]
 
 FAMILIES = ("bernoulli", "cumulative", "gaussian")
@@ -74,6 +75,8 @@ class ModelSpec:
         ``none``: no focal effect (for comparison).
     subset
         Rows the outcome is defined on, as ``column >= value`` style conditions.
+    categories
+        Ordered response levels of a cumulative model (default: codebook, else data).
     priors
         Overrides merged over :data:`DEFAULT_PRIORS`.
     """
@@ -88,6 +91,7 @@ class ModelSpec:
     reference: str | None = cb.REFERENCE_FORM
     variant: str = "hierarchical"
     subset: str | None = None
+    categories: tuple = ()
     priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -136,7 +140,7 @@ class ModelSpec:
 
     def to_json(self) -> str:
         """Canonical JSON (stored with every fit, hashed for cache keys)."""
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["priors"] = self.prior
         d["terms"] = [dataclasses.asdict(t) for t in self.terms]
         return json.dumps(d, sort_keys=True, default=list)
@@ -184,4 +188,36 @@ def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
             name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
             terms=cb.COVARIATES + extra, subset=oc.subset, variant=variant,
         )
+    return specs
+
+
+def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
+    """Model specs for a :class:`data.config.StudyConfig`.
+
+    Without ``[[outcomes]]`` the study's default suite (variant and priors from the config);
+    with them, one spec per declared outcome, its terms parsed by the whitelist in
+    :func:`parse_terms` against the data's ``columns``.
+    """
+    if not cfg.outcomes:
+        specs = default_specs(cfg.variant)
+        return {k: s.with_(priors=cfg.priors) for k, s in specs.items()}
+    specs = {}
+    for oc in cfg.outcomes:
+        terms = parse_terms(oc["terms"], known=columns) if oc.get("terms") else ()
+        levels = tuple(oc["levels"])
+        missing = [c for c in (oc["response"], *levels) if c not in columns]
+        if missing:
+            raise ValueError(f"outcome {oc['name']!r}: column(s) {missing} not in the data")
+        focal = oc.get("focal")
+        specs[oc["name"]] = ModelSpec(
+            name=oc["name"], outcome=oc["name"], response=oc["response"], family=oc["family"],
+            terms=terms, levels=levels, focal=focal,
+            reference=str(oc["reference"]) if focal and "reference" in oc else None,
+            variant=oc.get("variant", cfg.variant) if focal else "none",
+            subset=oc.get("subset"), categories=tuple(oc.get("categories", ())),
+            priors=dict(cfg.priors) | dict(oc.get("priors", {})),
+        )
+        if focal and specs[oc["name"]].reference is None:
+            raise ValueError(f"outcome {oc['name']!r}: focal level {focal!r} needs a "
+                             f"'reference' level")
     return specs

@@ -1,0 +1,99 @@
+"""The study config (TOML): data files, column mapping, outcomes, priors and sampler settings.
+
+A config lets the engine fit another nested data set without code changes. Everything is
+plain data; formulas are parsed by a whitelist (:func:`models.spec.parse_terms`), never
+evaluated. Example (see README for a worked non-housing example)::
+
+    [data]
+    directory = "my_data"            # complexes.* + tenants.* in the canonical format
+    # or: table = "pupils.csv"       # one table with response, terms and group columns
+
+    [data.columns.tenants]           # their column name = canonical name
+    geslacht = "female"
+
+    [model]
+    variant = "hierarchical"         # or "fixed", "none"
+
+    [priors]                         # overrides for every model (see DEFAULT_PRIORS)
+    beta_sd = 1.0
+
+    [sampler]
+    draws = 1000
+
+    [[outcomes]]                     # optional: own outcomes (default: the study's)
+    name = "score"
+    response = "score"
+    family = "gaussian"              # bernoulli | cumulative | gaussian
+    terms = "age + C(sex) + scale(income)"
+    levels = ["class", "school"]     # lowest to highest; any depth >= 1
+    focal = "school"                 # optional: contrasts of the highest level
+    reference = "S01"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ConfigError", "StudyConfig", "load_config"]
+
+_TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity"}
+_OUTCOME_KEYS = {"name", "response", "family", "terms", "levels", "focal", "reference",
+                 "subset", "categories", "priors", "variant"}
+
+
+class ConfigError(ValueError):
+    """The study config is malformed (file, key, reason)."""
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Parsed config; paths are resolved relative to the config file."""
+
+    source: str = "<defaults>"
+    data_dir: Path | None = None
+    table: Path | None = None
+    column_map: dict = field(default_factory=dict)
+    variant: str = "hierarchical"
+    priors: dict = field(default_factory=dict)
+    sampler: dict = field(default_factory=dict)
+    outcomes: tuple[dict, ...] = ()
+    sensitivity: dict = field(default_factory=dict)
+
+
+def load_config(path: Path | None) -> StudyConfig:
+    """Read and check a study config; ``None`` gives the defaults."""
+    if path is None:
+        return StudyConfig()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: config file not found") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    unknown = set(raw) - _TOP
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(_TOP)}")
+    data = raw.get("data", {})
+    base = path.parent
+    outcomes = tuple(raw.get("outcomes", ()))
+    for i, oc in enumerate(outcomes):
+        bad = set(oc) - _OUTCOME_KEYS
+        if bad:
+            raise ConfigError(f"{path}: [[outcomes]] #{i + 1}: unknown key(s) {sorted(bad)}")
+        for key in ("name", "response", "family", "levels"):
+            if key not in oc:
+                raise ConfigError(f"{path}: [[outcomes]] #{i + 1}: missing key {key!r}")
+    return StudyConfig(
+        source=str(path),
+        data_dir=(base / data["directory"]) if "directory" in data else None,
+        table=(base / data["table"]) if "table" in data else None,
+        column_map=dict(data.get("columns", {})),
+        variant=raw.get("model", {}).get("variant", "hierarchical"),
+        priors=dict(raw.get("priors", {})),
+        sampler=dict(raw.get("sampler", {})),
+        outcomes=outcomes,
+        sensitivity=dict(raw.get("sensitivity", {})),
+    )

@@ -1,0 +1,140 @@
+"""Convergence diagnostics as pure functions returning tables with a verdict column.
+
+Thresholds live in :data:`THRESHOLDS` (Vehtari et al. 2021, "Rank-normalization, folding,
+and localization: an improved R-hat"): rank-normalised split R-hat <= 1.01, bulk and tail
+ESS >= 100 per chain, no divergences, E-BFMI >= 0.3, no tree-depth saturation.
+Nothing here prints or writes files; a ``fail`` is also logged as a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+
+import arviz_stats as azs
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["THRESHOLDS", "VERDICTS", "model_verdict", "parameter_table"]
+
+log = logging.getLogger(__name__)
+VERDICTS = ("ok", "warn", "fail")
+THRESHOLDS = MappingProxyType({
+    "rhat_warn": 1.01,
+    "rhat_fail": 1.05,
+    "ess_per_chain": 100,
+    "ebfmi": 0.3,
+    "divergences_fail": 0,   # any divergence is a fail (posterior may be biased)
+    "treedepth_share_warn": 0.01,
+})
+
+
+def _flat(ds: xr.Dataset, name: str) -> pd.DataFrame:
+    rows = []
+    for var, da in ds.data_vars.items():
+        if da.ndim == 0:
+            rows.append((var, var, float(da)))
+            continue
+        stacked = da.stack(_i=da.dims) if da.ndim > 1 else da.rename({da.dims[0]: "_i"})
+        labels = [f"{var}[{', '.join(map(str, np.atleast_1d(k)))}]"
+                  for k in stacked["_i"].to_index()]
+        rows += [(var, lab, float(v)) for lab, v in zip(labels, stacked.values, strict=True)]
+    return pd.DataFrame(rows, columns=["variable", "parameter", name])
+
+
+def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
+                    ci_prob: float = 0.9) -> pd.DataFrame:
+    """Per parameter: mean, sd, central interval, R-hat, bulk/tail ESS, MCSE and a verdict.
+
+    Parameters
+    ----------
+    tree
+        A fit with a ``posterior`` group.
+    var_names
+        Variables to summarise (default all posterior variables).
+    ci_prob
+        Mass of the equal-tailed interval (columns ``q05``/``q95`` for 0.9).
+    """
+    post = tree["posterior"].to_dataset()
+    if var_names:
+        post = post[[v for v in var_names if v in post]]
+    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
+    parts = [
+        _flat(post.mean(("chain", "draw")), "mean"),
+        _flat(post.std(("chain", "draw")), "sd"),
+        _flat(post.quantile(lo, ("chain", "draw")).drop_vars("quantile"), "q05"),
+        _flat(post.quantile(hi, ("chain", "draw")).drop_vars("quantile"), "q95"),
+        _flat(azs.rhat(post), "r_hat"),
+        _flat(azs.ess(post, method="bulk"), "ess_bulk"),
+        _flat(azs.ess(post, method="tail"), "ess_tail"),
+        _flat(azs.mcse(post, method="mean"), "mcse_mean"),
+    ]
+    table = parts[0]
+    for p in parts[1:]:
+        table = table.merge(p, on=["variable", "parameter"])
+    n_chains = post.sizes["chain"]
+    need = THRESHOLDS["ess_per_chain"] * n_chains
+    reasons = []
+    verdicts = []
+    for r in table.itertuples():
+        why, level = [], "ok"
+        if not np.isfinite(r.r_hat) or r.r_hat > THRESHOLDS["rhat_fail"]:
+            why.append(f"R-hat {r.r_hat:.3f} > {THRESHOLDS['rhat_fail']}")
+            level = "fail"
+        elif r.r_hat > THRESHOLDS["rhat_warn"]:
+            why.append(f"R-hat {r.r_hat:.3f} > {THRESHOLDS['rhat_warn']}")
+            level = "warn"
+        low = min(r.ess_bulk, r.ess_tail)
+        if not np.isfinite(low) or low < need:
+            why.append(f"ESS {low:.0f} < {need}")
+            level = "fail" if (not np.isfinite(low) or low < need / 4) else max(
+                level, "warn", key=VERDICTS.index)
+        verdicts.append(level)
+        reasons.append("; ".join(why))
+    table["verdict"] = verdicts
+    table["reason"] = reasons
+    return table
+
+
+def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
+                  model: str = "") -> pd.DataFrame:
+    """One row for a fit: worst R-hat, least ESS, divergences, E-BFMI, tree depth, verdict.
+
+    The verdict is ``fail`` if any parameter fails, any transition diverged or E-BFMI is
+    below threshold; ``warn`` on a parameter warning or tree-depth saturation; else ``ok``.
+    """
+    table = parameter_table(tree) if table is None else table
+    stats = tree["sample_stats"].to_dataset()
+    n_div = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    depth_hit = float(stats["maxdepth_reached"].mean()) if "maxdepth_reached" in stats else (
+        float(stats["reached_max_treedepth"].mean()) if "reached_max_treedepth" in stats else 0.0)
+    try:
+        ebfmi = np.atleast_1d(azs.bfmi(tree)["energy"].values if isinstance(
+            azs.bfmi(tree), xr.Dataset) else azs.bfmi(tree))
+        min_bfmi = float(np.min(ebfmi))
+    except (KeyError, ValueError, TypeError):
+        min_bfmi = float("nan")
+    why = [f"{(table.verdict == v).sum()} parameter(s) {v}: " + "; ".join(
+        f"{p} ({r})" for p, r in zip(table.parameter[table.verdict == v][:3],
+                                     table.reason[table.verdict == v][:3], strict=True))
+           for v in ("fail", "warn") if (table.verdict == v).any()]
+    level = "fail" if (table.verdict == "fail").any() else (
+        "warn" if (table.verdict == "warn").any() else "ok")
+    if n_div > THRESHOLDS["divergences_fail"]:
+        why.append(f"{n_div} divergent transition(s)")
+        level = "fail"
+    if np.isfinite(min_bfmi) and min_bfmi < THRESHOLDS["ebfmi"]:
+        why.append(f"E-BFMI {min_bfmi:.2f} < {THRESHOLDS['ebfmi']}")
+        level = "fail"
+    if depth_hit > THRESHOLDS["treedepth_share_warn"]:
+        why.append(f"{100 * depth_hit:.1f}% of draws hit the maximum tree depth")
+        level = max(level, "warn", key=VERDICTS.index)
+    if level == "fail":
+        log.warning("model %s cannot be trusted: %s", model, "; ".join(why))
+    return pd.DataFrame([{
+        "model": model, "max_r_hat": float(table.r_hat.max()),
+        "min_ess_bulk": float(table.ess_bulk.min()), "min_ess_tail": float(table.ess_tail.min()),
+        "divergences": n_div, "min_ebfmi": min_bfmi, "treedepth_share": depth_hit,
+        "verdict": level, "reason": "; ".join(why) or "all checks passed",
+    }])

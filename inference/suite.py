@@ -1,0 +1,64 @@
+"""Fit a suite of specs on one data set, reusing saved fits and compiled models."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from inference.engine import Engine, SamplerSettings
+from inference.store import save_fit, try_load_fit
+from models.design import ModelData, prepare
+from models.spec import ModelSpec
+
+__all__ = ["FitResult", "fit_suite"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """One fitted model: spec, prepared data, posterior tree, where it is saved."""
+
+    spec: ModelSpec
+    data: ModelData
+    tree: xr.DataTree
+    path: Path
+    reused: bool
+    seconds: float
+
+
+def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
+              settings: SamplerSettings, fits_dir: Path, engine: Engine | None = None,
+              progress: Callable[[str], None] = log.info) -> list[FitResult]:
+    """Fit (or reuse) every spec; each fit is saved as soon as it is done.
+
+    A rerun with identical spec, data and settings loads the saved file instead of sampling,
+    so an interrupted suite resumes at the first model without a valid file.
+    """
+    engine = engine or Engine()
+    results = []
+    # order by graph shape so models sharing a compiled structure run back to back
+    for i, (name, spec) in enumerate(specs.items(), start=1):
+        t0 = time.perf_counter()
+        data = prepare(frame, spec)
+        path = Path(fits_dir) / f"{name}.nc"
+        keys = {"spec_json": spec.to_json(), "data_hash": data.data_hash(),
+                "settings_json": settings.to_json()}
+        tree = try_load_fit(path, **keys)
+        reused = tree is not None
+        if reused:
+            progress(f"[{i}/{len(specs)}] {name}: reusing saved fit {path}")
+        else:
+            progress(f"[{i}/{len(specs)}] {name}: fitting {spec.family} model on {data.n} rows "
+                     f"({data.n_before - data.n} incomplete rows removed) ...")
+            tree = engine.fit(spec, data, settings)
+            save_fit(tree, path, **keys)
+        results.append(FitResult(spec, data, tree, path, reused, time.perf_counter() - t0))
+        progress(f"[{i}/{len(specs)}] {name}: done in {time.perf_counter() - t0:.0f} s")
+    return results

@@ -1,0 +1,215 @@
+"""Entry point: simulate, load, fit every outcome's model, diagnose, and write results.
+
+    python run_models.py                      # default simulated data, every outcome
+    python run_models.py --quick              # small draws: a smoke run in minutes
+    python run_models.py --data DIR           # real data in the canonical format
+    python run_models.py simulate --seed 3 --out sim3
+    python run_models.py --help
+
+Results go to ``results/<run>/`` (``--out``): ``fits/<model>.nc``, ``summary.csv``,
+``effects.csv``, ``diagnostics.csv``, ``missing.csv``. Reruns reuse matching fits; an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_SEED = 20261128  # the built-in default data set: simulator output for this seed
+QUICK = {"draws": 250, "tune": 300, "chains": 2, "prior_draws": 100}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_models.py", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command")
+    fit = sub.add_parser("fit", help="fit the model suite (the default command)")
+    _fit_args(fit)
+    sim = sub.add_parser("simulate", help="write a simulated data set with its truth")
+    sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    sim.add_argument("--out", type=Path, required=True, help="output directory")
+    sim.add_argument("--n-tenants", type=int, default=2963)
+    sim.add_argument("--n-complexes", type=int, default=470)
+    sim.add_argument("--missing-rate", type=float, default=0.0,
+                     help="MCAR share of missing cells in covariates and outcome items")
+    return p
+
+
+def _fit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
+                   "(csv, parquet or sav); default: the built-in simulated data set")
+    p.add_argument("--config", type=Path, help="study config (TOML); see README")
+    p.add_argument("--outcomes", help="comma-separated outcomes to fit (default: all present)")
+    p.add_argument("--variant", choices=("hierarchical", "fixed", "none"),
+                   help="living-form variant (default hierarchical)")
+    p.add_argument("--sampler", choices=("nutpie", "pymc"))
+    p.add_argument("--draws", type=int)
+    p.add_argument("--tune", type=int)
+    p.add_argument("--chains", type=int)
+    p.add_argument("--target-accept", type=float)
+    p.add_argument("--seed", type=int, help="sampler seed (default 1)")
+    p.add_argument("--out", type=Path, help="run folder (default results/default)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"small draws for a smoke run ({QUICK})")
+    p.add_argument("--strict", action="store_true",
+                   help="exit non-zero when any model's convergence verdict is 'fail'")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("fit", "simulate", "-h", "--help"):
+        argv = ["fit", *argv]
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else
+                        logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("pymc", "pytensor", "arviz", "numba", "distributed"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    if args.command == "simulate":
+        return _simulate(args)
+    return _fit(args)
+
+
+def _simulate(args) -> int:
+    from data.simulate import Design, simulated_marginals, write_simulation
+
+    design = Design(args.n_tenants, args.n_complexes, args.missing_rate)
+    out = write_simulation(args.out, seed=args.seed, design=design)
+    print(f"wrote {args.out}/complexes.csv ({len(out['complexes'])} complexes), "
+          f"tenants.csv ({len(out['tenants'])} tenants), truth.json")
+    print("\nSimulated marginals beside the report's published figures:")
+    print(simulated_marginals(out["complexes"], out["tenants"]).round(3).to_string(index=False))
+    return 0
+
+
+def _load(args, cfg):
+    """Return (analysis frame, description); exits with a readable message on bad data."""
+    from data.loader import StudyData, load_study, read_table
+    from data.simulate import simulate
+
+    if cfg.table is not None:
+        frame = read_table(cfg.table)
+        return frame, f"{cfg.table} ({len(frame)} rows)"
+    directory = args.data or cfg.data_dir
+    if directory is None:
+        cx, tn, _ = simulate(seed=DEFAULT_SEED)
+        study = StudyData(complexes=cx, tenants=tn, source=f"simulated (seed {DEFAULT_SEED})")
+    else:
+        study = load_study(directory, column_map=cfg.column_map)
+    frame = study.merged()
+    return frame, f"{study.source}: {len(study.tenants)} tenants, {len(study.complexes)} complexes"
+
+
+def _settings(args, cfg):
+    from inference.engine import SamplerSettings
+
+    values = dict(cfg.sampler)
+    if args.quick:
+        values |= QUICK
+    for key in ("sampler", "draws", "tune", "chains", "seed", "target_accept"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    return SamplerSettings(**values)
+
+
+def _fit(args) -> int:
+    from data.config import ConfigError, load_config
+    from data.validation import DataValidationError
+    from models.design import PreparationError
+    from models.spec import specs_from_config
+
+    try:
+        cfg = load_config(args.config)
+        if args.variant:
+            cfg = type(cfg)(**{**cfg.__dict__, "variant": args.variant})
+        settings = _settings(args, cfg)
+        frame, described = _load(args, cfg)
+        specs = specs_from_config(cfg, columns=set(frame.columns))
+    except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
+            ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = args.out or Path("results") / "default"
+    print(f"data: {described}")
+    present = {k: s for k, s in specs.items() if s.response in frame.columns
+               and frame[s.response].notna().any()}
+    skipped = sorted(set(specs) - set(present))
+    if skipped:
+        print(f"skipped (outcome not in the data): {', '.join(skipped)}")
+    if args.outcomes:
+        wanted = [o.strip() for o in args.outcomes.split(",") if o.strip()]
+        unknown = [o for o in wanted if o not in specs]
+        if unknown:
+            print(f"error: unknown outcome(s) {unknown}; known: {sorted(specs)}",
+                  file=sys.stderr)
+            return 2
+        present = {k: present[k] for k in wanted if k in present}
+    try:
+        verdicts = _run(present, frame, settings=settings, out=out)
+    except PreparationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.strict and (verdicts["verdict"] == "fail").any():
+        print("strict: at least one model failed its convergence checks", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_csv(frame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _run(specs, frame, *, settings, out: Path):
+    import pandas as pd
+
+    from diagnostics.convergence import model_verdict
+    from diagnostics.tables import SUMMARY_COLUMNS, effects_latent, summary_rows
+    from inference.suite import fit_suite
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                        progress=lambda msg: print(msg, flush=True))
+    summaries, verdicts, missing = [], [], []
+    for r in results:
+        table = summary_rows(r.tree, model=r.spec.name, outcome=r.spec.outcome)
+        summaries.append(table)
+        verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
+        missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
+    summary = pd.concat(summaries, ignore_index=True)
+    verdict = pd.concat(verdicts, ignore_index=True)
+    effects = effects_latent(summary)
+    status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
+    effects["verdict"] = effects["model"].map(status)
+    _write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
+    _write_csv(effects, out / "effects.csv")
+    _write_csv(verdict, out / "diagnostics.csv")
+    _write_csv(pd.concat(missing, ignore_index=True), out / "missing.csv")
+    _print_effects(effects, verdict)
+    print(f"\nwrote {out}/summary.csv, effects.csv, diagnostics.csv, missing.csv and "
+          f"fits/*.nc in {time.perf_counter() - t0:.0f} s")
+    return verdict
+
+
+def _print_effects(effects, verdict) -> None:
+    print("\nLiving-form contrasts vs reference (latent scale: log-odds; mean [90% interval])")
+    for model, rows in effects.groupby("model", sort=False):
+        v = verdict.set_index("model").loc[model]
+        flag = "" if v.verdict == "ok" else f"  <-- {v.verdict.upper()}: {v.reason}"
+        print(f"\n{model}  [convergence: {v.verdict}]{flag}")
+        for r in rows.itertuples():
+            sure = "*" if r.q05 > 0 or r.q95 < 0 else " "
+            print(f"  {r.contrast:>10}  {r.mean:+.2f}  [{r.q05:+.2f}, {r.q95:+.2f}] {sure}")
+    print("\n* = 90% interval excludes 0. A model marked FAIL cannot be trusted.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
