@@ -14,6 +14,7 @@ interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -89,21 +90,25 @@ def _simulate(args) -> int:
 
 
 def _load(args, cfg):
-    """Return (analysis frame, description); exits with a readable message on bad data."""
+    """Return (analysis frame, description, truth or None)."""
     from data.loader import StudyData, load_study, read_table
     from data.simulate import simulate
 
     if cfg.table is not None:
         frame = read_table(cfg.table)
-        return frame, f"{cfg.table} ({len(frame)} rows)"
+        return frame, f"{cfg.table} ({len(frame)} rows)", None
     directory = args.data or cfg.data_dir
+    truth = None
     if directory is None:
-        cx, tn, _ = simulate(seed=DEFAULT_SEED)
+        cx, tn, truth = simulate(seed=DEFAULT_SEED)
         study = StudyData(complexes=cx, tenants=tn, source=f"simulated (seed {DEFAULT_SEED})")
     else:
         study = load_study(directory, column_map=cfg.column_map)
     frame = study.merged()
-    return frame, f"{study.source}: {len(study.tenants)} tenants, {len(study.complexes)} complexes"
+    described = f"{study.source}: {len(study.tenants)} tenants, {len(study.complexes)} complexes"
+    if truth is None and directory is not None and (Path(directory) / "truth.json").exists():
+        truth = json.loads((Path(directory) / "truth.json").read_text())
+    return frame, described, truth
 
 
 def _settings(args, cfg):
@@ -129,7 +134,7 @@ def _fit(args) -> int:
         if args.variant:
             cfg = type(cfg)(**{**cfg.__dict__, "variant": args.variant})
         settings = _settings(args, cfg)
-        frame, described = _load(args, cfg)
+        frame, described, truth = _load(args, cfg)
         specs = specs_from_config(cfg, columns=set(frame.columns))
     except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
             ValueError, TypeError) as err:
@@ -151,7 +156,7 @@ def _fit(args) -> int:
             return 2
         present = {k: present[k] for k in wanted if k in present}
     try:
-        verdicts = _run(present, frame, settings=settings, out=out)
+        verdicts = _run(present, frame, settings=settings, out=out, truth=truth)
     except PreparationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -167,7 +172,7 @@ def _write_csv(frame, path: Path) -> None:
     tmp.replace(path)
 
 
-def _run(specs, frame, *, settings, out: Path):
+def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     import pandas as pd
 
     from diagnostics.convergence import model_verdict
@@ -194,9 +199,25 @@ def _run(specs, frame, *, settings, out: Path):
     _write_csv(verdict, out / "diagnostics.csv")
     _write_csv(pd.concat(missing, ignore_index=True), out / "missing.csv")
     _print_effects(effects, verdict)
+    if truth is not None:
+        _recovery(summary, truth, out)
     print(f"\nwrote {out}/summary.csv, effects.csv, diagnostics.csv, missing.csv and "
           f"fits/*.nc in {time.perf_counter() - t0:.0f} s")
     return verdict
+
+
+def _recovery(summary, truth: dict, out: Path) -> None:
+    from diagnostics.recovery import coverage_summary, recovery_table
+
+    table = recovery_table(summary, truth)
+    if not len(table):
+        return
+    _write_csv(table, out / "recovery.csv")
+    cov = coverage_summary(table)
+    _write_csv(cov, out / "coverage.csv")
+    print("\nSimulated data with known truth: coverage of the 90% intervals "
+          "(recovery.csv, coverage.csv)")
+    print(cov.round(3).to_string(index=False))
 
 
 def _print_effects(effects, verdict) -> None:

@@ -40,7 +40,7 @@ __all__ = ["ConfigError", "StudyConfig", "load_config"]
 
 _TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity"}
 _OUTCOME_KEYS = {"name", "response", "family", "terms", "levels", "focal", "reference",
-                 "subset", "categories", "priors", "variant"}
+                 "subset", "categories", "priors", "variant", "items", "reversed_items"}
 
 
 class ConfigError(ValueError):

@@ -109,12 +109,10 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
     n_div = int(stats["diverging"].sum()) if "diverging" in stats else 0
     depth_hit = float(stats["maxdepth_reached"].mean()) if "maxdepth_reached" in stats else (
         float(stats["reached_max_treedepth"].mean()) if "reached_max_treedepth" in stats else 0.0)
-    try:
-        ebfmi = np.atleast_1d(azs.bfmi(tree)["energy"].values if isinstance(
-            azs.bfmi(tree), xr.Dataset) else azs.bfmi(tree))
-        min_bfmi = float(np.min(ebfmi))
-    except (KeyError, ValueError, TypeError):
-        min_bfmi = float("nan")
+    min_bfmi = float("nan")
+    if "energy" in stats:
+        bfmi = azs.bfmi(tree)  # per chain, as a DataTree/Dataset with variable "energy"
+        min_bfmi = float(np.min(bfmi["energy"].values))
     why = [f"{(table.verdict == v).sum()} parameter(s) {v}: " + "; ".join(
         f"{p} ({r})" for p, r in zip(table.parameter[table.verdict == v][:3],
                                      table.reason[table.verdict == v][:3], strict=True))

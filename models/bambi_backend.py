@@ -2,10 +2,11 @@
 
 :func:`bambi_model` turns a :class:`~models.spec.ModelSpec` and its
 :class:`~models.design.ModelData` into a ``bambi.Model``: a data frame with the response,
-one numeric column per column of ``data.X`` and the grouping labels as strings, and the
-formula ``response ~ t1 + t2 + ... + (1|living_form) + (1|complex_id)``. The formula is
-assembled only from sanitised identifiers generated here (never from user strings), so
-nothing a config says can reach formulae's evaluator.
+one numeric column per column of ``data.X`` (sanitised names: ``age_group[2]`` ->
+``age_group_2``) and the grouping labels (strings, as categoricals), and the formula
+``response ~ t1 + t2 + ... + (1|living_form) + (1|complex_id)``. The formula is assembled
+only from identifiers generated or validated here (never from raw user strings), so nothing
+a config says can reach formulae's evaluator.
 
 Differences from :func:`models.build.build_model` that are inherent to plain Bambi:
 
@@ -18,8 +19,9 @@ Differences from :func:`models.build.build_model` that are inherent to plain Bam
 
 Priors otherwise follow the spec (``spec_priors=True``, the default): coefficients
 ``Normal(0, beta_sd)`` (or ``StudentT``), intercept ``Normal(mu, intercept_sd)``, thresholds
-``Normal(0, threshold_sd)`` ordered, group sds ``HalfNormal``, Gaussian ``sigma``
-``HalfNormal``, all with the Gaussian auto-scaling of :mod:`models.build`.
+``Normal(linspace(-1, 1), threshold_sd)`` ordered, group sds ``HalfNormal``, Gaussian
+``sigma`` ``HalfNormal``, all with the Gaussian auto-scaling of :mod:`models.build`.
+Bambi's sampler defaults (``model.fit()``: PyMC NUTS, ``jitter+adapt_diag``) are untouched.
 """
 
 from __future__ import annotations
@@ -38,10 +40,18 @@ from models.build import _prior_values, contrast_labels
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["RESPONSE", "bambi_contrasts", "bambi_frame", "bambi_model", "term_columns"]
+__all__ = [
+    "RESPONSE",
+    "bambi_contrasts",
+    "bambi_frame",
+    "bambi_model",
+    "level_columns",
+    "term_columns",
+]
 
 RESPONSE = "response"
-_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_FAMILIES = ("bernoulli", "cumulative", "gaussian")  # Bambi family names, same as the spec's
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading "_"
 # names formulae/Bambi treat specially or that would shadow a transform in the formula
 _RESERVED = frozenset({"C", "I", "Q", "S", "T", "Intercept", "center", "scale", "standardize",
                        "offset", "log", "exp", "np", "poly", "bs", "hsgp", "c", "p",
@@ -49,11 +59,27 @@ _RESERVED = frozenset({"C", "I", "Q", "S", "T", "Intercept", "center", "scale", 
 
 
 def _sanitise(name: str) -> str:
-    out = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
-    out = re.sub(r"_+", "_", out)
-    if not out or not out[0].isalpha() or keyword.iskeyword(out) or out in _RESERVED:
+    out = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]+", "_", name)).strip("_")
+    if not _IDENT.match(out) or keyword.iskeyword(out) or out in _RESERVED:
         out = f"x_{out}"
     return out
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    base, k = name, 2
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def level_columns(spec: ModelSpec) -> dict[str, str]:
+    """Map each grouping level to its column in the Bambi frame (its own name if safe).
+
+    Bambi names a random intercept after the column (``1|living_form``).
+    """
+    taken = {RESPONSE}
+    return {lv: _unique(_sanitise(lv), taken) for lv in spec.levels}
 
 
 def term_columns(spec: ModelSpec, data: ModelData,
@@ -69,34 +95,35 @@ def term_columns(spec: ModelSpec, data: ModelData,
     if unknown:
         raise ValueError(f"model {spec.name!r}: frame_columns names unknown term(s) "
                          f"{sorted(unknown)}; terms are {list(data.term_names)}")
-    taken = {RESPONSE, *spec.levels}
+    taken = {RESPONSE, *level_columns(spec).values()}
     mapping: dict[str, str] = {}
-    for term in data.term_names:
+    for term in data.term_names:  # explicit names first, so automatic ones avoid them
         if term in frame_columns:
             col = frame_columns[term]
-            if not _IDENT.match(col) or keyword.iskeyword(col) or col in _RESERVED:
+            if not isinstance(col, str) or not _IDENT.match(col) or keyword.iskeyword(col) \
+                    or col in _RESERVED:
                 raise ValueError(f"model {spec.name!r}: column name {col!r} for term "
                                  f"{term!r} is not a plain identifier")
             if col in taken:
                 raise ValueError(f"model {spec.name!r}: column name {col!r} for term "
                                  f"{term!r} is already used")
-        else:
-            base = col = _sanitise(term)
-            k = 2
-            while col in taken:
-                col, k = f"{base}_{k}", k + 1
-        taken.add(col)
-        mapping[term] = col
-    return mapping
+            taken.add(col)
+            mapping[term] = col
+    for term in data.term_names:
+        if term not in mapping:
+            mapping[term] = _unique(_sanitise(term), taken)
+    return {t: mapping[t] for t in data.term_names}
 
 
 def bambi_frame(spec: ModelSpec, data: ModelData,
                 frame_columns: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The data frame Bambi fits: response, one numeric column per term, string groups.
+    """The data frame Bambi fits: response, one numeric column per term, grouping labels.
 
-    A cumulative response is an ordered categorical of ``data.categories``; with the
-    ``fixed`` variant the focal level is a categorical whose first category is the
-    reference (treatment coding vs the reference).
+    A cumulative response is an ordered categorical of ``data.categories``. Grouping labels
+    are categoricals of the string labels (what Bambi itself makes of a string column; a
+    ``str`` column makes pandas warn inside Bambi); with the ``fixed`` variant the focal
+    level is an *ordered* categorical whose first category is the reference, which formulae
+    then drops (treatment coding vs the reference; an unordered one would be re-sorted).
     """
     cols: dict[str, object] = {}
     if spec.family == "cumulative":
@@ -107,55 +134,57 @@ def bambi_frame(spec: ModelSpec, data: ModelData,
         cols[RESPONSE] = np.asarray(data.y, dtype=float if spec.family == "gaussian" else int)
     for j, col in enumerate(term_columns(spec, data, frame_columns).values()):
         cols[col] = data.X[:, j].astype(float)
-    for lv in spec.levels:
+    for lv, col in level_columns(spec).items():
         labels = np.asarray(data.level_labels[lv], dtype=object)[data.level_idx[lv]]
+        labels = labels.astype(str)
         if lv == spec.focal and spec.variant == "fixed":
             order = [spec.reference, *(x for x in data.level_labels[lv] if x != spec.reference)]
-            cols[lv] = pd.Categorical(labels, categories=order, ordered=True)
+            cols[col] = pd.Categorical(labels, categories=order, ordered=True)
         else:
-            # a categorical of the string labels, as Bambi would make of a str column itself
-            # (passing str columns makes pandas warn inside Bambi's select_dtypes("object"))
-            cols[lv] = pd.Categorical(labels.astype(str))
+            cols[col] = pd.Categorical(labels, categories=list(data.level_labels[lv]))
     return pd.DataFrame(cols)
 
 
 def _formula(spec: ModelSpec, terms: list[str]) -> str:
+    cols = level_columns(spec)
     rhs = list(terms)
     if spec.focal and spec.variant == "fixed":
-        rhs.append(spec.focal)
+        rhs.append(cols[spec.focal])
     elif spec.focal and spec.variant == "hierarchical":
-        rhs.append(f"(1|{spec.focal})")
-    rhs += [f"(1|{lv})" for lv in spec.random_levels]
-    for name in rhs:  # only identifiers we generated or validated reach the formula
-        if not re.fullmatch(r"\(1\|[A-Za-z_][A-Za-z0-9_]*\)|[A-Za-z_][A-Za-z0-9_]*", name):
+        rhs.append(f"(1|{cols[spec.focal]})")
+    rhs += [f"(1|{cols[lv]})" for lv in spec.random_levels]
+    for name in rhs:  # only identifiers generated or validated here reach the formula
+        if not re.fullmatch(r"\(1\|[A-Za-z][A-Za-z0-9_]*\)|[A-Za-z][A-Za-z0-9_]*", name):
             raise ValueError(f"model {spec.name!r}: refusing formula term {name!r}")
     # ordinal families have no intercept (the thresholds take its place): say so explicitly
     # rather than let Bambi drop it with a warning; the design matrix is the same
     zero = "0 + " if spec.family == "cumulative" else ""
-    return f"{RESPONSE} ~ {zero}" + " + ".join(rhs)
+    return f"{RESPONSE} ~ {zero}" + (" + ".join(rhs) if rhs else "1")
 
 
 def _priors(spec: ModelSpec, data: ModelData, terms: list[str]) -> dict[str, object]:
+    """The spec's priors (as :mod:`models.build` sets them) in Bambi's terms."""
     p = {k.removeprefix("prior_"): v for k, v in _prior_values(spec, data).items()}
+    cols = level_columns(spec)
     if spec.prior["beta_nu"] > 0:
         beta = bmb.Prior("StudentT", nu=p["beta_nu"], mu=0.0, sigma=p["beta_sd"])
     else:
         beta = bmb.Prior("Normal", mu=0.0, sigma=p["beta_sd"])
     priors: dict[str, object] = dict.fromkeys(terms, beta)
     for lv in spec.random_levels:
-        priors[f"1|{lv}"] = bmb.Prior(
+        priors[f"1|{cols[lv]}"] = bmb.Prior(
             "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=p["group_sd_scale"]))
     if spec.focal and spec.variant == "hierarchical":
-        priors[f"1|{spec.focal}"] = bmb.Prior(
+        priors[f"1|{cols[spec.focal]}"] = bmb.Prior(
             "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=p["focal_sd_scale"]))
     elif spec.focal and spec.variant == "fixed":
-        priors[spec.focal] = bmb.Prior("Normal", mu=0.0, sigma=p["fixed_focal_sd"])
+        priors[cols[spec.focal]] = bmb.Prior("Normal", mu=0.0, sigma=p["fixed_focal_sd"])
     if spec.family == "cumulative":
+        # as models.build: locations spread over [-1, 1] so the start point is ordered
         n_cut = len(data.categories) - 1
         priors["threshold"] = bmb.Prior(
-            "Normal", mu=0.0, sigma=p["threshold_sd"],
-            transform=pm.distributions.transforms.ordered,
-            initval=np.linspace(-1.0, 1.0, n_cut))
+            "Normal", mu=np.linspace(-1.0, 1.0, n_cut), sigma=p["threshold_sd"],
+            transform=pm.distributions.transforms.ordered)
     else:
         priors["Intercept"] = bmb.Prior("Normal", mu=p["intercept_mu"], sigma=p["intercept_sd"])
     if spec.family == "gaussian":
@@ -166,7 +195,7 @@ def _priors(spec: ModelSpec, data: ModelData, terms: list[str]) -> dict[str, obj
 def bambi_model(spec: ModelSpec, data: ModelData, *,
                 frame_columns: Mapping[str, str] | None = None,
                 spec_priors: bool = True) -> bmb.Model:
-    """``spec`` on ``data`` as a plain ``bambi.Model`` (not yet built).
+    """``spec`` on ``data`` as a plain ``bambi.Model`` (not yet built; ``.build()``/``.fit()``).
 
     Parameters
     ----------
@@ -178,8 +207,10 @@ def bambi_model(spec: ModelSpec, data: ModelData, *,
     spec_priors
         Use the spec's priors (default); ``False`` keeps Bambi's own default priors.
     """
-    mapping = term_columns(spec, data, frame_columns)
-    terms = list(mapping.values())
+    if spec.family not in _FAMILIES:
+        raise NotImplementedError(f"model {spec.name!r}: family {spec.family!r} has no plain "
+                                  f"Bambi equivalent here (supported: {list(_FAMILIES)})")
+    terms = list(term_columns(spec, data, frame_columns).values())
     frame = bambi_frame(spec, data, frame_columns)
     priors = _priors(spec, data, terms) if spec_priors else None
     return bmb.Model(_formula(spec, terms), frame, family=spec.family, priors=priors)
@@ -188,25 +219,35 @@ def bambi_model(spec: ModelSpec, data: ModelData, *,
 def bambi_contrasts(spec: ModelSpec, data: ModelData, tree: xr.DataTree) -> xr.DataArray:
     """Focal contrasts vs the reference from a Bambi posterior, labelled like ours.
 
-    ``hierarchical``: differences of the ``1|<focal>`` random intercepts, other level minus
-    reference; ``fixed``: the ``<focal>`` treatment coefficients themselves. The result has
-    dims ``(chain, draw, contrast)`` with labels ``"RB - HZ"`` in the order of
-    :func:`models.build.contrast_labels`.
+    ``hierarchical``: differences of the ``1|<focal>`` random intercepts, each other level
+    minus the reference; ``fixed``: the ``<focal>`` treatment coefficients themselves. The
+    result has dims ``(chain, draw, contrast)`` with labels ``"RB - HZ"`` in the order of
+    :func:`models.build.contrast_labels`, so it lines up with ``<focal>_contrast`` of ours.
     """
     if not spec.focal or spec.variant == "none":
         raise ValueError(f"model {spec.name!r}: variant {spec.variant!r} has no contrasts")
     post = tree["posterior"].to_dataset() if isinstance(tree, xr.DataTree) else tree.posterior
-    name = f"1|{spec.focal}" if spec.variant == "hierarchical" else spec.focal
+    col = level_columns(spec)[spec.focal]
+    name = f"1|{col}" if spec.variant == "hierarchical" else col
     if name not in post:
         raise KeyError(f"model {spec.name!r}: posterior has no {name!r} "
                        f"(variables: {sorted(post.data_vars)})")
     da = post[name]
-    (dim,) = (d for d in da.dims if d not in ("chain", "draw"))
-    labels = contrast_labels(spec, data)
-    others = [lab.removesuffix(f" - {spec.reference}") for lab in labels]
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if len(dims) != 1:
+        raise ValueError(f"model {spec.name!r}: {name!r} has dims {da.dims}, expected one "
+                         f"besides chain and draw")
+    dim = dims[0]
+    present = {str(v) for v in da[dim].values}
+    others = [lab for lab in data.level_labels[spec.focal] if lab != spec.reference]
+    need = [*others, spec.reference] if spec.variant == "hierarchical" else others
+    missing = [lab for lab in need if lab not in present]
+    if missing:
+        raise KeyError(f"model {spec.name!r}: {name!r} lacks level(s) {missing} "
+                       f"(has {sorted(present)})")
+    da = da.assign_coords({dim: [str(v) for v in da[dim].values]})
+    out = da.sel({dim: others})
     if spec.variant == "hierarchical":
-        out = da.sel({dim: others}) - da.sel({dim: spec.reference})
-    else:
-        out = da.sel({dim: others})
-    out = out.rename({dim: "contrast"}).assign_coords(contrast=list(labels))
+        out = out - da.sel({dim: spec.reference}, drop=True)
+    out = out.rename({dim: "contrast"}).assign_coords(contrast=list(contrast_labels(spec, data)))
     return out.rename(f"{spec.focal}_contrast").transpose("chain", "draw", "contrast")

@@ -56,7 +56,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         eta_i = [intercept] + X_i beta + focal_effect[form_i] + sum_l sd_l z_l[group_l(i)]
 
     with ``P(y_i <= k) = expit(threshold_k - eta_i)`` (cumulative), ``y_i ~ Bernoulli(
-    expit(eta_i))`` or ``y_i ~ Normal(eta_i, sigma)``.
+    expit(eta_i))``, ``y_i ~ Normal(eta_i, sigma)``, or (graded) per item j
+    ``P(y_ij <= k) = expit(threshold_jk - eta_i - sd_tenant e_i)`` with ``e_i ~ N(0, 1)``.
     """
     coords = {"term": list(data.term_names), "obs": np.arange(data.n)}
     for lv in spec.levels:
@@ -64,14 +65,17 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     contrasts = contrast_labels(spec, data)
     if spec.focal and spec.variant != "none":
         coords["contrast"] = list(contrasts)
-    if spec.family == "cumulative":
+    if spec.family == "graded":
+        coords["item"] = list(spec.items)
+    if spec.family in ("cumulative", "graded"):
         coords["threshold"] = [f"{a}|{b}" for a, b in zip(data.categories[:-1],
                                                           data.categories[1:], strict=True)]
     values = data_updates(spec, data)
     with pm.Model(coords=coords) as model:
         pd_ = {k: pm.Data(k, v) for k, v in values.items() if k.startswith("prior_")}
         X = pm.Data("X", data.X, dims=("obs", "term"))
-        y_obs = pm.Data("y_obs", data.y, dims="obs")
+        y_dims = ("obs", "item") if spec.family == "graded" else "obs"
+        y_obs = pm.Data("y_obs", data.y, dims=y_dims)
         idx = {lv: pm.Data(f"idx_{lv}", data.level_idx[lv], dims="obs") for lv in spec.levels}
 
         if spec.prior["beta_nu"] > 0:
@@ -103,7 +107,22 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
                 effect = pt.concatenate([contrast[:ref], pt.zeros(1), contrast[ref:]])
             eta = eta + effect[idx[spec.focal]]  # (n_obs,) <- (n_form,)[idx]
 
-        if spec.family == "cumulative":
+        if spec.family == "graded":
+            # a latent trait per row, measured by the items with item-specific thresholds
+            sd_t = pm.HalfNormal("sd_tenant", pd_["prior_tenant_sd_scale"])
+            e = pm.Normal("z_tenant", 0.0, 1.0, dims="obs")
+            theta = eta + sd_t * e  # (n_obs,)
+            n_items, n_cut = len(spec.items), len(data.categories) - 1
+            mu = np.tile(np.linspace(-1.0, 1.0, n_cut), (n_items, 1))
+            thresholds = pm.Normal(
+                "thresholds", mu, pd_["prior_threshold_sd"], dims=("item", "threshold"),
+                transform=pm.distributions.transforms.ordered,
+            )
+            # (n_obs, n_item) latent, one row of thresholds per item
+            pm.OrderedLogistic("y", eta=pt.repeat(theta[:, None], n_items, axis=1),
+                               cutpoints=thresholds, observed=y_obs, compute_p=False,
+                               dims=("obs", "item"))
+        elif spec.family == "cumulative":
             n_cut = len(data.categories) - 1
             # locations spread over [-1, 1] (not the data's) only so that the support point,
             # the sampler's start, is strictly ordered; sd 3 leaves them weakly informative

@@ -90,6 +90,25 @@ def _apply_subset(frame: pd.DataFrame, subset: str | None, name: str) -> pd.Data
     return frame[keep.to_numpy()]
 
 
+def _numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """Columns as numbers; any non-numeric cell is an error naming column, row and value."""
+    out = frame.copy()
+    problems = []
+    ids = frame["tenant_id"] if "tenant_id" in frame else frame.iloc[:, 0]
+    for col in dict.fromkeys(columns):
+        raw = frame[col]
+        num = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
+        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        problems += [f"column {col!r}, row {ids.name}={i}: value {v!r} is not a number"
+                     for i, v in zip(ids[bad], raw[bad], strict=True)]
+        out[col] = num
+    if problems:
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise PreparationError(f"model {name!r}: non-numeric values:\n  "
+                               + "\n  ".join(problems[:20]) + more)
+    return out
+
+
 def _nested_labels(frame: pd.DataFrame, levels: tuple[str, ...]) -> dict[str, pd.Series]:
     """Labels per level; a lower-level id reused under two parents is made unique."""
     labels = {levels[-1]: frame[levels[-1]].astype(str)}
@@ -112,10 +131,12 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     spec
         The model specification.
     """
-    needed = [spec.response, *spec.levels, *(t.name for t in spec.terms)]
+    responses = list(spec.items) if spec.items else [spec.response]
+    needed = [*responses, *spec.levels, *(t.name for t in spec.terms)]
     absent = [c for c in needed if c not in frame]
     if absent:
         raise PreparationError(f"model {spec.name!r}: column(s) {absent} not in the data")
+    frame = _numeric(frame, [*responses, *(t.name for t in spec.terms)], spec.name)
     sub = _apply_subset(frame, spec.subset, spec.name)
     n_before = len(sub)
     miss = sub[needed].isna()
@@ -139,18 +160,26 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     if const:
         raise PreparationError(f"model {spec.name!r}: term(s) {const} are constant in the "
                                f"analysed rows and cannot be estimated")
-    y = pd.to_numeric(sub[spec.response]).to_numpy(dtype=float)
+    y = sub[responses].to_numpy(dtype=float)
     categories = spec.categories
-    if spec.family == "cumulative":
+    if spec.family == "graded":
+        categories = spec.categories or tuple(np.unique(y).tolist())
+        lo, hi = float(min(categories)), float(max(categories))
+        for j, col in enumerate(responses):  # reverse negatively worded items
+            if col in spec.reversed_items:
+                y[:, j] = lo + hi - y[:, j]
+    else:
+        y = y[:, 0]
+    if spec.family in ("cumulative", "graded"):
         if not categories:
             oc = cb.OUTCOME_BY_NAME.get(spec.outcome)
             categories = oc.levels if oc and oc.levels else tuple(np.unique(y).tolist())
         lookup = {float(c): k for k, c in enumerate(categories)}
-        bad = sorted({v for v in y.tolist() if v not in lookup})
+        bad = sorted({v for v in y.ravel().tolist() if v not in lookup})
         if bad:
-            raise PreparationError(f"model {spec.name!r}: response {spec.response!r} has "
+            raise PreparationError(f"model {spec.name!r}: response {responses} has "
                                    f"value(s) {bad} outside categories {list(categories)}")
-        y = np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
+        y = np.vectorize(lookup.__getitem__, otypes=[np.int64])(y)
     elif spec.family == "bernoulli":
         bad = sorted(set(np.unique(y).tolist()) - {0.0, 1.0})
         if bad:

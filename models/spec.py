@@ -26,7 +26,7 @@ __all__ = [
     "specs_from_config",
 ]
 
-FAMILIES = ("bernoulli", "cumulative", "gaussian")
+FAMILIES = ("bernoulli", "cumulative", "gaussian", "graded")
 VARIANTS = ("hierarchical", "fixed", "none")
 
 # Weakly informative priors on the latent (logit) scale; one place, documented, overridable.
@@ -41,6 +41,7 @@ DEFAULT_PRIORS = MappingProxyType({
     "fixed_focal_sd": 1.5,   # fixed: focal-level contrasts vs reference ~ Normal(0, sd)
     "group_sd_scale": 1.0,   # sd of each random-intercept level ~ HalfNormal(scale)
     "sigma_scale": 1.0,      # gaussian residual sd ~ HalfNormal(scale)  (x sd(y))
+    "tenant_sd_scale": 1.0,  # graded: sd of the row-level latent trait ~ HalfNormal(scale)
 })
 # For a Gaussian family, beta_sd, intercept_sd, the sd scales and sigma_scale are multiplied
 # by the response's sample sd and the intercept is centred on its mean (Bambi's auto-scaling).
@@ -77,6 +78,9 @@ class ModelSpec:
         Rows the outcome is defined on, as ``column >= value`` style conditions.
     categories
         Ordered response levels of a cumulative model (default: codebook, else data).
+    items, reversed_items
+        ``graded`` family: the item columns of one latent trait (a row-level latent with
+        item-specific cumulative-logit thresholds), and which of them to reverse first.
     priors
         Overrides merged over :data:`DEFAULT_PRIORS`.
     """
@@ -92,6 +96,8 @@ class ModelSpec:
     variant: str = "hierarchical"
     subset: str | None = None
     categories: tuple = ()
+    items: tuple[str, ...] = ()
+    reversed_items: tuple[str, ...] = ()
     priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -103,7 +109,10 @@ class ModelSpec:
                              f"choose one of {VARIANTS}")
         if len(self.levels) < 1:
             raise ValueError(f"model {self.name!r}: needs at least one grouping level")
-        for col in (self.response, *self.levels, *(t.name for t in self.terms)):
+        if (self.family == "graded") != bool(self.items):
+            raise ValueError(f"model {self.name!r}: the graded family needs items, and "
+                             f"items need the graded family")
+        for col in (self.response, *self.levels, *(t.name for t in self.terms), *self.items):
             if not _NAME.match(col):
                 raise ValueError(f"model {self.name!r}: {col!r} is not a plain column name")
         if self.focal is not None and self.focal != self.levels[-1]:
@@ -210,6 +219,7 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
             raise ValueError(f"outcome {oc['name']!r}: column(s) {missing} not in the data")
         focal = oc.get("focal")
         specs[oc["name"]] = ModelSpec(
+            items=tuple(oc.get("items", ())), reversed_items=tuple(oc.get("reversed_items", ())),
             name=oc["name"], outcome=oc["name"], response=oc["response"], family=oc["family"],
             terms=terms, levels=levels, focal=focal,
             reference=str(oc["reference"]) if focal and "reference" in oc else None,
