@@ -155,6 +155,10 @@ def _fit(args) -> int:
                   file=sys.stderr)
             return 2
         present = {k: present[k] for k in wanted if k in present}
+    if not present:
+        print("error: none of the requested outcomes is in the data; nothing to fit",
+              file=sys.stderr)
+        return 2
     try:
         verdicts = _run(present, frame, settings=settings, out=out, truth=truth)
     except PreparationError as err:
@@ -176,6 +180,7 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     import pandas as pd
 
     from diagnostics.convergence import model_verdict
+    from diagnostics.findings import check_findings
     from diagnostics.tables import SUMMARY_COLUMNS, effects_latent, summary_rows
     from inference.suite import fit_suite
 
@@ -191,19 +196,52 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
         missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
     summary = pd.concat(summaries, ignore_index=True)
     verdict = pd.concat(verdicts, ignore_index=True)
-    effects = effects_latent(summary)
+    effects = pd.concat([effects_latent(summary), *_probability_rows(results)],
+                        ignore_index=True)
+    findings = check_findings({r.spec.name: r.tree for r in results})
+    findings = findings[findings["outcome"].isin([r.spec.outcome for r in results])]
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
     _write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     _write_csv(effects, out / "effects.csv")
     _write_csv(verdict, out / "diagnostics.csv")
     _write_csv(pd.concat(missing, ignore_index=True), out / "missing.csv")
+    findings["model_verdict"] = findings["outcome"].map(status)
+    _write_csv(findings, out / "findings.csv")
     _print_effects(effects, verdict)
     if truth is not None:
         _recovery(summary, truth, out)
-    print(f"\nwrote {out}/summary.csv, effects.csv, diagnostics.csv, missing.csv and "
+    _print_probabilities(effects)
+    counts = findings["verdict"].value_counts().to_dict()
+    if len(findings):
+        print(f"\nThe report's conclusions checked one by one (findings.csv): {counts}")
+    print(f"\nwrote {out}/summary.csv, effects.csv, findings.csv, diagnostics.csv, missing.csv and "
           f"fits/*.nc in {time.perf_counter() - t0:.0f} s")
     return verdict
+
+
+def _probability_rows(results):
+    from diagnostics.effects import ESTIMANDS, probability_effects
+
+    for r in results:
+        if not r.spec.focal or r.spec.variant == "none" or r.spec.family == "graded":
+            continue
+        for estimand in ESTIMANDS:
+            yield probability_effects(r.tree, r.spec, r.data, estimand=estimand)
+
+
+def _print_probabilities(effects) -> None:
+    rows = effects[(effects["scale"] == "probability") & (effects["estimand"] == "new_complex")
+                   & effects["contrast"].str.endswith(" - HZ")]
+    if not len(rows):
+        return
+    print("\nOn the probability scale (a new complex of each form, this tenant population): "
+          "percentage points vs HZ, mean [90% interval] P(>0)")
+    for model, g in rows.groupby("model", sort=False):
+        print(f"\n{model}: {g['event'].iloc[0]}")
+        for r in g.itertuples():
+            print(f"  {r.contrast:>10}  {r.mean:+5.1f}  [{r.q05:+5.1f}, {r.q95:+5.1f}]  "
+                  f"{r.p_positive:.2f}")
 
 
 def _recovery(summary, truth: dict, out: Path) -> None:

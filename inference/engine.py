@@ -147,7 +147,7 @@ class Engine:
         seeds = rng.integers(2**31, size=2)
         with model:
             pm.compute_log_likelihood(tree, extend_inferencedata=True, progressbar=False)
-            pm.compute_log_prior(tree, extend_inferencedata=True, progressbar=False)
+            pm.stats.compute_log_prior(tree, extend_inferencedata=True, progressbar=False)
             ppc = pm.sample_posterior_predictive(
                 tree, random_seed=int(seeds[0]), progressbar=False, var_names=["y"],
                 freeze_vars=[v.name for v in model.free_RVs + model.deterministics])

@@ -43,7 +43,6 @@ def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
     """
     engine = engine or Engine()
     results = []
-    # order by graph shape so models sharing a compiled structure run back to back
     for i, (name, spec) in enumerate(specs.items(), start=1):
         t0 = time.perf_counter()
         data = prepare(frame, spec)

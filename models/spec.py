@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -122,6 +123,12 @@ class ModelSpec:
         if unknown:
             raise ValueError(f"model {self.name!r}: unknown prior(s) {sorted(unknown)}; "
                              f"known: {sorted(DEFAULT_PRIORS)}")
+        for key, value in self.priors.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and \
+                math.isfinite(value) and (value > 0 or (key == "beta_nu" and value >= 0))
+            if not ok:
+                raise ValueError(f"model {self.name!r}: prior {key!r} must be a positive "
+                                 f"finite number, got {value!r}")
         object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
 
     @property
@@ -197,6 +204,11 @@ def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
             name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
             terms=cb.COVARIATES + extra, subset=oc.subset, variant=variant,
         )
+    # the better cohesion model: five items, one latent cohesion per tenant (Bambi can't)
+    specs["cohesion_items"] = specs["cohesion"].with_(
+        name="cohesion_items", family="graded",
+        items=cb.OUTCOME_BY_NAME["cohesion"].source_columns, reversed_items=("cohesion_3",),
+        categories=(1, 2, 3, 4, 5))
     return specs
 
 

@@ -1,0 +1,31 @@
+"""Shared fixtures: one small simulated study, built once per test session.
+
+The simulator calibrates its intercepts/thresholds on first use (tens of seconds, cached per
+process), so everything that needs simulated data should go through these fixtures.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data import codebook as cb
+from data.simulate import Design, simulate
+
+SMALL_DESIGN = Design(n_tenants=400, n_complexes=70)
+SMALL_SEED = 5
+
+
+@pytest.fixture(scope="session")
+def small_study() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Raw canonical ``(complexes, tenants, truth)`` of the small design."""
+    return simulate(SMALL_DESIGN, seed=SMALL_SEED)
+
+
+@pytest.fixture(scope="session")
+def small_frame(small_study) -> pd.DataFrame:
+    """The small study as an analysis frame: derived variables, recodes, complexes merged."""
+    cx, tn, _ = small_study
+    cx, tn = cb.derive(cx, tn)
+    tn = cb.add_outcome_columns(tn)
+    return tn.merge(cx, on="complex_id", how="left", validate="many_to_one")

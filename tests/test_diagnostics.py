@@ -1,0 +1,182 @@
+"""Tests for :mod:`diagnostics.convergence` and :mod:`diagnostics.tables` on hand-made fits.
+
+Each posterior is built by hand as an ``xarray.DataTree`` (``posterior`` + ``sample_stats``)
+with a known defect, so that the verdict it must get is known without any sampling.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from diagnostics.convergence import THRESHOLDS, model_verdict, parameter_table
+from diagnostics.tables import EFFECT_COLUMNS, effects_latent, summary_rows
+
+CHAINS, DRAWS = 4, 500
+TERMS = ["a", "b", "c"]
+
+
+def make_tree(posterior: dict[str, np.ndarray], *, diverging: np.ndarray | None = None,
+              energy: np.ndarray | None = None, maxdepth: np.ndarray | None = None,
+              seed: int = 0) -> xr.DataTree:
+    """A fit with ``posterior`` variables of shape (chain, draw[, term]) and sample stats."""
+    rng = np.random.default_rng([seed, 99])
+    coords = {"chain": np.arange(CHAINS), "draw": np.arange(DRAWS)}
+    post = xr.Dataset(
+        {k: (("chain", "draw", "term")[:v.ndim], v) for k, v in posterior.items()},
+        coords=coords | ({"term": TERMS} if any(v.ndim == 3 for v in posterior.values())
+                         else {}))
+    stats = {"diverging": np.zeros((CHAINS, DRAWS), bool) if diverging is None else diverging}
+    # iid energies: E-BFMI about 2, far above the threshold
+    stats["energy"] = rng.normal(size=(CHAINS, DRAWS)) if energy is None else energy
+    if maxdepth is not None:
+        stats["maxdepth_reached"] = maxdepth
+    ss = xr.Dataset({k: (("chain", "draw"), v) for k, v in stats.items()}, coords=coords)
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": ss})
+
+
+def iid(seed: int, *shape: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(CHAINS, DRAWS, *shape))
+
+
+@pytest.fixture
+def converged() -> xr.DataTree:
+    return make_tree({"mu": iid(1), "beta": iid(2, len(TERMS))})
+
+
+# --------------------------------------------------------------------------------------
+# model_verdict
+# --------------------------------------------------------------------------------------
+def test_converged_fit_is_ok(converged):
+    row = model_verdict(converged, model="m").iloc[0]
+    assert row["verdict"] == "ok", row["reason"]
+    assert row["model"] == "m"
+    assert row["divergences"] == 0
+    assert row["max_r_hat"] < THRESHOLDS["rhat_warn"]
+    assert row["min_ess_bulk"] > THRESHOLDS["ess_per_chain"] * CHAINS
+    assert row["min_ebfmi"] > THRESHOLDS["ebfmi"]
+    assert row["reason"] == "all checks passed"
+
+
+def test_stuck_chain_fails_on_r_hat(caplog):
+    mu = iid(3)
+    mu[0] = 5.0  # one chain stuck at a constant far from the others
+    with caplog.at_level(logging.WARNING, logger="diagnostics.convergence"):
+        row = model_verdict(make_tree({"mu": mu, "sigma": iid(4)}), model="stuck").iloc[0]
+    assert row["verdict"] == "fail"
+    assert "R-hat" in row["reason"] and "mu" in row["reason"]
+    assert "sigma" not in row["reason"]  # the healthy parameter is not blamed
+    assert row["max_r_hat"] > THRESHOLDS["rhat_fail"]
+    assert "stuck" in caplog.text  # a fail is logged as a warning naming the model
+
+
+def test_divergences_fail():
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[1, 100:110] = True
+    row = model_verdict(make_tree({"mu": iid(5)}, diverging=diverging)).iloc[0]
+    assert row["verdict"] == "fail"
+    assert row["divergences"] == 10
+    assert "10 divergent" in row["reason"]
+    assert "R-hat" not in row["reason"]  # the draws themselves are fine
+
+
+def test_low_ebfmi_fails():
+    # energy as a random walk: successive energies barely change, so E-BFMI ~ 0
+    energy = np.cumsum(np.random.default_rng(6).normal(size=(CHAINS, DRAWS)), axis=1)
+    row = model_verdict(make_tree({"mu": iid(7)}, energy=energy)).iloc[0]
+    assert row["min_ebfmi"] < THRESHOLDS["ebfmi"]
+    assert row["verdict"] == "fail"
+    assert "E-BFMI" in row["reason"]
+
+
+def test_ebfmi_is_the_minimum_over_chains():
+    rng = np.random.default_rng(8)
+    energy = rng.normal(size=(CHAINS, DRAWS))
+    energy[2] = np.cumsum(energy[2])  # only chain 2 has low E-BFMI
+    row = model_verdict(make_tree({"mu": iid(9)}, energy=energy)).iloc[0]
+    # E-BFMI of a chain: mean squared energy change over the energy variance
+    per_chain = [np.mean(np.diff(e) ** 2) / np.var(e) for e in energy]
+    assert row["min_ebfmi"] == pytest.approx(min(per_chain), rel=0.02)
+    assert row["verdict"] == "fail"
+
+
+def test_missing_energy_does_not_fail(converged):
+    tree = converged.copy()
+    tree["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset().drop_vars("energy"))
+    row = model_verdict(tree).iloc[0]
+    assert np.isnan(row["min_ebfmi"])
+    assert row["verdict"] == "ok", row["reason"]
+
+
+def test_tree_depth_saturation_warns():
+    maxdepth = np.zeros((CHAINS, DRAWS), bool)
+    maxdepth[:, :50] = True  # 10% of draws
+    row = model_verdict(make_tree({"mu": iid(10)}, maxdepth=maxdepth)).iloc[0]
+    assert row["treedepth_share"] == pytest.approx(0.1)
+    assert row["verdict"] == "warn"
+    assert "tree depth" in row["reason"]
+
+
+# --------------------------------------------------------------------------------------
+# parameter_table
+# --------------------------------------------------------------------------------------
+def test_parameter_table_values_and_labels(converged):
+    table = parameter_table(converged)
+    assert sorted(table["parameter"]) == ["beta[a]", "beta[b]", "beta[c]", "mu"]
+    assert table["parameter"].is_unique
+    for col in ("mean", "sd", "q05", "q95", "r_hat", "ess_bulk", "ess_tail", "mcse_mean",
+                "verdict", "reason"):
+        assert col in table
+    row = table.set_index("parameter").loc["beta[b]"]
+    draws = converged["posterior"]["beta"].sel(term="b").values.ravel()
+    assert row["mean"] == pytest.approx(draws.mean())
+    assert row["sd"] == pytest.approx(draws.std())
+    assert row["q05"] == pytest.approx(np.quantile(draws, 0.05))
+    assert row["q95"] == pytest.approx(np.quantile(draws, 0.95))
+    assert (table["verdict"] == "ok").all()
+
+
+def test_parameter_table_var_names(converged):
+    table = parameter_table(converged, var_names=["beta", "not_there"])
+    assert set(table["variable"]) == {"beta"}
+
+
+def test_parameter_table_low_ess_fails():
+    # a slowly mixing AR(1) chain: strongly autocorrelated draws, tiny ESS
+    rng = np.random.default_rng(11)
+    x = np.zeros((CHAINS, DRAWS))
+    for t in range(1, DRAWS):
+        x[:, t] = 0.995 * x[:, t - 1] + 0.1 * rng.normal(size=CHAINS)
+    table = parameter_table(make_tree({"mu": x}))
+    row = table.iloc[0]
+    need = THRESHOLDS["ess_per_chain"] * CHAINS
+    assert min(row["ess_bulk"], row["ess_tail"]) < need / 4
+    assert row["verdict"] == "fail"
+    assert "ESS" in row["reason"]
+
+
+def test_summary_and_effects_tables():
+    contrast = iid(12, 2)
+    post = xr.Dataset(
+        {"living_form_contrast": (("chain", "draw", "contrast"), contrast),
+         "z_complex_id": (("chain", "draw", "complex_id"), iid(13, 2)),
+         "living_form_raw": (("chain", "draw", "living_form"), iid(14, 3)),
+         "intercept": (("chain", "draw"), iid(15))},
+        coords={"chain": np.arange(CHAINS), "draw": np.arange(DRAWS),
+                "contrast": ["GG - HZ", "RB - HZ"], "complex_id": ["C1", "C2"],
+                "living_form": ["GG", "HZ", "RB"]})
+    tree = xr.DataTree.from_dict({"posterior": post})
+    summary = summary_rows(tree, model="m1", outcome="o1")
+    assert not summary["variable"].isin(["z_complex_id", "living_form_raw"]).any()
+    assert (summary["model"] == "m1").all() and (summary["outcome"] == "o1").all()
+    effects = effects_latent(summary)
+    assert list(effects.columns) == EFFECT_COLUMNS
+    assert list(effects["contrast"]) == ["GG - HZ", "RB - HZ"]
+    assert (effects["scale"] == "latent").all()
+    rb = effects.set_index("contrast").loc["RB - HZ"]
+    assert rb["mean"] == pytest.approx(contrast[..., 1].mean())
+    assert isinstance(summary, pd.DataFrame)
