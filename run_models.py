@@ -156,7 +156,8 @@ def _fit(args) -> int:
             return 2
         present = {k: present[k] for k in wanted if k in present}
     if not present:
-        print("error: none of the requested outcomes is in the data; nothing to fit",
+        asked = args.outcomes or "the default suite"
+        print(f"error: none of the requested outcomes ({asked}) is in the data; nothing to fit",
               file=sys.stderr)
         return 2
     try:

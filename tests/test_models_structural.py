@@ -238,10 +238,9 @@ def test_prepare_applies_subset(small_frame):
     assert set(np.unique(data.X[:, col])) == {0.0, 1.0}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG models/spec.py ModelSpec.__post_init__ checks only "
-                   "prior names, not values: a non-positive scale builds a model whose log "
-                   "density is -inf at the initial point")
 @pytest.mark.parametrize("key", ["beta_sd", "group_sd_scale"])
 def test_model_spec_rejects_non_positive_prior_scale(key):
     with pytest.raises(ValueError, match=key):
         _spec(priors={key: -1.0})
+    with pytest.raises(ValueError, match=key):
+        _spec(priors={key: "wide"})

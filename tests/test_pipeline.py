@@ -25,12 +25,6 @@ from inference.suite import fit_suite
 from models.design import prepare
 from models.spec import default_specs
 
-# inference/engine.py calls the deprecated root alias ``pm.compute_log_prior`` (PyMC 6.4
-# wants ``pm.stats.compute_log_prior``); library code we do not own here, so only this exact
-# deprecation is tolerated.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:`pymc.compute_log_prior` was moved out of the root namespace:DeprecationWarning")
-
 SETTINGS = SamplerSettings(draws=60, tune=60, chains=2, prior_draws=20, seed=3)
 GROUPS = ("posterior", "sample_stats", "log_likelihood", "log_prior", "posterior_predictive",
           "prior", "prior_predictive")
@@ -296,10 +290,6 @@ def test_cli_reports_skipped_outcomes(data_without_gossip, tmp_path, capsys, mon
     assert {"contact", "lonely", "cohesion"} <= set(fitted)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG run_models._run: with only absent outcomes requested, "
-                          "pd.concat([]) raises 'No objects to concatenate' (traceback) "
-                          "instead of a clean error")
 def test_cli_requesting_only_absent_outcomes_is_a_clean_error(data_without_gossip,
                                                               tmp_path, capsys):
     rc = run_models.main(["--data", str(data_without_gossip), "--outcomes", "gossip",
