@@ -186,15 +186,18 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
             raise PreparationError(f"model {spec.name!r}: binary response {spec.response!r} "
                                    f"has value(s) {bad}")
         y = y.astype(np.int64)
-    labels = _nested_labels(sub, spec.levels)
+    # groups come from the whole data set, not just the analysed subset: a group without
+    # analysed rows keeps its prior, and models on subsets share their compiled shape
+    # with full-data models of the same family
+    grouped = frame.dropna(subset=list(spec.levels))
+    all_labels = _nested_labels(grouped, spec.levels)
+    labels = {lv: all_labels[lv].loc[sub.index] for lv in spec.levels}
     level_idx, level_labels = {}, {}
     for lv in spec.levels:
-        codes, uniques = pd.factorize(labels[lv], sort=True)
+        uniques = pd.Index(sorted(all_labels[lv].unique()))
         if set(uniques) <= set(cb.FORM_CODES):  # living forms in the codebook's order
-            order = [f for f in cb.FORM_CODES if f in set(uniques)]
-            codes = pd.Categorical(labels[lv], categories=order).codes
-            uniques = pd.Index(order)
-        level_idx[lv] = codes.astype(np.int64)
+            uniques = pd.Index([f for f in cb.FORM_CODES if f in set(uniques)])
+        level_idx[lv] = uniques.get_indexer(labels[lv]).astype(np.int64)
         level_labels[lv] = tuple(uniques.tolist())
     if spec.focal and spec.reference is not None and \
             spec.reference not in level_labels[spec.focal]:
