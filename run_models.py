@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     fit = sub.add_parser("fit", help="fit the model suite (the default command)")
     _fit_args(fit)
+    con = sub.add_parser("concepts", help="predict outcomes for new housing concepts")
+    con.add_argument("--concepts", type=Path, default=Path("concepts.toml"),
+                     help="TOML file of [[concept]] entries (default concepts.toml)")
+    _fit_args(con)
     sim = sub.add_parser("simulate", help="write a simulated data set with its truth")
     sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sim.add_argument("--out", type=Path, required=True, help="output directory")
@@ -65,7 +69,7 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("fit", "simulate", "-h", "--help"):
+    if not argv or argv[0] not in ("fit", "simulate", "concepts", "-h", "--help"):
         argv = ["fit", *argv]
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "concepts":
+        return _concepts(args)
     return _fit(args)
 
 
@@ -123,11 +129,20 @@ def _settings(args, cfg):
     return SamplerSettings(**values)
 
 
-def _fit(args) -> int:
+class _Exit(Exception):
+    """Stop the command with a readable message and an exit code (no traceback)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _setup(args, *, features: bool = False):
+    """Config, sampler settings, analysis frame, truth and the specs to fit."""
     from data.config import ConfigError, load_config
     from data.validation import DataValidationError
     from models.design import PreparationError
-    from models.spec import specs_from_config
+    from models.spec import feature_specs, specs_from_config
 
     try:
         cfg = load_config(args.config)
@@ -135,12 +150,14 @@ def _fit(args) -> int:
             cfg = type(cfg)(**{**cfg.__dict__, "variant": args.variant})
         settings = _settings(args, cfg)
         frame, described, truth = _load(args, cfg)
-        specs = specs_from_config(cfg, columns=set(frame.columns))
+        if features:
+            specs = {k.removesuffix("_features"): s.with_(priors=cfg.priors)
+                     for k, s in feature_specs().items()}
+        else:
+            specs = specs_from_config(cfg, columns=set(frame.columns))
     except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
             ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = args.out or Path("results") / "default"
+        raise _Exit(f"error: {err}") from err
     print(f"data: {described}")
     present = {k: s for k, s in specs.items() if s.response in frame.columns
                and frame[s.response].notna().any()}
@@ -151,23 +168,79 @@ def _fit(args) -> int:
         wanted = [o.strip() for o in args.outcomes.split(",") if o.strip()]
         unknown = [o for o in wanted if o not in specs]
         if unknown:
-            print(f"error: unknown outcome(s) {unknown}; known: {sorted(specs)}",
-                  file=sys.stderr)
-            return 2
+            raise _Exit(f"error: unknown outcome(s) {unknown}; known: {sorted(specs)}")
         present = {k: present[k] for k in wanted if k in present}
     if not present:
         asked = args.outcomes or "the default suite"
-        print(f"error: none of the requested outcomes ({asked}) is in the data; nothing to fit",
-              file=sys.stderr)
-        return 2
+        raise _Exit(f"error: none of the requested outcomes ({asked}) is in the data; "
+                    f"nothing to fit")
+    return settings, frame, truth, present
+
+
+def _fit(args) -> int:
+    from models.design import PreparationError
+
     try:
-        verdicts = _run(present, frame, settings=settings, out=out, truth=truth)
+        settings, frame, truth, specs = _setup(args)
+        out = args.out or Path("results") / "default"
+        verdicts = _run(specs, frame, settings=settings, out=out, truth=truth)
+    except _Exit as err:
+        print(err, file=sys.stderr)
+        return err.code
     except PreparationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.strict and (verdicts["verdict"] == "fail").any():
         print("strict: at least one model failed its convergence checks", file=sys.stderr)
         return 1
+    return 0
+
+
+def _concepts(args) -> int:
+    import pandas as pd
+
+    from data.concepts import ConceptError, load_concepts
+    from diagnostics.concepts import form_feature_profiles, predict_concepts
+    from diagnostics.convergence import model_verdict
+    from inference.suite import fit_suite
+    from models.design import PreparationError
+
+    try:
+        concepts = load_concepts(args.concepts)
+        settings, frame, _, specs = _setup(args, features=True)
+        out = args.out or Path("results") / "concepts"
+        out.mkdir(parents=True, exist_ok=True)
+        results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                            progress=lambda msg: print(msg, flush=True))
+    except ConceptError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except _Exit as err:
+        print(err, file=sys.stderr)
+        return err.code
+    except PreparationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    tables = []
+    for r in results:
+        verdict = model_verdict(r.tree, model=r.spec.name)["verdict"].iloc[0]
+        profiles = form_feature_profiles(frame, r.spec)
+        tables.append(predict_concepts(r.tree, r.spec, r.data, concepts=concepts,
+                                       profiles=profiles).assign(verdict=verdict))
+    table = pd.concat(tables, ignore_index=True)
+    _write_csv(table, out / "concepts.csv")
+    from diagnostics.plots import concepts_figure
+
+    fig = concepts_figure(table)
+    fig.savefig(out / "concepts.png", dpi=110, bbox_inches="tight")
+    print("\nPredicted for the analysed tenant population (percent, mean [90% interval]); "
+          "concepts are a new complex of a new form")
+    for model, g in table.groupby("model", sort=False):
+        flag = "" if g["verdict"].iloc[0] == "ok" else f"  [convergence: {g['verdict'].iloc[0]}]"
+        print(f"\n{model}: {g['event'].iloc[0]}{flag}")
+        for r in g.itertuples():
+            print(f"  {r.kind:>11}  {r.name[:48]:<48} {r.mean:5.1f}  [{r.q05:5.1f}, {r.q95:5.1f}]")
+    print(f"\nwrote {out}/concepts.csv, concepts.png and fits/*.nc")
     return 0
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "COVARIATES",
     "DERIVED",
     "FORMS",
+    "FEATURES",
     "FORM_CODES",
     "OUTCOMES",
     "REFERENCE_FORM",
@@ -317,6 +318,22 @@ COVARIATES: tuple[Covariate, ...] = (
 )
 
 
+# Building features that explain complex-level effects in the "features" model variant
+# (the report's conceptual model: spatial, organisational and social drivers). log_units is
+# centred at log(40) units; vitality is categorical with "low" as reference.
+FEATURES: tuple[Covariate, ...] = (
+    Covariate("high_rise", "binary"),
+    Covariate("log_units", "scaled", center=float(np.log(40.0)), scale=1.0),
+    Covariate("meeting_room", "binary"),
+    Covariate("kitchen_dining", "binary"),
+    Covariate("care_facilities", "binary"),
+    Covariate("involvement_activities", "binary"),
+    Covariate("involvement_spaces", "binary"),
+    Covariate("vitality", "categorical", (1, 2, 3)),
+    Covariate("rural", "binary"),
+)
+
+
 # --------------------------------------------------------------------------------------
 # Derived variables
 # --------------------------------------------------------------------------------------
@@ -339,6 +356,9 @@ DERIVED: tuple[Derived, ...] = (
             "missing if any item is missing"),
     Derived("rural", "complexes", ("address_density",), "1 when address_density < 1000"),
     Derived("small_community", "complexes", ("units",), "1 when units <= 25"),
+    Derived("high_rise", "complexes", ("floors",), "1 when floors >= 5 (the report's "
+            "low-rise <= 4 / high-rise >= 5)"),
+    Derived("log_units", "complexes", ("units",), "natural log of units (scale of a complex)"),
 )
 
 
@@ -352,6 +372,10 @@ def derive(complexes: pd.DataFrame, tenants: pd.DataFrame) -> tuple[pd.DataFrame
     if "units" in complexes:
         units = pd.to_numeric(complexes["units"])
         complexes["small_community"] = (units <= 25).astype("Int64").where(units.notna())
+        complexes["log_units"] = np.log(units.astype(float).where(units > 0))
+    if "floors" in complexes:
+        floors = pd.to_numeric(complexes["floors"])
+        complexes["high_rise"] = (floors >= 5).astype("Int64").where(floors.notna())
     items = [f"cohesion_{i}" for i in range(1, 6)]
     if all(c in tenants for c in items):
         block = tenants[items].astype("Float64").copy()

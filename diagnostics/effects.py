@@ -22,7 +22,8 @@ from scipy.special import expit
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["ESTIMANDS", "event_label", "form_probabilities", "probability_effects"]
+__all__ = ["ESTIMANDS", "event_label", "event_probability", "focal_effects",
+           "form_probabilities", "posterior_draws", "probability_effects", "random_sd"]
 
 ESTIMANDS = ("new_complex", "average_complex")
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(15)
@@ -42,6 +43,59 @@ def event_label(spec: ModelSpec, data: ModelData) -> tuple[str, int | None]:
     return f"mean {spec.response}", None
 
 
+def posterior_draws(tree: xr.DataTree, *, max_draws: int, seed: int = 0):
+    """A function ``name -> (S, ...) array`` over a fixed random subset of draws."""
+    post = tree["posterior"]
+    n_total = post.sizes["chain"] * post.sizes["draw"]
+    rng = np.random.default_rng(seed)
+    take = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
+
+    def draws(name: str) -> np.ndarray:
+        arr = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+        return arr[take]
+
+    return draws
+
+
+def event_probability(spec: ModelSpec, data: ModelData, draws, *, X: np.ndarray,
+                      offset: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Population-average event probability per draw, shape (S,).
+
+    ``X`` (n, p) is the population's design, ``offset`` (S,) the group effect added to every
+    row, ``sd`` (S,) the SD of the unknown group effects integrated over (0: none).
+    """
+    eta = X @ draws("beta").T + offset[None, :]  # (n, S)
+    if spec.family != "cumulative":
+        eta = eta + draws("intercept")[None, :]
+    if spec.family == "gaussian":
+        return eta.mean(axis=0)
+    # (n, S, Q) <- integrate the unknown group effects with per-draw sd (Gauss-Hermite)
+    lin = eta[:, :, None] + sd[None, :, None] * _GH_X[None, None, :]
+    if spec.family == "bernoulli":
+        p = expit(lin)
+    else:
+        _, k = event_label(spec, data)
+        tau = draws("thresholds")[:, k - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
+        p = 1.0 - expit(tau[None, :, None] - lin)
+    return (p @ _GH_W).mean(axis=0)
+
+
+def focal_effects(spec: ModelSpec, data: ModelData, draws) -> np.ndarray:
+    """Per-draw effect of every focal level, shape (S, F) (reference 0 in the fixed variant)."""
+    if spec.variant == "hierarchical":
+        return draws(f"{spec.focal}_effect")
+    forms = list(data.level_labels[spec.focal])
+    return np.insert(draws(f"{spec.focal}_contrast"), forms.index(spec.reference), 0.0, axis=1)
+
+
+def random_sd(spec: ModelSpec, draws) -> np.ndarray:
+    """Per-draw SD of a new unit at every random level together, shape (S,)."""
+    var = 0.0
+    for lv in spec.random_levels:
+        var = var + draws(f"sd_{lv}") ** 2
+    return np.sqrt(var)
+
+
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
                        seed: int = 0) -> xr.DataArray:
@@ -55,45 +109,14 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         raise ValueError(f"model {spec.name!r} has no living-form effect")
     if spec.family == "graded":
         raise ValueError("probability effects of the item-level model are not defined here")
-    post = tree["posterior"]
-    n_total = post.sizes["chain"] * post.sizes["draw"]
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
-
-    def draws(name):
-        arr = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
-        return arr[take]
-
-    beta = draws("beta")  # (S, p)
+    draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
+    effect = focal_effects(spec, data, draws)
+    sd = random_sd(spec, draws)
+    if estimand == "average_complex":
+        sd = np.zeros_like(sd)
     forms = list(data.level_labels[spec.focal])
-    if spec.variant == "hierarchical":
-        effect = draws(f"{spec.focal}_effect")  # (S, F)
-    else:
-        contrast = draws(f"{spec.focal}_contrast")
-        ref = forms.index(spec.reference)
-        effect = np.insert(contrast, ref, 0.0, axis=1)
-    base = data.X @ beta.T  # (n, S)
-    if spec.family != "cumulative":
-        base = base + draws("intercept")[None, :]
-    sd = np.zeros(len(take))
-    for lv in spec.random_levels:  # all random levels contribute variance for a new unit
-        sd = sd + draws(f"sd_{lv}") ** 2
-    sd = np.sqrt(sd) if estimand == "new_complex" else np.zeros_like(sd)
-    _, k = event_label(spec, data)
-    out = np.empty((len(take), len(forms)))
-    for f in range(len(forms)):
-        eta = base + effect[None, :, f]  # (n, S)
-        if spec.family == "gaussian":
-            out[:, f] = eta.mean(axis=0)
-            continue
-        # (n, S, Q) <- integrate the complex effect with per-draw sd
-        lin = eta[:, :, None] + sd[None, :, None] * _GH_X[None, None, :]
-        if spec.family == "bernoulli":
-            p = expit(lin)
-        else:
-            tau = draws("thresholds")[:, k - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
-            p = 1.0 - expit(tau[None, :, None] - lin)
-        out[:, f] = (p @ _GH_W).mean(axis=0)
+    out = np.column_stack([event_probability(spec, data, draws, X=data.X, offset=effect[:, f],
+                                             sd=sd) for f in range(len(forms))])
     return xr.DataArray(out, dims=("sample", spec.focal),
                         coords={spec.focal: forms}, name=event_label(spec, data)[0])
 

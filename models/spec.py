@@ -18,11 +18,13 @@ from data import codebook as cb
 from data.codebook import Covariate
 
 __all__ = [
+    "COMPLEX_LEVEL",
     "DEFAULT_PRIORS",
     "FAMILIES",
     "VARIANTS",
     "ModelSpec",
     "default_specs",
+    "feature_specs",
     "parse_terms",
     "specs_from_config",
 ]
@@ -243,3 +245,25 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
             raise ValueError(f"outcome {oc['name']!r}: focal level {focal!r} needs a "
                              f"'reference' level")
     return specs
+
+
+# complex-level columns: in the features variant they describe the building, not the tenant
+COMPLEX_LEVEL = frozenset({t.name for t in cb.FEATURES} | {"small_community", "rural"})
+
+
+def feature_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+    """The "features" variant: complex-level effects explained by building features.
+
+    Every default model (except the item-level one) gains the building features of
+    :data:`data.codebook.FEATURES`; the living form stays as a partially pooled effect and
+    the complex as a random intercept, so the variation the features do not explain stays
+    in the predictions of new concepts as variance.
+    """
+    out = {}
+    for name, spec in default_specs(variant).items():
+        if spec.family == "graded":
+            continue
+        have = {t.name for t in spec.terms}
+        terms = spec.terms + tuple(f for f in cb.FEATURES if f.name not in have)
+        out[f"{name}_features"] = spec.with_(name=f"{name}_features", terms=terms)
+    return out
