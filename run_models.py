@@ -255,6 +255,7 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
 
     from diagnostics.convergence import model_verdict
     from diagnostics.findings import check_findings
+    from diagnostics.ppc import ppc_table, prior_predictive_table
     from diagnostics.tables import SUMMARY_COLUMNS, effects_latent, summary_rows
     from inference.suite import fit_suite
 
@@ -262,8 +263,11 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     t0 = time.perf_counter()
     results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
                         progress=lambda msg: print(msg, flush=True))
-    summaries, verdicts, missing = [], [], []
+    summaries, verdicts, missing, ppcs, priors = [], [], [], [], []
     for r in results:
+        if "posterior_predictive" in r.tree.children:
+            ppcs.append(ppc_table(r.tree, r.spec, r.data))
+            priors.append(prior_predictive_table(r.tree, r.spec, r.data))
         table = summary_rows(r.tree, model=r.spec.name, outcome=r.spec.outcome)
         summaries.append(table)
         verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
@@ -278,8 +282,14 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     effects["verdict"] = effects["model"].map(status)
     _write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     _write_csv(effects, out / "effects.csv")
-    _write_csv(verdict, out / "diagnostics.csv")
     _write_csv(pd.concat(missing, ignore_index=True), out / "missing.csv")
+    if ppcs:
+        ppc = pd.concat(ppcs, ignore_index=True)
+        _write_csv(ppc, out / "ppc.csv")
+        _write_csv(pd.concat(priors, ignore_index=True), out / "prior_predictive.csv")
+        verdict["ppc_misfits"] = verdict["model"].map(
+            ppc[ppc["verdict"] == "misfit"].groupby("model").size()).fillna(0).astype(int)
+    _write_csv(verdict, out / "diagnostics.csv")
     findings["model_verdict"] = findings["outcome"].map(status)
     _write_csv(findings, out / "findings.csv")
     _print_effects(effects, verdict)
@@ -337,7 +347,9 @@ def _print_effects(effects, verdict) -> None:
     for model, rows in effects.groupby("model", sort=False):
         v = verdict.set_index("model").loc[model]
         flag = "" if v.verdict == "ok" else f"  <-- {v.verdict.upper()}: {v.reason}"
-        print(f"\n{model}  [convergence: {v.verdict}]{flag}")
+        misfit = getattr(v, "ppc_misfits", 0)
+        ppc = f", predictive checks: {misfit} misfit(s) (ppc.csv)" if misfit else ""
+        print(f"\n{model}  [convergence: {v.verdict}{ppc}]{flag}")
         for r in rows.itertuples():
             sure = "*" if r.q05 > 0 or r.q95 < 0 else " "
             print(f"  {r.contrast:>10}  {r.mean:+.2f}  [{r.q05:+.2f}, {r.q95:+.2f}] {sure}")
