@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("--concepts", type=Path, default=Path("concepts.toml"),
                      help="TOML file of [[concept]] entries (default concepts.toml)")
     _fit_args(con)
+    cmp = sub.add_parser("compare", help="LOO comparison of model variants per outcome")
+    _fit_args(cmp)
     sim = sub.add_parser("simulate", help="write a simulated data set with its truth")
     sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sim.add_argument("--out", type=Path, required=True, help="output directory")
@@ -69,7 +71,8 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("fit", "simulate", "concepts", "-h", "--help"):
+    if not argv or argv[0] not in ("fit", "simulate", "concepts", "compare", "-h",
+                                 "--help"):
         argv = ["fit", *argv]
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return _simulate(args)
     if args.command == "concepts":
         return _concepts(args)
+    if args.command == "compare":
+        return _compare(args)
     return _fit(args)
 
 
@@ -196,6 +201,48 @@ def _fit(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    import pandas as pd
+
+    from diagnostics.compare import compare_table, loo_table
+    from inference.engine import Engine
+    from inference.suite import fit_suite
+    from models.design import PreparationError
+    from models.spec import comparison_variants
+
+    try:
+        settings, frame, _, specs = _setup(args)
+        out = args.out or Path("results") / "compare"
+        out.mkdir(parents=True, exist_ok=True)
+        engine = Engine()
+        tables, loos = [], []
+        for name, spec in specs.items():
+            if spec.family == "graded" or not spec.focal:
+                continue
+            variants = comparison_variants(spec)
+            results = fit_suite({v.name: v for v in variants.values()}, frame,
+                                settings=settings, fits_dir=out / "fits", engine=engine,
+                                progress=lambda msg: print(msg, flush=True))
+            fits = {label: r.tree for label, r in zip(variants, results, strict=True)}
+            loos.append(loo_table(fits).assign(outcome=name))
+            tables.append(compare_table(fits, outcome=name))
+    except _Exit as err:
+        print(err, file=sys.stderr)
+        return err.code
+    except PreparationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    table = pd.concat(tables, ignore_index=True)
+    _write_csv(table, out / "compare.csv")
+    _write_csv(pd.concat(loos, ignore_index=True), out / "loo.csv")
+    print("\nPSIS-LOO comparison of variants (compare.csv; Pareto k per model in loo.csv)")
+    for outcome, g in table.groupby("outcome", sort=False):
+        print(f"\n{outcome}")
+        for r in g.itertuples():
+            print(f"  {r.model:<52} elpd_diff {r.elpd_diff:6.1f} (SE {r.dse:4.1f})  {r.meaning}")
+    return 0
+
+
 def _concepts(args) -> int:
     import pandas as pd
 
@@ -283,6 +330,13 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     _write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     _write_csv(effects, out / "effects.csv")
     _write_csv(pd.concat(missing, ignore_index=True), out / "missing.csv")
+    with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
+    if with_ll:
+        from diagnostics.compare import loo_table
+
+        loo = loo_table(with_ll)
+        _write_csv(loo, out / "loo.csv")
+        verdict["pareto_k_bad"] = verdict["model"].map(loo.set_index("model")["pareto_k_bad"])
     if ppcs:
         ppc = pd.concat(ppcs, ignore_index=True)
         _write_csv(ppc, out / "ppc.csv")

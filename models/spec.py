@@ -23,6 +23,7 @@ __all__ = [
     "FAMILIES",
     "VARIANTS",
     "ModelSpec",
+    "comparison_variants",
     "default_specs",
     "feature_specs",
     "parse_terms",
@@ -267,3 +268,28 @@ def feature_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
         terms = spec.terms + tuple(f for f in cb.FEATURES if f.name not in have)
         out[f"{name}_features"] = spec.with_(name=f"{name}_features", terms=terms)
     return out
+
+
+def comparison_variants(spec: ModelSpec) -> dict[str, ModelSpec]:
+    """Variants of one outcome's model for LOO comparison (same rows, same response).
+
+    hierarchical / fixed / no living form; without the complex level; with or without the
+    complex-level covariates (rural, small community).
+    """
+    base = spec.with_(variant="hierarchical")
+    out = {
+        f"{spec.name}[hierarchical]": base,
+        f"{spec.name}[fixed]": spec.with_(variant="fixed"),
+        f"{spec.name}[no form]": spec.with_(variant="none"),
+        f"{spec.name}[no complex level]": base.with_(levels=spec.levels[-1:]),
+    }
+    complex_terms = tuple(t for t in spec.terms if t.name in ("rural", "small_community"))
+    if complex_terms:
+        out[f"{spec.name}[without rural/small community]"] = base.with_(
+            terms=tuple(t for t in spec.terms if t not in complex_terms))
+    else:
+        out[f"{spec.name}[with rural + small community]"] = base.with_(
+            terms=spec.terms + (Covariate("rural", "binary"),
+                                Covariate("small_community", "binary")))
+    return {k: v.with_(name=k.replace("[", "__").replace("]", "").replace(" ", "_")
+                       .replace("/", "_").replace("+", "and")) for k, v in out.items()}

@@ -1,0 +1,66 @@
+"""PSIS-LOO per model and comparisons of model variants (pure functions over fits).
+
+PSIS-LOO (Vehtari, Gelman & Gabry 2017) estimates each model's expected log predictive
+density for a new tenant; Pareto k > 0.7 marks observations whose estimate is unreliable.
+Comparisons are only meaningful between models of the *same* rows and response (a variant
+with another subset or the item-level cohesion model is not comparable to the mean scale).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import arviz_stats as azs
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["PARETO_K_BAD", "compare_table", "loo_table"]
+
+log = logging.getLogger(__name__)
+PARETO_K_BAD = 0.7
+
+
+def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
+    """elpd_loo, its SE, p_loo and the count of Pareto k > 0.7 per model."""
+    rows = []
+    for name, tree in fits.items():
+        with warnings.catch_warnings():  # high Pareto k is reported in the table instead
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+            res = azs.loo(tree, pointwise=True)
+        k = np.asarray(res.pareto_k).ravel()
+        bad = int((k > PARETO_K_BAD).sum())
+        rows.append({"model": name, "elpd_loo": float(res.elpd), "se": float(res.se),
+                     "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad,
+                     "verdict": "ok" if bad == 0 else "warn",
+                     "note": "" if bad == 0 else f"{bad} observation(s) with Pareto k > "
+                     f"{PARETO_K_BAD}: their LOO estimate is unreliable"})
+    return pd.DataFrame(rows)
+
+
+def compare_table(fits: dict[str, xr.DataTree], *, outcome: str = "") -> pd.DataFrame:
+    """Rank models by elpd_loo with differences to the best and their SEs, and a sentence.
+
+    A difference smaller than about twice its SE is read as "no clear difference".
+    """
+    with warnings.catch_warnings():  # high Pareto k is reported by loo_table instead
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        cmp = azs.compare(fits, round_to=None).reset_index().rename(columns={"index": "model"})
+    cmp["elpd_diff"] = cmp["elpd_diff"].abs()  # distance below the best model
+    best = cmp.iloc[0]["model"]
+    sentences = []
+    for r in cmp.itertuples():
+        if r.model == best:
+            sentences.append("best expected predictive accuracy")
+        elif r.elpd_diff > 2 * max(r.dse, 1e-9):
+            sentences.append(f"worse than {best} by {r.elpd_diff:.1f} elpd "
+                             f"(SE {r.dse:.1f}): the data favour {best}")
+        else:
+            sentences.append(f"no clear difference from {best} ({r.elpd_diff:.1f} elpd, "
+                             f"SE {r.dse:.1f})")
+    cmp["meaning"] = sentences
+    cmp.insert(0, "outcome", outcome)
+    keep = ["outcome", "model", "rank", "elpd", "p", "elpd_diff", "dse", "se", "weight",
+            "warning", "meaning"]
+    return cmp[[c for c in keep if c in cmp.columns]]
