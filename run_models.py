@@ -345,15 +345,23 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
             ppc[ppc["verdict"] == "misfit"].groupby("model").size()).fillna(0).astype(int)
     _write_csv(verdict, out / "diagnostics.csv")
     findings["model_verdict"] = findings["outcome"].map(status)
+    cov = _recovery(summary, truth, out) if truth is not None else None
+    _report(out, frame=frame, tables={
+        "diagnostics": verdict, "effects": effects, "findings": findings,
+        "missing": pd.concat(missing, ignore_index=True).query("n_missing > 0"),
+        "ppc": ppc if ppcs else None, "loo": loo if with_ll else None, "coverage": cov})
     _write_csv(findings, out / "findings.csv")
     _print_effects(effects, verdict)
-    if truth is not None:
-        _recovery(summary, truth, out)
+    if cov is not None:
+        print("\nSimulated data with known truth: coverage of the 90% intervals "
+              "(recovery.csv, coverage.csv)")
+        print(cov.round(3).to_string(index=False))
     _print_probabilities(effects)
     counts = findings["verdict"].value_counts().to_dict()
     if len(findings):
         print(f"\nThe report's conclusions checked one by one (findings.csv): {counts}")
-    print(f"\nwrote {out}/summary.csv, effects.csv, findings.csv, diagnostics.csv, missing.csv and "
+    print(f"\nwrote {out}/report.html, summary.csv, effects.csv, findings.csv, diagnostics.csv, "
+          f"ppc.csv, loo.csv, missing.csv and "
           f"fits/*.nc in {time.perf_counter() - t0:.0f} s")
     return verdict
 
@@ -382,18 +390,56 @@ def _print_probabilities(effects) -> None:
                   f"{r.p_positive:.2f}")
 
 
-def _recovery(summary, truth: dict, out: Path) -> None:
+def _recovery(summary, truth: dict, out: Path):
     from diagnostics.recovery import coverage_summary, recovery_table
 
     table = recovery_table(summary, truth)
     if not len(table):
-        return
+        return None
     _write_csv(table, out / "recovery.csv")
     cov = coverage_summary(table)
     _write_csv(cov, out / "coverage.csv")
-    print("\nSimulated data with known truth: coverage of the 90% intervals "
-          "(recovery.csv, coverage.csv)")
-    print(cov.round(3).to_string(index=False))
+    return cov
+
+
+def _report(out: Path, *, frame, tables: dict) -> None:
+    """Write report.html (figures embedded) beside the CSV tables."""
+    import pandas as pd
+
+    from diagnostics.plots import forest_figure, ppc_figure
+    from diagnostics.report import build_report, figure_png
+
+    if "living_form" in frame and "complex_id" in frame:
+        from data.codebook import FORM_BY_CODE
+
+        g = frame.groupby("living_form")
+        overview = pd.DataFrame({"tenants": g.size(), "complexes": g["complex_id"].nunique()})
+        overview = overview.reindex([f for f in FORM_BY_CODE if f in overview.index])
+        overview.insert(0, "name", [FORM_BY_CODE[f].en for f in overview.index])
+        overview.insert(1, "clustered", [FORM_BY_CODE[f].clustered for f in overview.index])
+        tables["overview"] = overview.reset_index()
+        try:
+            from data.simulate import simulated_marginals
+
+            cx = frame.drop_duplicates("complex_id")
+            tables["marginals"] = simulated_marginals(cx, frame)
+        except KeyError:  # a data set without some outcome columns
+            tables["marginals"] = None
+    effects = tables["effects"]
+    figures = {"effects": [("Contrasts vs HZ, latent scale (90% intervals)",
+                            figure_png(forest_figure(effects, scale="latent")))]}
+    if (effects["scale"] == "probability").any():
+        figures["probability"] = [("Contrasts vs HZ in percentage points, a new complex "
+                                   "(90% intervals)",
+                                   figure_png(forest_figure(effects, scale="probability")))]
+    if tables.get("ppc") is not None:
+        figures["ppc"] = [(m, figure_png(ppc_figure(tables["ppc"], m)))
+                          for m in dict.fromkeys(tables["ppc"]["model"])]
+    text = build_report(title="Does where senior tenants live change how they live together?",
+                        source=str(out), tables=tables, figures=figures)
+    tmp = out / ".report.html.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out / "report.html")
 
 
 def _print_effects(effects, verdict) -> None:

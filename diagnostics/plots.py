@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 
 from data import codebook as cb  # noqa: E402
 
-__all__ = ["concepts_figure"]
+__all__ = ["concepts_figure", "forest_figure", "ppc_figure"]
 
 
 def _form_name(code: str) -> str:
@@ -41,5 +41,54 @@ def concepts_figure(table: pd.DataFrame):
         ax.set_title(f"{g['outcome'].iloc[0]}: {g['event'].iloc[0]} (percent, 90% interval)",
                      fontsize=9)
         ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def forest_figure(effects: pd.DataFrame, *, scale: str = "latent"):
+    """Forest plot of living-form contrasts vs HZ per model (one row per outcome panel)."""
+    rows = effects[(effects["scale"] == scale) & effects["contrast"].str.endswith(" - HZ")]
+    if "estimand" in rows and scale != "latent":
+        rows = rows[rows["estimand"] == "new_complex"]
+    models = list(dict.fromkeys(rows["model"]))
+    ncol = 3
+    nrow = max(1, -(-len(models) // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11, 2.3 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(models):]:
+        ax.axis("off")
+    for ax, model in zip(axes.ravel(), models, strict=False):
+        g = rows[rows["model"] == model].reset_index(drop=True)
+        y = list(range(len(g)))[::-1]
+        failed = "verdict" in g and (g["verdict"] == "fail").any()
+        color = "tab:red" if failed else "tab:blue"
+        ax.errorbar(g["mean"], y, xerr=[g["mean"] - g["q05"], g["q95"] - g["mean"]], fmt="o",
+                    color=color, capsize=2, ms=4)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set_yticks(y, [_form_name(c.split(" - ")[0]) for c in g["contrast"]], fontsize=7)
+        unit = "log-odds" if scale == "latent" else "percentage points"
+        title = f"{model}{' (FAILED convergence)' if failed else ''}"
+        ax.set_title(title, fontsize=9, color=color)
+        ax.set_xlabel(f"vs HZ high-rise, no meeting room ({unit})", fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def ppc_figure(ppc: pd.DataFrame, model: str):
+    """Observed share (dot) vs replicated 90% interval (bar) of the top statistic per group."""
+    g = ppc[(ppc["model"] == model)]
+    stat = g["statistic"].iloc[-1] if not g["statistic"].str.startswith("share").any() else \
+        sorted(s for s in g["statistic"].unique() if s.startswith("share"))[-1]
+    g = g[g["statistic"] == stat].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(g) + 1.0))
+    y = list(range(len(g)))[::-1]
+    ax.hlines(y, g["replicated_q05"], g["replicated_q95"], color="0.6", lw=4,
+              label="replicated (90%)")
+    colors = ["tab:red" if v == "misfit" else "black" for v in g["verdict"]]
+    ax.scatter(g["observed"], y, color=colors, zorder=3, s=14, label="observed")
+    labels = [lbl.replace("living_form=", "form ") for lbl in g["group"]]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_title(f"{model}: posterior predictive check of '{stat}' (red = misfit)", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig

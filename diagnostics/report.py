@@ -1,0 +1,136 @@
+"""A self-contained HTML report from precomputed tables and figures (no file I/O here).
+
+Figures arrive as PNG bytes and are embedded as data URIs, so the file opens offline. A
+small script marks on ``<body>`` how many images decoded (``data-images-decoded``), which
+the browser test reads back.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import UTC, datetime
+
+import pandas as pd
+
+__all__ = ["SECTIONS", "build_report", "figure_png"]
+
+SECTIONS = ("flags", "data", "convergence", "effects", "probability", "ppc", "loo", "findings",
+            "recovery")
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;
+color:#222}
+h1{font-size:1.6em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;font-size:.82em;margin:.6em 0}
+td,th{border:1px solid #ddd;padding:.25em .5em;text-align:right}
+th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
+.fail{background:#fde2e2} .warn{background:#fff4d6} .ok{background:#e6f4ea}
+.banner{padding:.8em 1em;border-radius:6px;margin:1em 0}
+img{max-width:100%;border:1px solid #eee}
+"""
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) {
+    if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; }
+  }
+  document.body.setAttribute('data-images-decoded', ok + '/' + imgs.length);
+});
+"""
+
+
+def figure_png(fig) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+
+
+def _table(frame: pd.DataFrame, *, max_rows: int = 400) -> str:
+    if frame is None or frame.empty:
+        return "<p><em>nothing to show</em></p>"
+    frame = frame.head(max_rows).copy()
+    for col in frame.select_dtypes("float").columns:
+        frame[col] = frame[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+    rows = []
+    for _, r in frame.iterrows():
+        verdict = str(r.get("verdict", ""))
+        cls = f' class="{verdict}"' if verdict in ("ok", "warn", "fail") else (
+            ' class="fail"' if verdict in ("misfit", "not supported") else "")
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in r.to_numpy())
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
+                 figures: dict[str, list[tuple[str, bytes]]]) -> str:
+    """The report as one HTML string.
+
+    ``tables`` may hold ``diagnostics``, ``overview``, ``missing``, ``marginals``,
+    ``effects``, ``ppc``, ``loo``, ``findings``, ``coverage``; ``figures`` maps a section
+    name to ``(caption, png)`` pairs.
+    """
+    diag = tables.get("diagnostics", pd.DataFrame())
+    bad = diag[diag["verdict"] != "ok"] if len(diag) else diag
+    if len(bad):
+        items = "".join(f"<li><b>{html.escape(r.model)}</b>: {html.escape(r.verdict)} — "
+                        f"{html.escape(r.reason)}</li>" for r in bad.itertuples())
+        cls = "fail" if (bad["verdict"] == "fail").any() else "warn"
+        flags = (f'<div class="banner {cls}"><b>Doubtful fits.</b> A model marked fail '
+                 f"cannot be trusted; its estimates are shown in red.<ul>{items}</ul></div>")
+    else:
+        flags = '<div class="banner ok">All models passed every convergence check.</div>'
+
+    def figs(section: str) -> str:
+        return "".join(f"<h3>{html.escape(c)}</h3>{_img(p, c)}" for c, p in
+                       figures.get(section, []))
+
+    effects = tables.get("effects", pd.DataFrame())
+    latent = effects[effects["scale"] == "latent"] if len(effects) else effects
+    prob = effects[(effects["scale"] != "latent")] if len(effects) else effects
+    ppc = tables.get("ppc", pd.DataFrame())
+    misfits = ppc[ppc["verdict"] == "misfit"] if len(ppc) else ppc
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Data: {html.escape(source)}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        "Tenants nested in technical complexes nested in living forms; every living-form "
+        "effect is controlled for the tenant covariates.</p>",
+        f'<section id="flags"><h2>Verdicts at a glance</h2>{flags}</section>',
+        '<section id="data"><h2>Data overview</h2>'
+        f"<h3>Tenants and complexes per living form</h3>{_table(tables.get('overview'))}"
+        f"<h3>Marginals beside the report's published figures</h3>"
+        f"{_table(tables.get('marginals'))}"
+        f"<h3>Missing values and rows removed per model</h3>{_table(tables.get('missing'))}"
+        "</section>",
+        '<section id="convergence"><h2>Convergence</h2><p>Thresholds: R-hat &le; 1.01 '
+        "(fail &gt; 1.05), bulk and tail ESS &ge; 100 per chain, no divergences, E-BFMI "
+        f"&ge; 0.3.</p>{_table(diag)}</section>",
+        '<section id="effects"><h2>Living-form effects (latent scale)</h2>'
+        f"{figs('effects')}{_table(latent)}</section>",
+        '<section id="probability"><h2>Living-form effects on the probability scale</h2>'
+        "<p>Average counterfactual effects: the analysed tenant population placed in each "
+        "form; <em>new_complex</em> integrates over the between-complex variation (a new "
+        "complex of that form), <em>average_complex</em> sets it to zero.</p>"
+        f"{figs('probability')}{_table(prob)}</section>",
+        '<section id="ppc"><h2>Posterior predictive checks</h2>'
+        f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
+        f"their replications.</p>{figs('ppc')}<h3>Misfits</h3>{_table(misfits)}</section>",
+        f'<section id="loo"><h2>PSIS-LOO</h2>{_table(tables.get("loo"))}</section>',
+        '<section id="findings"><h2>The report\'s conclusions, one by one</h2>'
+        f"{_table(tables.get('findings'))}</section>",
+        '<section id="recovery"><h2>Recovery of the simulator\'s truth</h2>'
+        f"{_table(tables.get('coverage'))}</section>",
+    ]
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+            f"<script>{_SCRIPT}</script></head><body>{''.join(parts)}</body></html>")

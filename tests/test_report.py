@@ -1,0 +1,73 @@
+"""The HTML report: content from tables, and rendering in a real (headless) browser."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from diagnostics.plots import forest_figure  # noqa: E402
+from diagnostics.report import SECTIONS, build_report, figure_png  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _tables():
+    diagnostics = pd.DataFrame([
+        {"model": "contact", "verdict": "ok", "reason": "all checks passed"},
+        {"model": "gossip", "verdict": "fail", "reason": "3 divergent transition(s)"}])
+    effects = pd.DataFrame([
+        {"model": m, "outcome": m, "contrast": f"{f} - HZ", "scale": "latent", "mean": 0.3,
+         "sd": 0.1, "q05": 0.1, "q95": 0.5, "verdict": v}
+        for m, v in (("contact", "ok"), ("gossip", "fail")) for f in ("GG", "RB")])
+    return {"diagnostics": diagnostics, "effects": effects,
+            "findings": pd.DataFrame([{"outcome": "contact", "parameter": "RB - HZ",
+                                       "verdict": "supported"}])}
+
+
+def _report():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    tables = _tables()
+    figures = {"effects": [("forest", figure_png(forest_figure(tables["effects"])))],
+               "ppc": [("a line", figure_png(fig))]}
+    return build_report(title="Test report", source="unit test", tables=tables,
+                        figures=figures)
+
+
+def test_report_flags_failed_model_at_the_top():
+    text = _report()
+    flags = text.index('id="flags"')
+    assert text.index("gossip", flags) < text.index('id="data"')
+    assert "3 divergent transition(s)" in text
+    for section in SECTIONS:
+        assert f'id="{section}"' in text
+    assert text.count("data:image/png;base64,") == 2
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="headless Chromium not installed (.ci/run installs it)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    assert CHROMIUM is not None, "CI must install chromium (see .ci/run)"
+    path = tmp_path / "report.html"
+    path.write_text(_report(), encoding="utf-8")
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*args, "--dump-dom", path.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    decoded = re.search(r'data-images-decoded="(\d+)/(\d+)"', dom)
+    assert decoded, "the load script did not run"
+    assert decoded[1] == decoded[2] == "2", decoded[0]
+    for section in SECTIONS:
+        assert f'id="{section}"' in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run([*args, "--window-size=1200,900", f"--screenshot={shot}", path.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
