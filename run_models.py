@@ -346,7 +346,7 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     _write_csv(verdict, out / "diagnostics.csv")
     findings["model_verdict"] = findings["outcome"].map(status)
     cov = _recovery(summary, truth, out) if truth is not None else None
-    _report(out, frame=frame, tables={
+    _report(out, frame=frame, fits={r.spec.name: r.tree for r in results}, tables={
         "diagnostics": verdict, "effects": effects, "findings": findings,
         "missing": pd.concat(missing, ignore_index=True).query("n_missing > 0"),
         "ppc": ppc if ppcs else None, "loo": loo if with_ll else None, "coverage": cov})
@@ -402,11 +402,11 @@ def _recovery(summary, truth: dict, out: Path):
     return cov
 
 
-def _report(out: Path, *, frame, tables: dict) -> None:
+def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
     """Write report.html (figures embedded) beside the CSV tables."""
     import pandas as pd
 
-    from diagnostics.plots import forest_figure, ppc_figure
+    from diagnostics.plots import forest_figure, ppc_figure, rank_figure
     from diagnostics.report import build_report, figure_png
 
     if "living_form" in frame and "complex_id" in frame:
@@ -432,6 +432,8 @@ def _report(out: Path, *, frame, tables: dict) -> None:
         figures["probability"] = [("Contrasts vs HZ in percentage points, a new complex "
                                    "(90% intervals)",
                                    figure_png(forest_figure(effects, scale="probability")))]
+    figures["convergence"] = [(f"{name}: rank plots (chains should overlap)",
+                               figure_png(rank_figure(tree))) for name, tree in fits.items()]
     if tables.get("ppc") is not None:
         figures["ppc"] = [(m, figure_png(ppc_figure(tables["ppc"], m)))
                           for m in dict.fromkeys(tables["ppc"]["model"])]

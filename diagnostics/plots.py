@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 
 from data import codebook as cb  # noqa: E402
 
-__all__ = ["concepts_figure", "forest_figure", "ppc_figure"]
+__all__ = ["concepts_figure", "forest_figure", "ppc_figure", "rank_figure"]
 
 
 def _form_name(code: str) -> str:
@@ -90,5 +90,20 @@ def ppc_figure(ppc: pd.DataFrame, model: str):
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_title(f"{model}: posterior predictive check of '{stat}' (red = misfit)", fontsize=9)
     ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def rank_figure(tree):
+    """arviz-plots rank-ECDF plot of the group SDs and living-form contrasts of one fit."""
+    import arviz_plots as azp
+
+    names = [v for v in tree["posterior"].data_vars
+             if v.startswith("sd_") or v.endswith("_contrast")]
+    pc = azp.plot_rank(tree, var_names=names, backend="matplotlib")
+    fig = pc.viz["chart"].item() if "chart" in pc.viz else None
+    if fig is None:  # the PlotCollection's figure, whatever arviz-plots calls it
+        fig = plt.gcf()
+    fig.set_size_inches(11, 3.0 * (1 + (len(names) - 1) // 4))
     fig.tight_layout()
     return fig

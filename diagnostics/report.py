@@ -114,7 +114,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         "</section>",
         '<section id="convergence"><h2>Convergence</h2><p>Thresholds: R-hat &le; 1.01 '
         "(fail &gt; 1.05), bulk and tail ESS &ge; 100 per chain, no divergences, E-BFMI "
-        f"&ge; 0.3.</p>{_table(diag)}</section>",
+        f"&ge; 0.3.</p>{_table(diag)}{figs('convergence')}</section>",
         '<section id="effects"><h2>Living-form effects (latent scale)</h2>'
         f"{figs('effects')}{_table(latent)}</section>",
         '<section id="probability"><h2>Living-form effects on the probability scale</h2>'

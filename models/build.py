@@ -95,9 +95,13 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             k = len(data.level_labels[spec.focal])
             if spec.variant == "hierarchical":
                 sd_f = pm.HalfNormal(f"sd_{spec.focal}", pd_["prior_focal_sd_scale"])
-                # non-centred: with 7 groups and small effects the centred form funnels
-                raw = pm.ZeroSumNormal(f"{spec.focal}_raw", sigma=1.0, dims=spec.focal)
-                effect = pm.Deterministic(f"{spec.focal}_effect", sd_f * raw, dims=spec.focal)
+                if spec.focal_centered:
+                    effect = pm.ZeroSumNormal(f"{spec.focal}_effect", sigma=sd_f,
+                                              dims=spec.focal)
+                else:  # non-centred: for small effects the centred form funnels
+                    raw = pm.ZeroSumNormal(f"{spec.focal}_raw", sigma=1.0, dims=spec.focal)
+                    effect = pm.Deterministic(f"{spec.focal}_effect", sd_f * raw,
+                                              dims=spec.focal)
                 others = np.array([j for j in range(k) if j != ref])
                 pm.Deterministic(f"{spec.focal}_contrast", effect[others] - effect[ref],
                                  dims="contrast")

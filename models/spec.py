@@ -82,6 +82,9 @@ class ModelSpec:
         Rows the outcome is defined on, as ``column >= value`` style conditions.
     categories
         Ordered response levels of a cumulative model (default: codebook, else data).
+    focal_centered
+        Hierarchical variant: centred (``effect ~ ZeroSumNormal(sd)``) instead of
+        non-centred (``effect = sd * ZeroSumNormal(1)``) focal effects.
     items, reversed_items
         ``graded`` family: the item columns of one latent trait (a row-level latent with
         item-specific cumulative-logit thresholds), and which of them to reverse first.
@@ -102,6 +105,7 @@ class ModelSpec:
     categories: tuple = ()
     items: tuple[str, ...] = ()
     reversed_items: tuple[str, ...] = ()
+    focal_centered: bool = False
     priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -149,6 +153,7 @@ class ModelSpec:
         """What fixes the compiled graph: family, terms, levels, variant (not data/priors)."""
         return json.dumps([self.family, [t.term_names() for t in self.terms],
                            len(self.levels), self.focal is not None, self.variant,
+                           self.focal_centered,
                            self.prior["beta_nu"] > 0])
 
     def with_(self, **changes) -> ModelSpec:
