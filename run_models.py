@@ -79,13 +79,18 @@ def main(argv: list[str] | None = None) -> int:
                         logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("pymc", "pytensor", "arviz", "numba", "distributed"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    if args.command == "simulate":
-        return _simulate(args)
-    if args.command == "concepts":
-        return _concepts(args)
-    if args.command == "compare":
-        return _compare(args)
-    return _fit(args)
+    from data.concepts import ConceptError
+    from models.design import PreparationError
+
+    command = {"simulate": _simulate, "concepts": _concepts, "compare": _compare}
+    try:
+        return command.get(args.command, _fit)(args)
+    except _Exit as err:
+        print(err, file=sys.stderr)
+        return err.code
+    except (PreparationError, ConceptError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 def _simulate(args) -> int:
@@ -183,18 +188,9 @@ def _setup(args, *, features: bool = False):
 
 
 def _fit(args) -> int:
-    from models.design import PreparationError
-
-    try:
-        settings, frame, truth, specs = _setup(args)
-        out = args.out or Path("results") / "default"
-        verdicts = _run(specs, frame, settings=settings, out=out, truth=truth)
-    except _Exit as err:
-        print(err, file=sys.stderr)
-        return err.code
-    except PreparationError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    settings, frame, truth, specs = _setup(args)
+    out = args.out or Path("results") / "default"
+    verdicts = _run(specs, frame, settings=settings, out=out, truth=truth)
     if args.strict and (verdicts["verdict"] == "fail").any():
         print("strict: at least one model failed its convergence checks", file=sys.stderr)
         return 1
@@ -207,31 +203,23 @@ def _compare(args) -> int:
     from diagnostics.compare import compare_table, loo_table
     from inference.engine import Engine
     from inference.suite import fit_suite
-    from models.design import PreparationError
     from models.spec import comparison_variants
 
-    try:
-        settings, frame, _, specs = _setup(args)
-        out = args.out or Path("results") / "compare"
-        out.mkdir(parents=True, exist_ok=True)
-        engine = Engine()
-        tables, loos = [], []
-        for name, spec in specs.items():
-            if spec.family == "graded" or not spec.focal:
-                continue
-            variants = comparison_variants(spec)
-            results = fit_suite({v.name: v for v in variants.values()}, frame,
-                                settings=settings, fits_dir=out / "fits", engine=engine,
-                                progress=lambda msg: print(msg, flush=True))
-            fits = {label: r.tree for label, r in zip(variants, results, strict=True)}
-            loos.append(loo_table(fits).assign(outcome=name))
-            tables.append(compare_table(fits, outcome=name))
-    except _Exit as err:
-        print(err, file=sys.stderr)
-        return err.code
-    except PreparationError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    settings, frame, _, specs = _setup(args)
+    out = args.out or Path("results") / "compare"
+    out.mkdir(parents=True, exist_ok=True)
+    engine = Engine()
+    tables, loos = [], []
+    for name, spec in specs.items():
+        if spec.family == "graded" or not spec.focal:
+            continue
+        variants = comparison_variants(spec)
+        results = fit_suite({v.name: v for v in variants.values()}, frame,
+                            settings=settings, fits_dir=out / "fits", engine=engine,
+                            progress=lambda msg: print(msg, flush=True))
+        fits = {label: r.tree for label, r in zip(variants, results, strict=True)}
+        loos.append(loo_table(fits).assign(outcome=name))
+        tables.append(compare_table(fits, outcome=name))
     table = pd.concat(tables, ignore_index=True)
     _write_csv(table, out / "compare.csv")
     _write_csv(pd.concat(loos, ignore_index=True), out / "loo.csv")
@@ -246,28 +234,17 @@ def _compare(args) -> int:
 def _concepts(args) -> int:
     import pandas as pd
 
-    from data.concepts import ConceptError, load_concepts
+    from data.concepts import load_concepts
     from diagnostics.concepts import form_feature_profiles, predict_concepts
     from diagnostics.convergence import model_verdict
     from inference.suite import fit_suite
-    from models.design import PreparationError
 
-    try:
-        concepts = load_concepts(args.concepts)
-        settings, frame, _, specs = _setup(args, features=True)
-        out = args.out or Path("results") / "concepts"
-        out.mkdir(parents=True, exist_ok=True)
-        results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
-                            progress=lambda msg: print(msg, flush=True))
-    except ConceptError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except _Exit as err:
-        print(err, file=sys.stderr)
-        return err.code
-    except PreparationError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    concepts = load_concepts(args.concepts)
+    settings, frame, _, specs = _setup(args, features=True)
+    out = args.out or Path("results") / "concepts"
+    out.mkdir(parents=True, exist_ok=True)
+    results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                        progress=lambda msg: print(msg, flush=True))
     tables = []
     for r in results:
         verdict = model_verdict(r.tree, model=r.spec.name)["verdict"].iloc[0]

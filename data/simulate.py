@@ -209,8 +209,10 @@ def calibrate(scale: int = 8) -> dict:
             cum = np.cumsum([oc.published[k] for k in oc.levels])[:-1]
             out[oc.name] = {"thresholds": _cumulative_thresholds(eta, sd, cum)}
         else:
-            out[oc.name] = {"intercept": _solve(oc.published[1],
-                                                lambda a, e=eta, s=sd: _integrated(a + e, s).mean())}
+            def share(a, e=eta, s=sd):
+                return _integrated(a + e, s).mean()
+
+            out[oc.name] = {"intercept": _solve(oc.published[1], share)}
     # friendly contact: intercept from the regular group, daily shift from daily+friendly
     tau = out["contact"]["thresholds"]
     eta_c = _linear_predictor("contact", merged, X)

@@ -16,8 +16,13 @@ import pandas as pd
 import xarray as xr
 
 from data import codebook as cb
-from diagnostics.effects import (event_label, event_probability, focal_effects,
-                                 posterior_draws, random_sd)
+from diagnostics.effects import (
+    event_label,
+    event_probability,
+    focal_effects,
+    posterior_draws,
+    random_sd,
+)
 from models.design import ModelData
 from models.spec import COMPLEX_LEVEL, ModelSpec
 
