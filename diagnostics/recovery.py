@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-__all__ = ["coverage_summary", "recovery_table"]
+__all__ = ["coverage_summary", "recovery_table", "truth_tree"]
 
 
 def _truth_rows(outcome: str, entry: dict, shift: float) -> list[tuple[str, float]]:
@@ -77,3 +78,29 @@ def coverage_summary(table: pd.DataFrame) -> pd.DataFrame:
                      else np.nan, "rmse": float(np.sqrt((g["error"] ** 2).mean())) if n
                      else np.nan})
     return pd.DataFrame(rows)
+
+
+def truth_tree(entry: dict, *, term_names, forms, focal: str = "living_form") -> xr.DataTree:
+    """A one-draw 'posterior' at the simulator's true values, for the estimand functions.
+
+    The g-computation only needs the linear predictor, which does not depend on how the
+    form effects are centred, so the true form effects (reference 0) and the true intercept
+    or thresholds are used as they are.
+    """
+    def one(value, dims=(), coords=None):
+        arr = np.asarray(value, dtype=float).reshape((1, 1, *np.shape(value)))
+        return xr.DataArray(arr, dims=("chain", "draw", *dims), coords=coords or {})
+
+    coefs = entry["coefficients"]
+    data_vars = {
+        "beta": one([coefs.get(t, 0.0) for t in term_names], ("term",),
+                    {"term": list(term_names)}),
+        f"{focal}_effect": one([entry["form_effects"][f] for f in forms], (focal,),
+                               {focal: list(forms)}),
+        "sd_complex_id": one(entry["complex_sd"]),
+    }
+    if "intercept" in entry:
+        data_vars["intercept"] = one(entry["intercept"])
+    if "thresholds" in entry:
+        data_vars["thresholds"] = one(entry["thresholds"], ("threshold",))
+    return xr.DataTree.from_dict({"posterior": xr.Dataset(data_vars)})
