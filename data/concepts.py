@@ -20,12 +20,12 @@ impossible value is an error naming the concept, the key and the value.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 
 from data import codebook as cb
+from data.config import read_toml
 
 __all__ = ["CONCEPT_FEATURES", "ConceptError", "load_concepts", "concepts_frame"]
 
@@ -94,12 +94,7 @@ def concepts_frame(entries: list[dict], *, source: str = "concepts") -> pd.DataF
 def load_concepts(path: Path) -> pd.DataFrame:
     """Read ``[[concept]]`` entries from a TOML file (see module docstring)."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise ConceptError(f"{path}: file not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConceptError(f"{path}: not valid TOML: {err}") from err
+    raw = read_toml(path, error=ConceptError)
     entries = raw.get("concept")
     if not entries:
         raise ConceptError(f"{path}: no [[concept]] entries")

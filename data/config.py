@@ -36,7 +36,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ConfigError", "StudyConfig", "load_config"]
+__all__ = ["ConfigError", "StudyConfig", "load_config", "read_toml"]
 
 _TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity"}
 _OUTCOME_KEYS = {"name", "response", "family", "terms", "levels", "focal", "reference",
@@ -62,17 +62,22 @@ class StudyConfig:
     sensitivity: dict = field(default_factory=dict)
 
 
+def read_toml(path: Path, *, error: type[ValueError]) -> dict:
+    """Parse a TOML file; a missing file or bad syntax raises ``error`` naming the file."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise error(f"{path}: file not found") from err
+    except tomllib.TOMLDecodeError as err:
+        raise error(f"{path}: not valid TOML: {err}") from err
+
+
 def load_config(path: Path | None) -> StudyConfig:
     """Read and check a study config; ``None`` gives the defaults."""
     if path is None:
         return StudyConfig()
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: config file not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    raw = read_toml(path, error=ConfigError)
     unknown = set(raw) - _TOP
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(_TOP)}")

@@ -208,8 +208,8 @@ def bambi_model(spec: ModelSpec, data: ModelData, *,
         Use the spec's priors (default); ``False`` keeps Bambi's own default priors.
     """
     if spec.family not in _FAMILIES:
-        raise NotImplementedError(f"model {spec.name!r}: family {spec.family!r} has no plain "
-                                  f"Bambi equivalent here (supported: {list(_FAMILIES)})")
+        raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no plain Bambi "
+                         f"equivalent (supported: {list(_FAMILIES)})")
     terms = list(term_columns(spec, data, frame_columns).values())
     frame = bambi_frame(spec, data, frame_columns)
     priors = _priors(spec, data, terms) if spec_priors else None
