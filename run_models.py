@@ -355,11 +355,12 @@ def _probability_rows(results):
 
 def _print_probabilities(effects) -> None:
     rows = effects[(effects["scale"] == "probability") & (effects["estimand"] == "new_complex")
-                   & effects["contrast"].str.endswith(" - HZ")]
+                   & effects["contrast"].str.contains(" - ")
+                   & ~effects["contrast"].str.endswith("non-clustered")]
     if not len(rows):
         return
-    print("\nOn the probability scale (a new complex of each form, this tenant population): "
-          "percentage points vs HZ, mean [90% interval] P(>0)")
+    print("\nOn the probability scale (a new group of each level, this population): "
+          "percentage points vs the reference, mean [90% interval] P(>0)")
     for model, g in rows.groupby("model", sort=False):
         print(f"\n{model}: {g['event'].iloc[0]}")
         for r in g.itertuples():
@@ -423,7 +424,8 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
 
 def _print_effects(effects, verdict) -> None:
     print("\nLiving-form contrasts vs reference (latent scale: log-odds; mean [90% interval])")
-    for model, rows in effects.groupby("model", sort=False):
+    latent = effects[effects["scale"] == "latent"]
+    for model, rows in latent.groupby("model", sort=False):
         v = verdict.set_index("model").loc[model]
         flag = "" if v.verdict == "ok" else f"  <-- {v.verdict.upper()}: {v.reason}"
         misfit = getattr(v, "ppc_misfits", 0)
