@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("--concepts", type=Path, default=Path("concepts.toml"),
                      help="TOML file of [[concept]] entries (default concepts.toml)")
     _fit_args(con)
+    ben = sub.add_parser("benefit", help="who benefits: clustered x openness/vulnerability")
+    _fit_args(ben)
     cmp = sub.add_parser("compare", help="LOO comparison of model variants per outcome")
     _fit_args(cmp)
     sim = sub.add_parser("simulate", help="write a simulated data set with its truth")
@@ -71,8 +73,8 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("fit", "simulate", "concepts", "compare", "-h",
-                                 "--help"):
+    if not argv or argv[0] not in ("fit", "simulate", "concepts", "compare", "benefit",
+                                 "-h", "--help"):
         argv = ["fit", *argv]
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     from data.concepts import ConceptError
     from models.design import PreparationError
 
-    command = {"simulate": _simulate, "concepts": _concepts, "compare": _compare}
+    command = {"simulate": _simulate, "concepts": _concepts, "compare": _compare,
+               "benefit": _benefit}
     try:
         return command.get(args.command, _fit)(args)
     except _Exit as err:
@@ -147,12 +150,12 @@ class _Exit(Exception):
         self.code = code
 
 
-def _setup(args, *, features: bool = False):
+def _setup(args, *, kind: str = "default"):
     """Config, sampler settings, analysis frame, truth and the specs to fit."""
     from data.config import ConfigError, load_config
     from data.validation import DataValidationError
     from models.design import PreparationError
-    from models.spec import feature_specs, specs_from_config
+    from models.spec import benefit_specs, feature_specs, specs_from_config
 
     try:
         cfg = load_config(args.config)
@@ -160,9 +163,11 @@ def _setup(args, *, features: bool = False):
             cfg = type(cfg)(**{**cfg.__dict__, "variant": args.variant})
         settings = _settings(args, cfg)
         frame, described, truth = _load(args, cfg)
-        if features:
-            specs = {k.removesuffix("_features"): s.with_(priors=cfg.priors)
-                     for k, s in feature_specs().items()}
+        if kind in ("features", "benefit"):
+            # concepts need the form effects as variance: always the hierarchical variant
+            made = feature_specs() if kind == "features" else benefit_specs(cfg.variant)
+            specs = {k.removesuffix(f"_{kind}"): s.with_(priors=cfg.priors)
+                     for k, s in made.items()}
         else:
             specs = specs_from_config(cfg, columns=set(frame.columns))
     except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
@@ -194,6 +199,33 @@ def _fit(args) -> int:
     if args.strict and (verdicts["verdict"] == "fail").any():
         print("strict: at least one model failed its convergence checks", file=sys.stderr)
         return 1
+    return 0
+
+
+def _benefit(args) -> int:
+    import pandas as pd
+
+    from diagnostics.benefit import benefit_table
+    from diagnostics.convergence import model_verdict
+    from inference.suite import fit_suite
+
+    settings, frame, _, specs = _setup(args, kind="benefit")
+    out = args.out or Path("results") / "benefit"
+    out.mkdir(parents=True, exist_ok=True)
+    results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                        progress=lambda msg: print(msg, flush=True))
+    table = pd.concat([benefit_table(r.tree, r.spec, r.data).assign(
+        verdict=model_verdict(r.tree, model=r.spec.name)["verdict"].iloc[0])
+        for r in results], ignore_index=True)
+    _write_csv(table, out / "benefit.csv")
+    print("\nWho benefits? Clustered minus non-clustered forms, percentage points, for the "
+          "analysed tenants given each level (mean [90% interval] P(>0))")
+    for model, g in table.groupby("model", sort=False):
+        print(f"\n{model}: {g['event'].iloc[0]}  [convergence: {g['verdict'].iloc[0]}]")
+        for r in g.itertuples():
+            print(f"  {r.moderator:<24} {r.level:>8}  {r.mean:+5.1f}  [{r.q05:+5.1f}, "
+                  f"{r.q95:+5.1f}]  {r.p_positive:.2f}  {r.contrast}")
+    print(f"\nwrote {out}/benefit.csv and fits/*.nc")
     return 0
 
 
@@ -240,7 +272,7 @@ def _concepts(args) -> int:
     from inference.suite import fit_suite
 
     concepts = load_concepts(args.concepts)
-    settings, frame, _, specs = _setup(args, features=True)
+    settings, frame, _, specs = _setup(args, kind="features")
     out = args.out or Path("results") / "concepts"
     out.mkdir(parents=True, exist_ok=True)
     results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",

@@ -290,10 +290,16 @@ class Covariate:
     """
 
     name: str
-    kind: str  # binary | categorical | scaled | standardize | center | numeric
+    kind: str  # binary | categorical | scaled | standardize | center | numeric | interaction
     levels: tuple = ()
     center: float = 0.0
     scale: float = 1.0
+    parts: tuple[str, ...] = ()  # interaction: (binary column, another term of the model)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Data columns this term reads."""
+        return self.parts or (self.name,)
 
     def term_names(self) -> list[str]:
         """Names of the model coefficients this covariate produces."""
@@ -361,6 +367,8 @@ DERIVED: tuple[Derived, ...] = (
     Derived("high_rise", "complexes", ("floors",), "1 when floors >= 5 (the report's "
             "low-rise <= 4 / high-rise >= 5)"),
     Derived("log_units", "complexes", ("units",), "natural log of units (scale of a complex)"),
+    Derived("clustered", "complexes", ("living_form",), "1 for the clustered forms RO, RR, RG, "
+            "RB (shared meeting room), 0 for GG, LZ, HZ"),
 )
 
 
@@ -375,6 +383,9 @@ def derive(complexes: pd.DataFrame, tenants: pd.DataFrame) -> tuple[pd.DataFrame
         units = pd.to_numeric(complexes["units"])
         complexes["small_community"] = (units <= 25).astype("Int64").where(units.notna())
         complexes["log_units"] = np.log(units.astype(float).where(units > 0))
+    if "living_form" in complexes:
+        flag = complexes["living_form"].map({f.code: int(f.clustered) for f in FORMS})
+        complexes["clustered"] = flag.astype("Int64")
     if "floors" in complexes:
         floors = pd.to_numeric(complexes["floors"])
         complexes["high_rise"] = (floors >= 5).astype("Int64").where(floors.notna())
@@ -474,6 +485,11 @@ def covariate_matrix(frame: pd.DataFrame, covariates=COVARIATES) -> pd.DataFrame
     """
     cols = {}
     for cov in covariates:
+        if cov.kind == "interaction":  # binary part x the other part's model column
+            flag, other = cov.parts
+            z = pd.to_numeric(frame[flag]).to_numpy(dtype=float, na_value=np.nan)
+            cols[cov.name] = z * cols[other]
+            continue
         x = pd.to_numeric(frame[cov.name]).to_numpy(dtype=float, na_value=np.nan)
         if cov.kind == "categorical":
             levels = cov.levels or tuple(np.unique(x[~np.isnan(x)]).tolist())

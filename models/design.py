@@ -132,11 +132,12 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
         The model specification.
     """
     responses = list(spec.items) if spec.items else [spec.response]
-    needed = [*responses, *spec.levels, *(t.name for t in spec.terms)]
+    term_columns = list(dict.fromkeys(c for t in spec.terms for c in t.columns))
+    needed = [*responses, *spec.levels, *term_columns]
     absent = [c for c in needed if c not in frame]
     if absent:
         raise PreparationError(f"model {spec.name!r}: column(s) {absent} not in the data")
-    frame = _numeric(frame, [*responses, *(t.name for t in spec.terms)], spec.name)
+    frame = _numeric(frame, [*responses, *term_columns], spec.name)
     sub = _apply_subset(frame, spec.subset, spec.name)
     n_before = len(sub)
     miss = sub[needed].isna()

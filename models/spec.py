@@ -18,11 +18,14 @@ from data import codebook as cb
 from data.codebook import Covariate
 
 __all__ = [
+    "BENEFIT_OUTCOMES",
     "COMPLEX_LEVEL",
+    "MODERATORS",
     "DEFAULT_PRIORS",
     "FAMILIES",
     "VARIANTS",
     "ModelSpec",
+    "benefit_specs",
     "comparison_variants",
     "default_specs",
     "feature_specs",
@@ -120,7 +123,8 @@ class ModelSpec:
         if (self.family == "graded") != bool(self.items):
             raise ValueError(f"model {self.name!r}: the graded family needs items, and "
                              f"items need the graded family")
-        for col in (self.response, *self.levels, *(t.name for t in self.terms), *self.items):
+        for col in (self.response, *self.levels, *(c for t in self.terms for c in t.columns),
+                    *self.items):
             if not _NAME.match(col):
                 raise ValueError(f"model {self.name!r}: {col!r} is not a plain column name")
         if self.focal is not None and self.focal != self.levels[-1]:
@@ -298,3 +302,26 @@ def comparison_variants(spec: ModelSpec) -> dict[str, ModelSpec]:
                                 Covariate("small_community", "binary")))
     return {k: v.with_(name=k.replace("[", "__").replace("]", "").replace(" ", "_")
                        .replace("/", "_").replace("+", "and")) for k, v in out.items()}
+
+
+# who benefits: the report's nuance is that clustered forms help residents who are open to
+# contact and able to take part, not the isolated
+MODERATORS = ("extraversion", "social_motive", "little_outside_contact", "activity_limitation")
+BENEFIT_OUTCOMES = ("contact", "help_received", "help_given")
+
+
+def benefit_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+    """Contact and help models with clustered x openness / vulnerability interactions.
+
+    ``clustered:m`` lets the effect of each moderator ``m`` differ between clustered and
+    non-clustered forms (the forms' own effects stay as they are, so the clustered main
+    effect is carried by the living-form effects).
+    """
+    out = {}
+    for name, spec in default_specs(variant).items():
+        if name not in BENEFIT_OUTCOMES:
+            continue
+        inter = tuple(Covariate(f"clustered:{m}", "interaction", parts=("clustered", m))
+                      for m in MODERATORS)
+        out[f"{name}_benefit"] = spec.with_(name=f"{name}_benefit", terms=spec.terms + inter)
+    return out
