@@ -48,8 +48,12 @@ def fit_hash(spec_json: str, data_hash: str, settings_json: str) -> str:
 
 
 def save_fit(tree: xr.DataTree, path: Path, *, spec_json: str, data_hash: str,
-             settings_json: str, extra: dict | None = None) -> Path:
-    """Write ``tree`` to ``path`` (netCDF) atomically, with provenance attributes."""
+             settings_json: str, extra: dict | None = None) -> xr.DataTree:
+    """Write ``tree`` to ``path`` (netCDF) atomically, with provenance attributes.
+
+    Returns the tree as saved (provenance attributes included), so that a fresh fit and a
+    reloaded one look the same to the caller.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = tree.copy()
@@ -68,7 +72,7 @@ def save_fit(tree: xr.DataTree, path: Path, *, spec_json: str, data_hash: str,
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+    return out
 
 
 def _drop_object_vars(tree: xr.DataTree) -> None:

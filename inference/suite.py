@@ -57,7 +57,7 @@ def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
             progress(f"[{i}/{len(specs)}] {name}: fitting {spec.family} model on {data.n} rows "
                      f"({data.n_before - data.n} incomplete rows removed) ...")
             tree = engine.fit(spec, data, settings)
-            save_fit(tree, path, **keys)
+            tree = save_fit(tree, path, **keys)
         results.append(FitResult(spec, data, tree, path, reused, time.perf_counter() - t0))
         progress(f"[{i}/{len(specs)}] {name}: done in {time.perf_counter() - t0:.0f} s")
     return results

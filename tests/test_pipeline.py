@@ -60,6 +60,9 @@ def test_suite_writes_one_file_per_model_and_nothing_else(suite):
     assert all(not r.reused for r in suite["results"])
     assert all(r.path == suite["fits_dir"] / f"{r.spec.name}.nc" for r in suite["results"])
     assert any("gossip" in m and "fitting" in m for m in suite["messages"])
+    # a fresh fit carries the same provenance as one loaded from disk
+    assert all(r.tree.attrs["fit_hash"] and r.tree.attrs["spec"] == r.spec.to_json()
+               for r in suite["results"])
 
 
 @pytest.mark.parametrize("index", [0, 1])
