@@ -520,8 +520,3 @@ ASSUMPTIONS = MappingProxyType({
     "cohesion_items": "cohesion item thresholds (no item distribution published)",
     "independence": "complex effects independent across outcomes",
 })
-
-
-def coerce_levels(values: pd.Series) -> np.ndarray:
-    """Integer codes of an ordinal/binary column (for model building)."""
-    return values.astype("Int64").to_numpy(dtype=int)

@@ -34,8 +34,7 @@ __all__ = [
     "COVARIATE_MODEL",
     "Design",
     "calibrate",
-        "expected_marginals",
-    "simulate",
+        "simulate",
     "simulated_marginals",
     "write_simulation",
 ]
@@ -382,12 +381,6 @@ def simulated_marginals(complexes: pd.DataFrame, tenants: pd.DataFrame) -> pd.Da
     out = pd.DataFrame(rows, columns=["outcome", "level", "simulated", "published"])
     out["difference_pp"] = 100 * (out["simulated"] - out["published"])
     return out
-
-
-def expected_marginals(design: Design | None = None) -> pd.DataFrame:
-    """Marginals averaged over many seeds would converge to these (kept for docs/tests)."""
-    cx, tn, _ = simulate(design, seed=CALIBRATION_SEED)
-    return simulated_marginals(cx, tn)
 
 
 def write_simulation(out_dir: Path, *, seed: int, design: Design | None = None) -> dict:

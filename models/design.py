@@ -7,7 +7,6 @@ complete cases, and the removal is reported per variable, never silently.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from dataclasses import dataclass
 
@@ -15,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from data import codebook as cb
+from data.loader import complete_cases
 from models.spec import ModelSpec
 
 __all__ = ["ModelData", "PreparationError", "prepare"]
 
-log = logging.getLogger(__name__)
 _SUBSET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -140,20 +139,8 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     frame = _numeric(frame, [*responses, *term_columns], spec.name)
     sub = _apply_subset(frame, spec.subset, spec.name)
     n_before = len(sub)
-    miss = sub[needed].isna()
-    removed = pd.DataFrame({
-        "model": spec.name,
-        "variable": needed,
-        "n_missing": miss.sum().to_numpy(),
-        "n_removed_only_by_this": (miss & (miss.sum(axis=1) == 1).to_numpy()[:, None])
-        .sum().to_numpy(),
-    })
-    sub = sub[~miss.any(axis=1).to_numpy()]
-    if n_before - len(sub):
-        log.info("model %s: %d of %d rows removed as incomplete (%s)", spec.name,
-                 n_before - len(sub), n_before,
-                 ", ".join(f"{r.variable}: {r.n_missing}" for r in removed.itertuples()
-                           if r.n_missing))
+    sub, removed = complete_cases(sub, needed)  # reported per variable, never silent
+    removed.insert(0, "model", spec.name)
     if len(sub) == 0:
         raise PreparationError(f"model {spec.name!r}: no complete rows left")
     X = cb.covariate_matrix(sub, spec.terms)
