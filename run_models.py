@@ -352,13 +352,19 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
         _write_csv(pd.concat(priors, ignore_index=True), out / "prior_predictive.csv")
         verdict["ppc_misfits"] = verdict["model"].map(
             ppc[ppc["verdict"] == "misfit"].groupby("model").size()).fillna(0).astype(int)
+    psense = _psense(results)
+    if psense is not None:
+        _write_csv(psense, out / "psense.csv")
+        flagged = psense[psense["diagnosis"] != "ok"].groupby("model").size()
+        verdict["prior_sensitive"] = verdict["model"].map(flagged).fillna(0).astype(int)
     _write_csv(verdict, out / "diagnostics.csv")
     findings["model_verdict"] = findings["outcome"].map(status)
     cov = _recovery(summary, truth, out) if truth is not None else None
     _report(out, frame=frame, fits={r.spec.name: r.tree for r in results}, tables={
         "diagnostics": verdict, "effects": effects, "findings": findings,
         "missing": pd.concat(missing, ignore_index=True).query("n_missing > 0"),
-        "ppc": ppc if ppcs else None, "loo": loo if with_ll else None, "coverage": cov})
+        "ppc": ppc if ppcs else None, "loo": loo if with_ll else None, "coverage": cov,
+        "psense": psense})
     _write_csv(findings, out / "findings.csv")
     _print_effects(effects, verdict)
     if cov is not None:
@@ -370,9 +376,20 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     if len(findings):
         print(f"\nThe report's conclusions checked one by one (findings.csv): {counts}")
     print(f"\nwrote {out}/report.html, summary.csv, effects.csv, findings.csv, diagnostics.csv, "
-          f"ppc.csv, loo.csv, missing.csv and "
+          f"ppc.csv, loo.csv, psense.csv, missing.csv and "
           f"fits/*.nc in {time.perf_counter() - t0:.0f} s")
     return verdict
+
+
+def _psense(results):
+    """Power-scaling sensitivity of every fit that has log_prior and log_likelihood."""
+    import pandas as pd
+
+    from diagnostics.sensitivity import psense_table
+
+    tables = [psense_table(r.tree, model=r.spec.name) for r in results
+              if {"log_prior", "log_likelihood"} <= set(r.tree.children)]
+    return pd.concat(tables, ignore_index=True) if tables else None
 
 
 def _probability_rows(results):
@@ -444,6 +461,15 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
                                    figure_png(forest_figure(effects, scale="probability")))]
     figures["convergence"] = [(f"{name}: rank plots (chains should overlap)",
                                figure_png(rank_figure(tree))) for name, tree in fits.items()]
+    psense = tables.get("psense")
+    if psense is not None:
+        from diagnostics.sensitivity import psense_figure
+
+        # arviz-plots power-scaling densities for models with a flag (or the first model)
+        shown = list(dict.fromkeys(psense.loc[psense["diagnosis"] != "ok", "model"]))
+        shown = shown or [next(iter(fits))]
+        figures["sensitivity"] = [(f"{m}: power-scaled posteriors of SDs and contrasts",
+                                   figure_png(psense_figure(fits[m]))) for m in shown]
     if tables.get("ppc") is not None:
         figures["ppc"] = [(m, figure_png(ppc_figure(tables["ppc"], m)))
                           for m in dict.fromkeys(tables["ppc"]["model"])]

@@ -16,8 +16,8 @@ import pandas as pd
 
 __all__ = ["SECTIONS", "build_report", "figure_png"]
 
-SECTIONS = ("flags", "data", "convergence", "effects", "probability", "ppc", "loo", "findings",
-            "recovery")
+SECTIONS = ("flags", "data", "convergence", "effects", "probability", "ppc", "loo",
+            "sensitivity", "findings", "recovery")
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;
 color:#222}
@@ -72,12 +72,32 @@ def _table(frame: pd.DataFrame, *, max_rows: int = 400) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _psense_section(psense: pd.DataFrame | None, figures: str) -> str:
+    intro = ("<p>Power-scaling sensitivity (arviz-stats <code>psense</code>, no refits): how "
+             "far each posterior moves when the prior or the likelihood is raised to a power "
+             "near 1. Above 0.05 on both: possible <b>prior-data conflict</b>; on the prior "
+             "only: <b>strong prior / weak likelihood</b>. The top-level priors are scaled "
+             "(coefficients, thresholds, SDs), not the standard-normal group offsets.</p>")
+    if psense is None or psense.empty:
+        return f'<section id="sensitivity"><h2>Prior sensitivity</h2>{intro}' \
+               "<p><em>not computed (fits without log_prior)</em></p></section>"
+    flagged = psense[psense["diagnosis"] != "ok"]
+    per_model = psense.groupby("model", sort=False).agg(
+        parameters=("parameter", "size"), max_prior=("prior", "max"),
+        max_likelihood=("likelihood", "max"),
+        flagged=("diagnosis", lambda d: int((d != "ok").sum()))).reset_index()
+    per_model["verdict"] = per_model["flagged"].map(lambda n: "warn" if n else "ok")
+    return (f'<section id="sensitivity"><h2>Prior sensitivity</h2>{intro}'
+            f"{_table(per_model)}<h3>Flagged parameters ({len(flagged)})</h3>"
+            f"{_table(flagged)}{figures}</section>")
+
+
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                  figures: dict[str, list[tuple[str, bytes]]]) -> str:
     """The report as one HTML string.
 
     ``tables`` may hold ``diagnostics``, ``overview``, ``missing``, ``marginals``,
-    ``effects``, ``ppc``, ``loo``, ``findings``, ``coverage``; ``figures`` maps a section
+    ``effects``, ``ppc``, ``loo``, ``psense``, ``findings``, ``coverage``; ``figures`` maps a section
     name to ``(caption, png)`` pairs.
     """
     diag = tables.get("diagnostics", pd.DataFrame())
@@ -126,6 +146,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
         f"their replications.</p>{figs('ppc')}<h3>Misfits</h3>{_table(misfits)}</section>",
         f'<section id="loo"><h2>PSIS-LOO</h2>{_table(tables.get("loo"))}</section>',
+        _psense_section(tables.get("psense"), figs("sensitivity")),
         '<section id="findings"><h2>The report\'s conclusions, one by one</h2>'
         f"{_table(tables.get('findings'))}</section>",
         '<section id="recovery"><h2>Recovery of the simulator\'s truth</h2>'

@@ -1,0 +1,78 @@
+"""Prior sensitivity: power-scaling diagnosis on real fits, and the refit-grid summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data import codebook as cb
+from data.simulate import simulate
+from diagnostics.sensitivity import grid_table, prior_var_names, psense_table
+from inference.engine import Engine, SamplerSettings
+from models.design import prepare
+from models.spec import default_specs
+from run_models import DEFAULT_SEED
+
+SETTINGS = SamplerSettings(draws=500, tune=400, chains=2, seed=8, prior_draws=20)
+
+
+@pytest.fixture(scope="module")
+def default_frame() -> pd.DataFrame:
+    """The built-in default data set (full size: power-scaling needs a real likelihood)."""
+    cx, tn, _ = simulate(seed=DEFAULT_SEED)
+    cx, tn = cb.derive(cx, tn)
+    return cb.add_outcome_columns(tn).merge(cx, on="complex_id", validate="many_to_one")
+
+
+@pytest.fixture(scope="module")
+def lonely_fits(default_frame):
+    """The loneliness model with its default priors and with a strong, conflicting one."""
+    engine = Engine()
+    spec = default_specs()["lonely"]
+    strong = spec.with_(priors={"beta_sd": 0.05})  # coefficients pinned near 0; data disagree
+    return {label: engine.fit(s, prepare(default_frame, s), SETTINGS)
+            for label, s in (("default", spec), ("strong", strong))}
+
+
+def test_structural_offsets_are_not_power_scaled(lonely_fits):
+    names = prior_var_names(lonely_fits["default"])
+    assert "beta" in names and "sd_complex_id" in names and "sd_living_form" in names
+    assert not [n for n in names if n.startswith("z_") or n.endswith("_raw")]
+
+
+def test_default_prior_is_not_flagged(lonely_fits):
+    table = psense_table(lonely_fits["default"], model="lonely")
+    assert set(table["diagnosis"]) == {"ok"}, table[table["diagnosis"] != "ok"]
+    # every reported parameter has both sensitivities; contrasts included, offsets not
+    assert table[["prior", "likelihood"]].notna().all().all()
+    assert table["parameter"].str.startswith("living_form_contrast").sum() == 6
+    assert not table["parameter"].str.startswith("z_").any()
+
+
+def test_strong_conflicting_prior_is_flagged(lonely_fits):
+    table = psense_table(lonely_fits["strong"], model="lonely")
+    beta = table[table["parameter"].str.startswith("beta[")]
+    flagged = beta[beta["diagnosis"] != "ok"]
+    assert len(flagged) >= len(beta) // 2, table
+    assert (beta["prior"] > 0.05).mean() >= 0.5
+
+
+def test_psense_needs_log_prior(lonely_fits):
+    tree = lonely_fits["default"].copy()
+    del tree["log_prior"]
+    with pytest.raises(ValueError, match="log_prior"):
+        psense_table(tree, model="lonely")
+
+
+def test_grid_table_shift_and_width():
+    rows = pd.DataFrame({
+        "model": "m", "scale": "latent", "contrast": ["A - B"] * 3,
+        "prior": ["default", "tight", "wide"], "mean": [1.0, 0.5, 1.1],
+        "sd": [0.5, 0.4, 0.5], "q05": [0.2, -0.1, 0.2], "q95": [1.8, 1.1, 2.2]})
+    out = grid_table(rows).set_index("prior")
+    np.testing.assert_allclose(out["shift_sd"], [0.0, -1.0, 0.2])
+    np.testing.assert_allclose(out["width_ratio"], [1.0, 1.2 / 1.6, 2.0 / 1.6])
+    assert out["moves"].tolist() == [False, True, False]
+    with pytest.raises(ValueError, match="default"):
+        grid_table(rows[rows["prior"] != "default"])
