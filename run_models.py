@@ -14,6 +14,7 @@ interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -39,6 +40,23 @@ def _parser() -> argparse.ArgumentParser:
     _fit_args(ben)
     cmp = sub.add_parser("compare", help="LOO comparison of model variants per outcome")
     _fit_args(cmp)
+    sbc = sub.add_parser("sbc", help="simulation-based calibration of a model (over Dask)")
+    sbc.add_argument("--outcome", default="contact",
+                     help="model to calibrate, or 'all' for every default model (default contact)")
+    sbc.add_argument("--sims", type=int, default=200, help="number of simulations (default 200)")
+    sbc.add_argument("--n-tenants", type=int,
+                     help="smaller design for speed: whole complexes drawn (stratified by "
+                          "living form) until about this many tenants")
+    sbc.add_argument("--sbc-seed", type=int, default=1, help="seed of the prior draws")
+    sbc.add_argument("--misspecify", choices=("none", "no-complex", "prior-mismatch"),
+                     default="none", help="fit a deliberately wrong model (no-complex: ignore "
+                     "the complex level; prior-mismatch: prior scales a third of those "
+                     "simulated from) to see SBC flag it")
+    _parallel_args(sbc)
+    _fit_args(sbc, outcomes=False)
+    sen = sub.add_parser("sensitivity", help="refit every model under a grid of priors")
+    _parallel_args(sen)
+    _fit_args(sen)
     sim = sub.add_parser("simulate", help="write a simulated data set with its truth")
     sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sim.add_argument("--out", type=Path, required=True, help="output directory")
@@ -49,11 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fit_args(p: argparse.ArgumentParser) -> None:
+def _parallel_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786)"
+                   ", or 'serial' to run in this process; default: a LocalCluster with one "
+                   "worker process per core")
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: cores)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="retries of a failed task before it is reported (default 2)")
+
+
+def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
                    "(csv, parquet or sav); default: the built-in simulated data set")
     p.add_argument("--config", type=Path, help="study config (TOML); see README")
-    p.add_argument("--outcomes", help="comma-separated outcomes to fit (default: all present)")
+    if outcomes:
+        p.add_argument("--outcomes",
+                       help="comma-separated outcomes to fit (default: all present)")
     p.add_argument("--variant", choices=("hierarchical", "fixed", "none"),
                    help="living-form variant (default hierarchical)")
     p.add_argument("--sampler", choices=("nutpie", "pymc"))
@@ -73,8 +102,8 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("fit", "simulate", "concepts", "compare", "benefit",
-                                 "-h", "--help"):
+    if not argv or argv[0] not in ("fit", "simulate", "concepts", "compare", "benefit", "sbc",
+                                 "sensitivity", "-h", "--help"):
         argv = ["fit", *argv]
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else
@@ -85,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.design import PreparationError
 
     command = {"simulate": _simulate, "concepts": _concepts, "compare": _compare,
-               "benefit": _benefit}
+               "benefit": _benefit, "sbc": _sbc, "sensitivity": _sensitivity}
     try:
         return command.get(args.command, _fit)(args)
     except _Exit as err:
@@ -179,7 +208,7 @@ def _setup(args, *, kind: str = "default"):
     skipped = sorted(set(specs) - set(present))
     if skipped:
         print(f"skipped (outcome not in the data): {', '.join(skipped)}")
-    if args.outcomes:
+    if getattr(args, "outcomes", None):
         wanted = [o.strip() for o in args.outcomes.split(",") if o.strip()]
         unknown = [o for o in wanted if o not in specs]
         if unknown:
@@ -298,6 +327,176 @@ def _concepts(args) -> int:
             print(f"  {r.kind:>11}  {r.name[:48]:<48} {r.mean:5.1f}  [{r.q05:5.1f}, {r.q95:5.1f}]")
     print(f"\nwrote {out}/concepts.csv, concepts.png and fits/*.nc")
     return 0
+
+
+SBC_SAMPLER = {"chains": 2, "draws": 300, "tune": 300}  # per simulation, unless given
+
+
+def _sbc(args) -> int:
+    import pandas as pd
+
+    from diagnostics.calibration import sbc_figure, uniformity_table
+    from diagnostics.plots import save_figure
+    from inference.parallel import run_tasks
+    from inference.sbc import (
+        describe,
+        misspecified,
+        results_frame,
+        sbc_task,
+        sbc_tasks,
+        subsample_design,
+    )
+    from models.design import prepare
+
+    if args.sims < 2:
+        raise _Exit(f"error: --sims must be at least 2, got {args.sims}")
+    args.outcomes = None if args.outcome == "all" else args.outcome
+    settings, frame, _, specs = _setup(args)
+    given = {k for k in SBC_SAMPLER if getattr(args, k) is not None}
+    settings = dataclasses.replace(settings, predictive=False, **{
+        k: v for k, v in SBC_SAMPLER.items() if k not in given and not args.quick})
+    out_root = args.out or Path("results") / "sbc"
+    failed = 0
+    for name, spec in specs.items():
+        level = spec.levels[0]
+        design = frame if args.n_tenants is None else subsample_design(
+            frame, args.n_tenants, group=level, stratum=spec.focal, seed=args.sbc_seed)
+        data = prepare(design, spec)
+        fit_spec, fit_settings = misspecified(spec, settings, args.misspecify)
+        fit_data = data if fit_spec is spec else prepare(design, fit_spec)
+        suffix = "" if args.misspecify == "none" else f"_{args.misspecify}"
+        out = out_root / f"{name}{suffix}"
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"\nSBC of {name}: {args.sims} simulations on {data.n} rows in "
+              f"{len(data.level_labels[level])} {level} groups; fitted: {fit_spec.name}, "
+              f"{fit_settings.chains}x({fit_settings.tune}+{fit_settings.draws}) draws",
+              flush=True)
+        tasks = sbc_tasks(spec, data, sims=args.sims, seed=args.sbc_seed,
+                          settings=fit_settings, fit_spec=fit_spec)
+        batch = run_tasks(sbc_task, tasks, store=out / "tasks",
+                          shared={"spec": fit_spec, "data": fit_data},
+                          scheduler=args.scheduler, workers=args.workers,
+                          retries=args.retries, progress=_progress(args.sims))
+        ranks = results_frame(batch.results)
+        if ranks.empty:
+            print(f"  no simulation finished; {len(batch.failures)} failed")
+            failed += 1
+            continue
+        table = uniformity_table(ranks)
+        _write_csv(ranks, out / "ranks.csv")
+        _write_csv(table, out / "uniformity.csv")
+        save_figure(sbc_figure(ranks, table=table), out / "ecdf.png")
+        timing = _batch_timing(batch)
+        (out / "run.json").write_text(json.dumps(json.loads(
+            describe(spec, fit_spec, fit_settings, fit_data)) | timing, indent=1))
+        if batch.failures:
+            failed += 1
+            _write_csv(pd.DataFrame([f.__dict__ for f in batch.failures]), out / "failures.csv")
+            print(f"  {len(batch.failures)} simulation(s) FAILED after retries "
+                  f"(failures.csv): {batch.failures[0].error}")
+        bad = table[table["verdict"] != "ok"]
+        divergent = ranks.drop_duplicates("sim")["divergences"].gt(0).sum()
+        print(f"  {timing['tasks_run']} fits in {timing['wall_s']:.0f} s wall on "
+              f"{batch.workers} {batch.scheduler} worker(s): {timing['per_sim_s']:.1f} s per "
+              f"simulation ({batch.reused} reused); {divergent} fit(s) with divergences")
+        verdict = ("MISCALIBRATED: " + ", ".join(
+            f"{r.parameter} (p={r.p_value:.1g}, 90% coverage {r.coverage90:.2f})"
+            for r in bad.itertuples())) if len(bad) else "no miscalibration"
+        print(f"  {len(table)} parameters, min p = {table['p_value'].min():.3f}, "
+              f"90% coverage {table['coverage90'].mean():.3f} on average: {verdict}")
+        print(f"  wrote {out}/uniformity.csv, ranks.csv, ecdf.png, run.json")
+    return 1 if failed else 0
+
+
+def _progress(total: int):
+    """Print a task line every tenth of the batch (and every failure)."""
+    step = max(1, total // 10)
+
+    def report(msg: str) -> None:
+        if "FAILED" in msg or not msg.startswith("[") or \
+                int(msg[1:msg.index("/")]) % step == 0:
+            print(f"  {msg}", flush=True)
+    return report
+
+
+def _batch_timing(batch) -> dict:
+    run = batch.task_seconds
+    return {"wall_s": batch.seconds, "tasks_run": len(run), "reused": batch.reused,
+            "workers": batch.workers, "scheduler": batch.scheduler,
+            "per_sim_s": float(sum(run) / len(run)) if run else float("nan"),
+            "per_sim_wall_s": batch.seconds / len(run) if run else float("nan")}
+
+
+def _sensitivity(args) -> int:
+    import pandas as pd
+
+    from data.config import load_config
+    from diagnostics.plots import save_figure
+    from diagnostics.sensitivity import grid_table, sensitivity_figure
+    from inference.parallel import run_tasks
+    from inference.sensitivity import grid_rows, grid_task, grid_tasks
+    from models.design import prepare
+    from models.spec import prior_grid
+
+    settings, frame, _, specs = _setup(args)
+    try:
+        cfg = load_config(args.config)
+        grid = prior_grid(cfg.sensitivity, source=str(args.config or "defaults"))
+        for spec in specs.values():  # every setting must be valid for every model
+            for values in grid.values():
+                spec.with_(priors=values)
+    except ValueError as err:
+        raise _Exit(f"error: {err}") from err
+    specs = {k: s for k, s in specs.items() if s.focal and s.variant != "none"}
+    out = args.out or Path("results") / "sensitivity"
+    out.mkdir(parents=True, exist_ok=True)
+    datas = {name: prepare(frame, spec) for name, spec in specs.items()}
+    settings = dataclasses.replace(settings, predictive=False)
+    tasks = grid_tasks(specs, grid, settings=settings,
+                       data_hashes={k: d.data_hash() for k, d in datas.items()})
+    print(f"prior grid ({len(grid)} settings): " + "; ".join(
+        f"{k}: {v or 'as configured'}" for k, v in grid.items()))
+    print(f"{len(tasks)} fits: {len(specs)} models x {len(grid)} prior settings", flush=True)
+    batch = run_tasks(grid_task, tasks, store=out / "tasks",
+                      shared={"datas": datas, "settings": settings},
+                      scheduler=args.scheduler, workers=args.workers, retries=args.retries,
+                      progress=lambda msg: print(f"  {msg}", flush=True))
+    rows = grid_rows(batch.results)
+    if rows.empty:
+        raise _Exit(f"error: no fit finished ({len(batch.failures)} failed)", code=1)
+    table = grid_table(rows)
+    _write_csv(table, out / "sensitivity.csv")
+    runs = pd.DataFrame([{k: r[k] for k in ("model", "prior", "verdict", "divergences",
+                                            "compile_s", "sample_s", "total_s")}
+                         for r in batch.results.values()])
+    _write_csv(runs, out / "fits.csv")
+    for scale in dict.fromkeys(table["scale"]):
+        fig = sensitivity_figure(table, scale=scale)
+        save_figure(fig, out / f"sensitivity_{scale}.png")
+    if batch.failures:
+        _write_csv(pd.DataFrame([f.__dict__ for f in batch.failures]), out / "failures.csv")
+    print("\nHow far each living-form contrast moves from the default prior (shift in default "
+          "posterior SDs; |shift| > 0.5 = moves), per model and prior setting:")
+    moved = table[table["prior"] != "default"]
+    summary = moved.groupby(["model", "prior", "scale"], sort=False).agg(
+        max_abs_shift=("shift_sd", lambda v: float(v.abs().max())),
+        moves=("moves", "sum"), contrasts=("contrast", "size"),
+        width_ratio=("width_ratio", "mean")).reset_index()
+    print(summary.round(2).to_string(index=False))
+    fresh = runs[runs["compile_s"] > 1.0]
+    extra = runs[runs["compile_s"] <= 1.0]
+    if len(fresh) and len(extra):
+        print(f"\nTime: a fresh fit (compile + sample) {fresh['total_s'].mean():.1f} s on "
+              f"average ({fresh['compile_s'].mean():.1f} s compiling, n={len(fresh)}); an "
+              f"extra prior setting on a compiled model {extra['total_s'].mean():.1f} s "
+              f"(n={len(extra)}).")
+    print(f"Wall {batch.seconds:.0f} s on {batch.workers} {batch.scheduler} worker(s), "
+          f"{batch.reused} fit(s) reused.")
+    if batch.failures:
+        print(f"{len(batch.failures)} fit(s) FAILED after retries (failures.csv): "
+              f"{batch.failures[0].key}: {batch.failures[0].error}")
+    print(f"wrote {out}/sensitivity.csv, fits.csv, sensitivity_*.png")
+    return 1 if batch.failures else 0
 
 
 def _write_csv(frame, path: Path) -> None:

@@ -13,7 +13,18 @@ import pandas as pd  # noqa: E402
 
 from data import codebook as cb  # noqa: E402
 
-__all__ = ["concepts_figure", "forest_figure", "ppc_figure", "rank_figure"]
+__all__ = ["concepts_figure", "save_figure", "forest_figure", "ppc_figure", "rank_figure"]
+
+
+def save_figure(fig, path) -> None:
+    """Save a figure as PNG atomically (a partial file never replaces a good one) and close it."""
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def _form_name(code: str) -> str:

@@ -97,8 +97,8 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     """The report as one HTML string.
 
     ``tables`` may hold ``diagnostics``, ``overview``, ``missing``, ``marginals``,
-    ``effects``, ``ppc``, ``loo``, ``psense``, ``findings``, ``coverage``; ``figures`` maps a section
-    name to ``(caption, png)`` pairs.
+    ``effects``, ``ppc``, ``loo``, ``psense``, ``findings``, ``coverage``; ``figures`` maps a
+    section name to ``(caption, png)`` pairs.
     """
     diag = tables.get("diagnostics", pd.DataFrame())
     bad = diag[diag["verdict"] != "ok"] if len(diag) else diag

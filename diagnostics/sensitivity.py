@@ -20,24 +20,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["PSENSE_THRESHOLD", "STRUCTURAL", "grid_table", "prior_var_names",
+from models.build import is_structural
+
+__all__ = ["PSENSE_THRESHOLD", "grid_table", "prior_var_names",
            "psense_figure", "psense_table", "sensitivity_figure"]
 
 PSENSE_THRESHOLD = 0.05  # the published rule of thumb (arviz-stats default)
-STRUCTURAL = ("z_", "_raw", "_effect")  # prefixes/suffixes of hierarchical-structure variables
-
-
-def _structural(name: str) -> bool:
-    return name.startswith(STRUCTURAL[0]) or name.endswith(STRUCTURAL[1:])
 
 
 def prior_var_names(tree: xr.DataTree) -> list[str]:
     """The log-prior terms that are prior *choices* (power-scaled), in stored order."""
-    return [v for v in tree["log_prior"].data_vars if not _structural(v)]
+    return [v for v in tree["log_prior"].data_vars if not is_structural(v)]
 
 
 def _reported(tree: xr.DataTree) -> list[str]:
-    return [v for v in tree["posterior"].data_vars if not _structural(v)]
+    return [v for v in tree["posterior"].data_vars if not is_structural(v)]
 
 
 def psense_table(tree: xr.DataTree, *, model: str,

@@ -16,7 +16,16 @@ import pytensor.tensor as pt
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["build_model", "contrast_labels", "data_updates"]
+__all__ = ["build_model", "contrast_labels", "data_updates", "is_structural"]
+
+
+def is_structural(name: str) -> bool:
+    """Whether a model variable is hierarchical structure, not a prior choice or estimand.
+
+    The standard-normal offsets ``z_*`` of the non-centred levels, the zero-sum ``*_raw``
+    focal offsets and the per-level ``*_effect`` (summarised by ``*_contrast`` instead).
+    """
+    return name.startswith("z_") or name.endswith(("_raw", "_effect"))
 
 
 def contrast_labels(spec: ModelSpec, data: ModelData) -> tuple[str, ...]:

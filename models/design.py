@@ -6,6 +6,7 @@ complete cases, and the removal is reported per variable, never silently.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class ModelData:
     row_ids: tuple[str, ...]
     removed: pd.DataFrame
     n_before: int
+    # (mean, sd) the Gaussian priors are centred and scaled by; None: this y's own. Pinned
+    # when y is replaced by simulated values so that the prior stays the same (SBC).
+    y_scale: tuple[float, float] | None = None
 
     @property
     def n(self) -> int:
@@ -52,13 +56,20 @@ class ModelData:
     @property
     def y_mean(self) -> float:
         """Response mean (Gaussian prior centring)."""
-        return float(np.mean(self.y))
+        return self.y_scale[0] if self.y_scale else float(np.mean(self.y))
 
     @property
     def y_sd(self) -> float:
         """Response sd (Gaussian prior scaling); 1 when degenerate."""
-        sd = float(np.std(self.y))
+        sd = self.y_scale[1] if self.y_scale else float(np.std(self.y))
         return sd if sd > 0 else 1.0
+
+    def with_y(self, y: np.ndarray) -> ModelData:
+        """The same design with another response (e.g. simulated); the prior is unchanged."""
+        y = np.asarray(y, dtype=self.y.dtype)
+        if y.shape != self.y.shape:
+            raise ValueError(f"new response has shape {y.shape}, the design {self.y.shape}")
+        return dataclasses.replace(self, y=y, y_scale=(self.y_mean, self.y_sd))
 
     def data_hash(self) -> str:
         """Hash of everything the likelihood sees (changes when any value changes)."""

@@ -22,6 +22,7 @@ __all__ = [
     "COMPLEX_LEVEL",
     "MODERATORS",
     "DEFAULT_PRIORS",
+    "DEFAULT_PRIOR_GRID",
     "FAMILIES",
     "VARIANTS",
     "ModelSpec",
@@ -30,6 +31,7 @@ __all__ = [
     "default_specs",
     "feature_specs",
     "parse_terms",
+    "prior_grid",
     "specs_from_config",
 ]
 
@@ -52,6 +54,18 @@ DEFAULT_PRIORS = MappingProxyType({
 })
 # For a Gaussian family, beta_sd, intercept_sd, the sd scales and sigma_scale are multiplied
 # by the response's sample sd and the intercept is centred on its mean (Bambi's auto-scaling).
+
+# Refit-based sensitivity (``run_models.py sensitivity``): named alternatives applied on top of
+# the run's priors; a config's [sensitivity.<name>] tables replace this grid. "default" (no
+# change) is always fitted as the baseline every shift is measured from.
+DEFAULT_PRIOR_GRID = MappingProxyType({
+    "default": {},
+    "sd_tight": {"focal_sd_scale": 0.25, "group_sd_scale": 0.25, "tenant_sd_scale": 0.25},
+    "sd_wide": {"focal_sd_scale": 2.5, "group_sd_scale": 2.5, "tenant_sd_scale": 2.5},
+    "beta_tight": {"beta_sd": 0.5, "fixed_focal_sd": 0.5},
+    "beta_wide": {"beta_sd": 5.0, "fixed_focal_sd": 5.0},
+    "heavy_tails": {"beta_nu": 3.0},  # Student-t(3) coefficients (a separate compiled graph)
+})
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\((?P<arg>[A-Za-z_][A-Za-z0-9_]*)\)|"
@@ -222,6 +236,30 @@ def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
         items=cb.OUTCOME_BY_NAME["cohesion"].source_columns, reversed_items=("cohesion_3",),
         categories=(1, 2, 3, 4, 5))
     return specs
+
+
+def prior_grid(section: dict | None, *, source: str = "config") -> dict[str, dict]:
+    """The named prior settings of a ``[sensitivity]`` config section (or the default grid).
+
+    Each ``[sensitivity.<name>]`` table holds prior overrides (keys of DEFAULT_PRIORS); values
+    are checked here so that a typo fails before any fitting, naming the table and key.
+    """
+    if not section:
+        return {k: dict(v) for k, v in DEFAULT_PRIOR_GRID.items()}
+    grid = {"default": {}}
+    for name, values in section.items():
+        where = f"{source}: [sensitivity.{name}]"
+        if not isinstance(values, dict):
+            raise ValueError(f"{where} must be a table of prior values, got {values!r}")
+        if not _NAME.match(name):
+            raise ValueError(f"{where}: the name must be letters, digits and _")
+        try:
+            ModelSpec(name=name, outcome=name, response="y", family="bernoulli", terms=(),
+                      levels=("g",), priors=values)
+        except ValueError as err:
+            raise ValueError(f"{where}: {str(err).split(': ', 1)[1]}") from err
+        grid[name] = dict(values)
+    return grid
 
 
 def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
