@@ -27,6 +27,7 @@ __all__ = [
     "VARIANTS",
     "ModelSpec",
     "benefit_specs",
+    "check_priors",
     "comparison_variants",
     "default_specs",
     "feature_specs",
@@ -70,6 +71,20 @@ DEFAULT_PRIOR_GRID = MappingProxyType({
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\((?P<arg>[A-Za-z_][A-Za-z0-9_]*)\)|"
                    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*))$")
+
+
+def check_priors(priors: dict, *, owner: str) -> None:
+    """Raise ``ValueError`` naming ``owner`` and the key for an unknown or invalid prior."""
+    unknown = set(priors) - set(DEFAULT_PRIORS)
+    if unknown:
+        raise ValueError(f"{owner}: unknown prior(s) {sorted(unknown)}; "
+                         f"known: {sorted(DEFAULT_PRIORS)}")
+    for key, value in priors.items():
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and \
+            math.isfinite(value) and (value > 0 or (key == "beta_nu" and value >= 0))
+        if not ok:
+            raise ValueError(f"{owner}: prior {key!r} must be a positive finite number, "
+                             f"got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -144,16 +159,7 @@ class ModelSpec:
         if self.focal is not None and self.focal != self.levels[-1]:
             raise ValueError(f"model {self.name!r}: focal level {self.focal!r} must be the "
                              f"highest level ({self.levels[-1]!r})")
-        unknown = set(self.priors) - set(DEFAULT_PRIORS)
-        if unknown:
-            raise ValueError(f"model {self.name!r}: unknown prior(s) {sorted(unknown)}; "
-                             f"known: {sorted(DEFAULT_PRIORS)}")
-        for key, value in self.priors.items():
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and \
-                math.isfinite(value) and (value > 0 or (key == "beta_nu" and value >= 0))
-            if not ok:
-                raise ValueError(f"model {self.name!r}: prior {key!r} must be a positive "
-                                 f"finite number, got {value!r}")
+        check_priors(self.priors, owner=f"model {self.name!r}")
         object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
 
     @property
@@ -253,11 +259,7 @@ def prior_grid(section: dict | None, *, source: str = "config") -> dict[str, dic
             raise ValueError(f"{where} must be a table of prior values, got {values!r}")
         if not _NAME.match(name):
             raise ValueError(f"{where}: the name must be letters, digits and _")
-        try:
-            ModelSpec(name=name, outcome=name, response="y", family="bernoulli", terms=(),
-                      levels=("g",), priors=values)
-        except ValueError as err:
-            raise ValueError(f"{where}: {str(err).split(': ', 1)[1]}") from err
+        check_priors(values, owner=where)
         grid[name] = dict(values)
     return grid
 

@@ -29,3 +29,13 @@ def small_frame(small_study) -> pd.DataFrame:
     cx, tn = cb.derive(cx, tn)
     tn = cb.add_outcome_columns(tn)
     return tn.merge(cx, on="complex_id", how="left", validate="many_to_one")
+
+
+@pytest.fixture(scope="session")
+def data_dir(small_study, tmp_path_factory):
+    """The small simulated study as complexes.csv + tenants.csv (canonical format)."""
+    cx, tn, _ = small_study
+    directory = tmp_path_factory.mktemp("data")
+    cx.to_csv(directory / "complexes.csv", index=False)
+    tn.to_csv(directory / "tenants.csv", index=False)
+    return directory

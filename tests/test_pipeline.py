@@ -186,16 +186,6 @@ def test_save_is_atomic_when_writing_fails(suite, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------
 # The fit CLI
 # --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def data_dir(small_study, tmp_path_factory):
-    """The small simulated study as complexes.csv + tenants.csv (canonical format)."""
-    cx, tn, _ = small_study
-    directory = tmp_path_factory.mktemp("data")
-    cx.to_csv(directory / "complexes.csv", index=False)
-    tn.to_csv(directory / "tenants.csv", index=False)
-    return directory
-
-
 def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["--data", str(data_dir), "--outcomes", "gossip", "--draws", "40", "--tune", "40",
@@ -206,7 +196,7 @@ def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     assert f"{cb.REFERENCE_FORM}" in printed.out and "gossip" in printed.out
 
     assert sorted(p.name for p in (out / "fits").iterdir()) == ["gossip.nc"]
-    for name in ("summary.csv", "effects.csv", "diagnostics.csv", "missing.csv"):
+    for name in ("summary.csv", "effects.csv", "diagnostics.csv", "missing.csv", "psense.csv"):
         assert (out / name).exists(), name
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
@@ -232,6 +222,9 @@ def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     diagnostics = pd.read_csv(out / "diagnostics.csv")
     assert list(diagnostics["model"]) == ["gossip"]
     assert diagnostics["verdict"].isin(["ok", "warn", "fail"]).all()
+    psense = pd.read_csv(out / "psense.csv")
+    assert set(psense["model"]) == {"gossip"} and "diagnosis" in psense
+    assert diagnostics["prior_sensitive"].iloc[0] == (psense["diagnosis"] != "ok").sum()
 
     # a rerun reuses the fit; --strict exits 1 exactly when a verdict is "fail"
     rc = run_models.main([*argv, "--strict"])
