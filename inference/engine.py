@@ -83,11 +83,15 @@ class Engine:
     """Fits specs on data, keeping one compiled model per graph shape for reuse.
 
     ``timings`` records, per fit, seconds spent compiling, sampling and post-processing.
+    ``cores`` caps nutpie's sampling threads (default: all cores); a Dask worker sets it to
+    its own thread count so that workers do not oversubscribe the machine. Draws do not
+    depend on it (each chain has its own seeded stream).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cores: int | None = None) -> None:
         self._cache: dict[str, tuple[pm.Model, object]] = {}
         self.timings: list[dict] = []
+        self.cores = cores
 
     def model_for(self, spec: ModelSpec, data: ModelData) -> tuple[pm.Model, object | None,
                                                                      float]:
@@ -118,7 +122,7 @@ class Engine:
             model, compiled, t_compile = self.model_for(spec, data)
             t1 = time.perf_counter()
             tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
-                                 chains=settings.chains, seed=settings.seed,
+                                 chains=settings.chains, seed=settings.seed, cores=self.cores,
                                  target_accept=settings.target_accept, progress_bar=False,
                                  save_warmup=False)
         else:

@@ -38,12 +38,21 @@ _ENGINE = None
 
 
 def worker_engine():
-    """This process's :class:`Engine` (compiled models are cached per worker process)."""
+    """This process's :class:`Engine` (compiled models are cached per worker process).
+
+    In a Dask worker, nutpie gets as many threads as the worker has (one, on a LocalCluster).
+    """
     global _ENGINE
     if _ENGINE is None:
         from inference.engine import Engine
 
-        _ENGINE = Engine()
+        try:
+            from distributed import get_worker
+
+            cores = get_worker().state.nthreads
+        except (ImportError, ValueError):  # not inside a Dask worker
+            cores = None
+        _ENGINE = Engine(cores=cores)
     return _ENGINE
 
 
