@@ -404,6 +404,9 @@ def _sbc(args) -> int:
             for r in bad.itertuples())) if len(bad) else "no miscalibration"
         print(f"  {len(table)} parameters, min p = {table['p_value'].min():.3f}, "
               f"90% coverage {table['coverage90'].mean():.3f} on average: {verdict}")
+        if len(ranks["sim"].unique()) < 50:
+            print("  note: under 50 simulations the uniformity tests have little power and "
+                  "their verdicts are unstable; use 200 for a calibration claim")
         print(f"  wrote {out}/uniformity.csv, ranks.csv, ecdf.png, run.json")
     return 1 if failed else 0
 
@@ -559,12 +562,12 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
     _write_csv(verdict, out / "diagnostics.csv")
     findings["model_verdict"] = findings["outcome"].map(status)
     cov = _recovery(summary, truth, out) if truth is not None else None
+    _write_csv(findings, out / "findings.csv")
     _report(out, frame=frame, fits={r.spec.name: r.tree for r in results}, tables={
         "diagnostics": verdict, "effects": effects, "findings": findings,
         "missing": pd.concat(missing, ignore_index=True).query("n_missing > 0"),
         "ppc": ppc if ppcs else None, "loo": loo if with_ll else None, "coverage": cov,
         "psense": psense})
-    _write_csv(findings, out / "findings.csv")
     _print_effects(effects, verdict)
     if cov is not None:
         print("\nSimulated data with known truth: coverage of the 90% intervals "
@@ -658,8 +661,8 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
         figures["probability"] = [("Contrasts vs HZ in percentage points, a new complex "
                                    "(90% intervals)",
                                    figure_png(forest_figure(effects, scale="probability")))]
-    figures["convergence"] = [(f"{name}: rank plots (chains should overlap)",
-                               figure_png(rank_figure(tree))) for name, tree in fits.items()]
+    figures["convergence"] = [_figure(f"{name}: rank plots (chains should overlap)",
+                                      lambda t=tree: rank_figure(t)) for name, tree in fits.items()]
     psense = tables.get("psense")
     if psense is not None:
         from diagnostics.sensitivity import psense_figure
@@ -667,8 +670,8 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
         # arviz-plots power-scaling densities for models with a flag (or the first model)
         shown = list(dict.fromkeys(psense.loc[psense["diagnosis"] != "ok", "model"]))
         shown = shown or [next(iter(fits))]
-        figures["sensitivity"] = [(f"{m}: power-scaled posteriors of SDs and contrasts",
-                                   figure_png(psense_figure(fits[m]))) for m in shown]
+        figures["sensitivity"] = [_figure(f"{m}: power-scaled posteriors of SDs and contrasts",
+                                          lambda m=m: psense_figure(fits[m])) for m in shown]
     if tables.get("ppc") is not None:
         figures["ppc"] = [(m, figure_png(ppc_figure(tables["ppc"], m)))
                           for m in dict.fromkeys(tables["ppc"]["model"])]
@@ -677,6 +680,19 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
     tmp = out / ".report.html.tmp"
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out / "report.html")
+
+
+def _figure(caption: str, make) -> tuple[str, bytes | None]:
+    """``(caption, png)``; a figure that fails to draw is reported, not fatal to the run."""
+    from diagnostics.report import figure_png
+
+    try:
+        return caption, figure_png(make())
+    except Exception as err:  # noqa: BLE001 - the tables and fits are already written
+        logging.getLogger("run_models").warning("figure %r failed: %s", caption, err)
+        print(f"warning: figure {caption!r} could not be drawn: {type(err).__name__}: {err}",
+              file=sys.stderr)
+        return f"{caption} (not drawn: {type(err).__name__}: {err})", None
 
 
 def _print_effects(effects, verdict) -> None:

@@ -13,7 +13,16 @@ import pandas as pd  # noqa: E402
 
 from data import codebook as cb  # noqa: E402
 
-__all__ = ["concepts_figure", "save_figure", "forest_figure", "ppc_figure", "rank_figure"]
+__all__ = ["collection_figure", "concepts_figure", "forest_figure", "ppc_figure", "rank_figure",
+           "save_figure"]
+
+
+def collection_figure(pc):
+    """The matplotlib figure of an arviz-plots ``PlotCollection``."""
+    for key in ("figure", "chart"):  # arviz-plots 1.x names it "figure" (earlier: "chart")
+        if key in pc.viz:
+            return pc.viz[key].item()
+    return plt.gcf()
 
 
 def save_figure(fig, path) -> None:
@@ -112,9 +121,7 @@ def rank_figure(tree):
     names = [v for v in tree["posterior"].data_vars
              if v.startswith("sd_") or v.endswith("_contrast")]
     pc = azp.plot_rank(tree, var_names=names, backend="matplotlib")
-    fig = pc.viz["chart"].item() if "chart" in pc.viz else None
-    if fig is None:  # the PlotCollection's figure, whatever arviz-plots calls it
-        fig = plt.gcf()
+    fig = collection_figure(pc)
     fig.set_size_inches(11, 3.0 * (1 + (len(names) - 1) // 4))
     fig.tight_layout()
     return fig

@@ -93,7 +93,7 @@ def _psense_section(psense: pd.DataFrame | None, figures: str) -> str:
 
 
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
-                 figures: dict[str, list[tuple[str, bytes]]]) -> str:
+                 figures: dict[str, list[tuple[str, bytes | None]]]) -> str:
     """The report as one HTML string.
 
     ``tables`` may hold ``diagnostics``, ``overview``, ``missing``, ``marginals``,
@@ -112,7 +112,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         flags = '<div class="banner ok">All models passed every convergence check.</div>'
 
     def figs(section: str) -> str:
-        return "".join(f"<h3>{html.escape(c)}</h3>{_img(p, c)}" for c, p in
+        return "".join(f"<h3>{html.escape(c)}</h3>{_img(p, c) if p else ''}" for c, p in
                        figures.get(section, []))
 
     effects = tables.get("effects", pd.DataFrame())

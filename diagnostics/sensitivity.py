@@ -74,11 +74,20 @@ def psense_figure(tree: xr.DataTree, *, parameters: list[str] | None = None):
     """arviz-plots ``plot_psense_dist`` of the form/group SDs and living-form contrasts."""
     from arviz_plots import plot_psense_dist
 
+    from diagnostics.plots import collection_figure
+
     names = parameters or [v for v in _reported(tree)
                            if v.startswith("sd_") or v.endswith("_contrast")]
+    # alphas 0.95/1.05: the plot's default 0.8/1.25 collapses the importance weights of a
+    # likelihood over thousands of rows into a few draws (spiky densities)
     pc = plot_psense_dist(tree, var_names=names, prior_var_names=prior_var_names(tree),
-                          backend="matplotlib")
-    return pc.viz["chart"].item()
+                          alphas=(0.95, 1.05), backend="matplotlib")
+    fig = collection_figure(pc)
+    n_rows = sum(int(np.prod([s for d, s in tree["posterior"][v].sizes.items()
+                              if d not in ("chain", "draw")])) for v in names)
+    fig.set_size_inches(9, 1.9 * n_rows + 1)
+    fig.tight_layout()
+    return fig
 
 
 def grid_table(rows: pd.DataFrame, *, baseline: str = "default") -> pd.DataFrame:

@@ -101,3 +101,18 @@ def test_bad_keys_are_refused(tmp_path):
                   scheduler="serial")
     with pytest.raises(ValueError, match="letters"):
         run_tasks(square, [Task("../a", {}, "1")], store=tmp_path, scheduler="serial")
+
+
+def test_existing_cluster_by_address(tmp_path):
+    """--scheduler ADDRESS: tasks go to a cluster that run_tasks did not start (or stop)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        log = tmp_path / "calls.txt"
+        batch = run_tasks(square, _tasks(log, 4), store=tmp_path / "store",
+                          shared={"offset": 1}, scheduler=cluster.scheduler_address)
+        assert batch.workers == 2 and batch.scheduler == cluster.scheduler_address
+        assert [r["value"] for r in batch.results.values()] == [i * i + 1 for i in range(4)]
+        with Client(cluster.scheduler_address) as client:  # still up for the next batch
+            assert len(client.scheduler_info(n_workers=-1)["workers"]) == 2
