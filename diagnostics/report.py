@@ -87,9 +87,14 @@ def _psense_section(psense: pd.DataFrame | None, figures: str) -> str:
         max_likelihood=("likelihood", "max"),
         flagged=("diagnosis", lambda d: int((d != "ok").sum()))).reset_index()
     per_model["verdict"] = per_model["flagged"].map(lambda n: "warn" if n else "ok")
+    per_parameter = "".join(
+        f"<details><summary>{html.escape(str(model))}: {int((g['diagnosis'] != 'ok').sum())} "
+        f"of {len(g)} parameters flagged</summary>{_table(g.drop(columns='model'))}</details>"
+        for model, g in psense.groupby("model", sort=False))
     return (f'<section id="sensitivity"><h2>Prior sensitivity</h2>{intro}'
             f"{_table(per_model)}<h3>Flagged parameters ({len(flagged)})</h3>"
-            f"{_table(flagged)}{figures}</section>")
+            f"{_table(flagged)}<h3>Every parameter, per model</h3>{per_parameter}"
+            f"{figures}</section>")
 
 
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],

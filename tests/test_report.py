@@ -71,3 +71,24 @@ def test_report_renders_in_headless_chromium(tmp_path):
     subprocess.run([*args, "--window-size=1200,900", f"--screenshot={shot}", path.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
+
+
+def test_report_prior_sensitivity_section():
+    tables = _tables()
+    tables["psense"] = pd.DataFrame([
+        {"model": "contact", "parameter": "beta[female]", "prior": 0.01, "likelihood": 0.3,
+         "diagnosis": "ok"},
+        {"model": "contact", "parameter": "sd_living_form", "prior": 0.2, "likelihood": 0.01,
+         "diagnosis": "strong prior / weak likelihood"},
+        {"model": "gossip", "parameter": "beta[female]", "prior": 0.0, "likelihood": 0.2,
+         "diagnosis": "ok"}])
+    figures = {"sensitivity": [("contact: power-scaled (not drawn: KeyError: 'x')", None)]}
+    text = build_report(title="t", source="s", tables=tables, figures=figures)
+    section = text[text.index('id="sensitivity"'):text.index('id="findings"')]
+    assert "Flagged parameters (1)" in section
+    assert "sd_living_form" in section and "strong prior / weak likelihood" in section
+    assert "contact: 1 of 2 parameters flagged" in section
+    assert "gossip: 0 of 1 parameters flagged" in section
+    assert "not drawn: KeyError" in section and "data:image/png" not in section
+    without = build_report(title="t", source="s", tables=_tables(), figures={})
+    assert "not computed" in without[without.index('id="sensitivity"'):]
