@@ -574,6 +574,12 @@ def _run(specs, frame, *, settings, out: Path, truth: dict | None = None):
               "(recovery.csv, coverage.csv)")
         print(cov.round(3).to_string(index=False))
     _print_probabilities(effects)
+    if psense is not None:
+        flagged = psense[psense["diagnosis"] != "ok"]
+        where = "; ".join(f"{m}: {', '.join(g['parameter'] + ' (' + g['diagnosis'] + ')')}"
+                          for m, g in flagged.groupby("model", sort=False))
+        print(f"\nPrior sensitivity by power-scaling (psense.csv): {len(flagged)} of "
+              f"{len(psense)} parameters flagged" + (f" -- {where}" if where else ""))
     counts = findings["verdict"].value_counts().to_dict()
     if len(findings):
         print(f"\nThe report's conclusions checked one by one (findings.csv): {counts}")
