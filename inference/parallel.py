@@ -193,8 +193,10 @@ def _run_dask(fn, todo, store, shared, scheduler, workers, retries, results,
     cluster = None
     if scheduler is None:
         n = workers or os.cpu_count() or 1
+        # ":0": the scheduler's HTTP routes on a free port, so two clusters on one machine
+        # do not collide on 8787
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
         client = Client(scheduler)

@@ -108,7 +108,7 @@ def test_existing_cluster_by_address(tmp_path):
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         log = tmp_path / "calls.txt"
         batch = run_tasks(square, _tasks(log, 4), store=tmp_path / "store",
                           shared={"offset": 1}, scheduler=cluster.scheduler_address)
