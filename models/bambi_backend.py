@@ -17,9 +17,13 @@ Differences from :func:`models.build.build_model` that are inherent to plain Bam
   the intercept prior applies to the centred intercept (the reported ``Intercept`` is
   un-centred by Bambi afterwards).
 
+* thresholds: Bambi's ``Normal(linspace(-1, 1), threshold_sd)`` with an ordered transform,
+  where :mod:`models.build` uses first cut ``Normal(0, threshold_sd)`` plus ``HalfNormal``
+  gaps (a generative prior; see ``models.build._thresholds``). The likelihoods agree.
+
 Priors otherwise follow the spec (``spec_priors=True``, the default): coefficients
-``Normal(0, beta_sd)`` (or ``StudentT``), intercept ``Normal(mu, intercept_sd)``, thresholds
-``Normal(linspace(-1, 1), threshold_sd)`` ordered, group sds ``HalfNormal``, Gaussian
+``Normal(0, beta_sd)`` (or ``StudentT``), intercept ``Normal(mu, intercept_sd)``, group sds
+``HalfNormal``, Gaussian
 ``sigma`` ``HalfNormal``, all with the Gaussian auto-scaling of :mod:`models.build`.
 Bambi's sampler defaults (``model.fit()``: PyMC NUTS, ``jitter+adapt_diag``) are untouched.
 """
@@ -180,7 +184,8 @@ def _priors(spec: ModelSpec, data: ModelData, terms: list[str]) -> dict[str, obj
     elif spec.focal and spec.variant == "fixed":
         priors[cols[spec.focal]] = bmb.Prior("Normal", mu=0.0, sigma=p["fixed_focal_sd"])
     if spec.family == "cumulative":
-        # as models.build: locations spread over [-1, 1] so the start point is ordered
+        # Bambi's own ordered Normal (it cannot express models.build's first cut + gaps
+        # prior); locations spread over [-1, 1] so the start point is ordered
         n_cut = len(data.categories) - 1
         priors["threshold"] = bmb.Prior(
             "Normal", mu=np.linspace(-1.0, 1.0, n_cut), sigma=p["threshold_sd"],

@@ -57,6 +57,32 @@ def data_updates(spec: ModelSpec, data: ModelData) -> dict[str, np.ndarray]:
     return out | {k: np.asarray(v) for k, v in _prior_values(spec, data).items()}
 
 
+def _thresholds(sd, n_cut: int, *, n_items: int | None = None):
+    """Ordered cut points as the first one plus positive gaps (a *generative* prior).
+
+    ``threshold_first ~ Normal(0, sd)``, ``threshold_gaps ~ HalfNormal(sd)``, ``thresholds``
+    = first + cumulative gaps (per item for the graded family). Forward sampling (prior
+    predictive checks, simulation-based calibration) draws from exactly the prior the fit
+    uses. The earlier ``Normal(linspace(-1, 1), sd)`` with an ordered *transform* did not:
+    PyMC's forward sampling ignores transforms, so about a third of prior draws had unordered
+    cut points that the fitted model cannot represent -- SBC of the contact model flagged
+    ``thresholds[1|2]`` (90% coverage 0.64 at 200 simulations).
+    """
+    if n_items is None:
+        first = pm.Normal("threshold_first", 0.0, sd)
+        if n_cut == 1:
+            return pm.Deterministic("thresholds", first[None], dims="threshold")
+        gaps = pm.HalfNormal("threshold_gaps", sd, shape=n_cut - 1)
+        cuts = pt.concatenate([first[None], first + pt.cumsum(gaps)])
+        return pm.Deterministic("thresholds", cuts, dims="threshold")
+    first = pm.Normal("threshold_first", 0.0, sd, dims="item")
+    if n_cut == 1:
+        return pm.Deterministic("thresholds", first[:, None], dims=("item", "threshold"))
+    gaps = pm.HalfNormal("threshold_gaps", sd, shape=(n_items, n_cut - 1))
+    cuts = pt.concatenate([first[:, None], first[:, None] + pt.cumsum(gaps, axis=1)], axis=1)
+    return pm.Deterministic("thresholds", cuts, dims=("item", "threshold"))
+
+
 def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     """The PyMC model of ``spec`` on ``data``.
 
@@ -125,24 +151,15 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             sd_t = pm.HalfNormal("sd_tenant", pd_["prior_tenant_sd_scale"])
             e = pm.Normal("z_tenant", 0.0, 1.0, dims="obs")
             theta = eta + sd_t * e  # (n_obs,)
-            n_items, n_cut = len(spec.items), len(data.categories) - 1
-            mu = np.tile(np.linspace(-1.0, 1.0, n_cut), (n_items, 1))
-            thresholds = pm.Normal(
-                "thresholds", mu, pd_["prior_threshold_sd"], dims=("item", "threshold"),
-                transform=pm.distributions.transforms.ordered,
-            )
+            n_items = len(spec.items)
+            thresholds = _thresholds(pd_["prior_threshold_sd"], len(data.categories) - 1,
+                                     n_items=n_items)
             # (n_obs, n_item) latent, one row of thresholds per item
             pm.OrderedLogistic("y", eta=pt.repeat(theta[:, None], n_items, axis=1),
                                cutpoints=thresholds, observed=y_obs, compute_p=False,
                                dims=("obs", "item"))
         elif spec.family == "cumulative":
-            n_cut = len(data.categories) - 1
-            # locations spread over [-1, 1] (not the data's) only so that the support point,
-            # the sampler's start, is strictly ordered; sd 3 leaves them weakly informative
-            thresholds = pm.Normal(
-                "thresholds", np.linspace(-1.0, 1.0, n_cut), pd_["prior_threshold_sd"],
-                dims="threshold", transform=pm.distributions.transforms.ordered,
-            )
+            thresholds = _thresholds(pd_["prior_threshold_sd"], len(data.categories) - 1)
             pm.OrderedLogistic("y", eta=eta, cutpoints=thresholds, observed=y_obs,
                                compute_p=False, dims="obs")
         elif spec.family == "bernoulli":

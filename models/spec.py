@@ -46,7 +46,7 @@ DEFAULT_PRIORS = MappingProxyType({
     "beta_sd": 1.5,          # coefficients ~ Normal(0, beta_sd) (per unit of each term)
     "beta_nu": 0.0,          # > 0: coefficients ~ StudentT(nu, 0, beta_sd) (heavy tails)
     "intercept_sd": 3.0,     # intercept ~ Normal(0, intercept_sd)   (bernoulli)
-    "threshold_sd": 3.0,     # ordered thresholds ~ Normal(0, threshold_sd)  (cumulative)
+    "threshold_sd": 3.0,     # first cut ~ Normal(0, sd), gaps ~ HalfNormal(sd)  (cumulative)
     "focal_sd_scale": 1.0,   # hierarchical: sd of focal-level effects ~ HalfNormal(scale)
     "fixed_focal_sd": 1.5,   # fixed: focal-level contrasts vs reference ~ Normal(0, sd)
     "group_sd_scale": 1.0,   # sd of each random-intercept level ~ HalfNormal(scale)
@@ -67,6 +67,11 @@ DEFAULT_PRIOR_GRID = MappingProxyType({
     "beta_wide": {"beta_sd": 5.0, "fixed_focal_sd": 5.0},
     "heavy_tails": {"beta_nu": 3.0},  # Student-t(3) coefficients (a separate compiled graph)
 })
+
+# Version of what build_model makes of a spec; part of every spec's JSON (so of fit hashes,
+# SBC and grid fingerprints): saved fits of an older graph are never reused. 2: generative
+# threshold prior (first cut + positive gaps) instead of an ordered-transformed Normal.
+BUILDER_VERSION = 2
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\((?P<arg>[A-Za-z_][A-Za-z0-9_]*)\)|"
@@ -191,6 +196,7 @@ class ModelSpec:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["priors"] = self.prior
         d["terms"] = [dataclasses.asdict(t) for t in self.terms]
+        d["builder_version"] = BUILDER_VERSION
         return json.dumps(d, sort_keys=True, default=list)
 
 

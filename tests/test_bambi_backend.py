@@ -42,7 +42,8 @@ def test_bambi_model_builds_with_finite_logp(frame, outcome):
 
 
 def test_fixed_cumulative_matches_hand_written_model(frame):
-    """Same likelihood and priors: identical log density at the same (arbitrary) point."""
+    """Same likelihood and priors (but the thresholds' own prior, which differs on purpose):
+    identical log density of everything else at the same (arbitrary) point."""
     spec = default_specs("fixed")["contact"]
     data = prepare(frame, spec)
     bm = bambi_model(spec, data)
@@ -52,19 +53,34 @@ def test_fixed_cumulative_matches_hand_written_model(frame):
     beta = rng.normal(0, 0.5, data.X.shape[1])
     contrast = rng.normal(0, 0.5, len(data.level_labels["living_form"]) - 1)
     z = rng.normal(size=len(data.level_labels["complex_id"]))
-    th = np.array([-0.5, np.log(1.3)])  # ordered transform: first cut, log of the gap
+    first, gap = -0.5, 1.3  # cut points -0.5 and 0.8
     ours_point = {"beta": beta, "living_form_contrast": contrast, "z_complex_id": z,
-                  "sd_complex_id_log__": np.log(0.7), "thresholds_ordered__": th}
+                  "sd_complex_id_log__": np.log(0.7), "threshold_first": first,
+                  "threshold_gaps_log__": np.array([np.log(gap)])}
     bambi_point = {"living_form": contrast, "1|complex_id_offset": z,
-                   "1|complex_id_sigma_log__": np.log(0.7), "threshold_ordered__": th}
+                   "1|complex_id_sigma_log__": np.log(0.7),
+                   "threshold_ordered__": np.array([first, np.log(gap)])}
     bambi_point |= {col: beta[j] for j, col in enumerate(term_columns(spec, data).values())}
     pm_b = bm.backend.model
     # Bambi's treatment coding drops the reference, other levels in our contrast order
     assert list(pm_b.coords["living_form_dim"]) == [
         lab for lab in data.level_labels["living_form"] if lab != "HZ"]
     assert list(pm_b.coords["complex_id__factor_dim"]) == list(data.level_labels["complex_id"])
-    np.testing.assert_allclose(pm_b.compile_logp()(bambi_point),
-                               ours.compile_logp()(ours_point), rtol=1e-10)
+
+    def without_thresholds(model):
+        keep = [v for v in model.free_RVs + model.observed_RVs
+                if not v.name.startswith("threshold")]
+        return model.compile_logp(vars=keep, jacobian=True)
+
+    np.testing.assert_allclose(without_thresholds(pm_b)(bambi_point),
+                               without_thresholds(ours)(ours_point), rtol=1e-10)
+    # and our threshold prior is the generative one: Normal(0, 3) first cut, HalfNormal gap
+    from scipy import stats
+
+    th = ours.compile_logp(vars=[ours["threshold_first"], ours["threshold_gaps"]],
+                           jacobian=False)(ours_point)
+    expected = stats.norm(0, 3).logpdf(first) + stats.halfnorm(scale=3).logpdf(gap)
+    np.testing.assert_allclose(th, expected, rtol=1e-10)
 
 
 def _tiny(variant: str) -> tuple[ModelSpec, ModelData]:

@@ -28,9 +28,10 @@ def _expected_free(spec: ModelSpec) -> set[str]:
         names |= {f"sd_{spec.focal}", f"{spec.focal}_raw"}
     elif spec.variant == "fixed":
         names |= {f"{spec.focal}_contrast"}
-    names |= {"cumulative": {"thresholds"}, "bernoulli": {"intercept"},
+    cuts = {"threshold_first", "threshold_gaps"}  # thresholds = first + cumsum(gaps)
+    names |= {"cumulative": cuts, "bernoulli": {"intercept"},
               "gaussian": {"intercept", "sigma"},
-              "graded": {"thresholds", "sd_tenant", "z_tenant"}}[spec.family]
+              "graded": cuts | {"sd_tenant", "z_tenant"}}[spec.family]
     return names
 
 
@@ -78,6 +79,7 @@ def test_dims_and_coords(built):
         assert dims["living_form_effect"] == ("living_form",)
     if spec.family == "cumulative":
         assert dims["thresholds"] == ("threshold",)
+        assert "thresholds" in {v.name for v in model.deterministics}
         cats = data.categories
         assert len(cats) == len(cb.OUTCOME_BY_NAME[spec.outcome].levels)
         pairs = zip(cats[:-1], cats[1:], strict=True)
@@ -247,3 +249,14 @@ def test_model_spec_rejects_non_positive_prior_scale(key):
         _spec(priors={key: -1.0})
     with pytest.raises(ValueError, match=key):
         _spec(priors={key: "wide"})
+
+
+@pytest.mark.parametrize("name", ["contact", "cohesion_items"])
+def test_prior_draws_of_thresholds_are_ordered(small_frame, name):
+    """Forward (prior predictive) draws come from the fitted prior: cut points ordered."""
+    import pymc as pm
+
+    spec = default_specs()[name]
+    model = build_model(spec, prepare(small_frame, spec))
+    draws = pm.draw(model["thresholds"], draws=400, random_seed=1)
+    assert (np.diff(draws, axis=-1) > 0).all()
