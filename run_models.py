@@ -333,7 +333,6 @@ SBC_SAMPLER = {"chains": 2, "draws": 300, "tune": 300}  # per simulation, unless
 
 
 def _sbc(args) -> int:
-    import pandas as pd
 
     from diagnostics.calibration import sbc_figure, uniformity_table
     from diagnostics.plots import save_figure
@@ -387,13 +386,11 @@ def _sbc(args) -> int:
         _write_csv(table, out / "uniformity.csv")
         save_figure(sbc_figure(ranks, table=table), out / "ecdf.png")
         timing = _batch_timing(batch)
-        (out / "run.json").write_text(json.dumps(json.loads(
-            describe(spec, fit_spec, fit_settings, fit_data)) | timing, indent=1))
+        (out / "run.json").write_text(json.dumps(
+            describe(spec, fit_spec, fit_settings, fit_data) | timing, indent=1))
         if batch.failures:
             failed += 1
-            _write_csv(pd.DataFrame([f.__dict__ for f in batch.failures]), out / "failures.csv")
-            print(f"  {len(batch.failures)} simulation(s) FAILED after retries "
-                  f"(failures.csv): {batch.failures[0].error}")
+            _report_failures(batch.failures, out, "simulation(s)", indent="  ")
         bad = table[table["verdict"] != "ok"]
         divergent = ranks.drop_duplicates("sim")["divergences"].gt(0).sum()
         print(f"  {timing['tasks_run']} fits in {timing['wall_s']:.0f} s wall on "
@@ -409,6 +406,15 @@ def _sbc(args) -> int:
                   "their verdicts are unstable; use 200 for a calibration claim")
         print(f"  wrote {out}/uniformity.csv, ranks.csv, ecdf.png, run.json")
     return 1 if failed else 0
+
+
+def _report_failures(failures, out: Path, what: str, indent: str = "") -> None:
+    """Write failures.csv (key, attempts, error) and say so; failed tasks are never dropped."""
+    import pandas as pd
+
+    _write_csv(pd.DataFrame([f.__dict__ for f in failures]), out / "failures.csv")
+    print(f"{indent}{len(failures)} {what} FAILED after retries (failures.csv): "
+          f"{failures[0].key}: {failures[0].error}")
 
 
 def _progress(total: int):
@@ -442,12 +448,9 @@ def _sensitivity(args) -> int:
     from models.spec import prior_grid
 
     settings, frame, _, specs = _setup(args)
-    try:
-        cfg = load_config(args.config)
-        grid = prior_grid(cfg.sensitivity, source=str(args.config or "defaults"))
-        for spec in specs.values():  # every setting must be valid for every model
-            for values in grid.values():
-                spec.with_(priors=values)
+    try:  # prior_grid checks every value, so each setting is valid for every model
+        grid = prior_grid(load_config(args.config).sensitivity,
+                          source=str(args.config or "defaults"))
     except ValueError as err:
         raise _Exit(f"error: {err}") from err
     specs = {k: s for k, s in specs.items() if s.focal and s.variant != "none"}
@@ -476,8 +479,6 @@ def _sensitivity(args) -> int:
     for scale in dict.fromkeys(table["scale"]):
         fig = sensitivity_figure(table, scale=scale)
         save_figure(fig, out / f"sensitivity_{scale}.png")
-    if batch.failures:
-        _write_csv(pd.DataFrame([f.__dict__ for f in batch.failures]), out / "failures.csv")
     print("\nHow far each living-form contrast moves from the default prior (shift in default "
           "posterior SDs; |shift| > 0.5 = moves), per model and prior setting:")
     moved = table[table["prior"] != "default"]
@@ -496,8 +497,7 @@ def _sensitivity(args) -> int:
     print(f"Wall {batch.seconds:.0f} s on {batch.workers} {batch.scheduler} worker(s), "
           f"{batch.reused} fit(s) reused.")
     if batch.failures:
-        print(f"{len(batch.failures)} fit(s) FAILED after retries (failures.csv): "
-              f"{batch.failures[0].key}: {batch.failures[0].error}")
+        _report_failures(batch.failures, out, "fit(s)")
     print(f"wrote {out}/sensitivity.csv, fits.csv, sensitivity_*.png")
     return 1 if batch.failures else 0
 
@@ -642,7 +642,7 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
     import pandas as pd
 
     from diagnostics.plots import forest_figure, ppc_figure, rank_figure
-    from diagnostics.report import build_report, figure_png
+    from diagnostics.report import build_report
 
     if "living_form" in frame and "complex_id" in frame:
         from data.codebook import FORM_BY_CODE
@@ -661,12 +661,12 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
         except KeyError:  # a data set without some outcome columns
             tables["marginals"] = None
     effects = tables["effects"]
-    figures = {"effects": [("Contrasts vs HZ, latent scale (90% intervals)",
-                            figure_png(forest_figure(effects, scale="latent")))]}
+    figures = {"effects": [_figure("Contrasts vs HZ, latent scale (90% intervals)",
+                                   lambda: forest_figure(effects, scale="latent"))]}
     if (effects["scale"] == "probability").any():
-        figures["probability"] = [("Contrasts vs HZ in percentage points, a new complex "
-                                   "(90% intervals)",
-                                   figure_png(forest_figure(effects, scale="probability")))]
+        figures["probability"] = [_figure("Contrasts vs HZ in percentage points, a new "
+                                          "complex (90% intervals)",
+                                          lambda: forest_figure(effects, scale="probability"))]
     figures["convergence"] = [_figure(f"{name}: rank plots (chains should overlap)",
                                       lambda t=tree: rank_figure(t)) for name, tree in fits.items()]
     psense = tables.get("psense")
@@ -679,7 +679,7 @@ def _report(out: Path, *, frame, fits: dict, tables: dict) -> None:
         figures["sensitivity"] = [_figure(f"{m}: power-scaled posteriors of SDs and contrasts",
                                           lambda m=m: psense_figure(fits[m])) for m in shown]
     if tables.get("ppc") is not None:
-        figures["ppc"] = [(m, figure_png(ppc_figure(tables["ppc"], m)))
+        figures["ppc"] = [_figure(m, lambda m=m: ppc_figure(tables["ppc"], m))
                           for m in dict.fromkeys(tables["ppc"]["model"])]
     text = build_report(title="Does where senior tenants live change how they live together?",
                         source=str(out), tables=tables, figures=figures)

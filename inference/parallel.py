@@ -22,6 +22,7 @@ this project installed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BatchResult", "Task", "TaskFailure", "run_tasks", "worker_engine"]
+__all__ = ["BatchResult", "Task", "TaskFailure", "fingerprint", "run_tasks", "worker_engine"]
 
 log = logging.getLogger(__name__)
 _ENGINE = None
@@ -54,6 +55,11 @@ def worker_engine():
             cores = None
         _ENGINE = Engine(cores=cores)
     return _ENGINE
+
+
+def fingerprint(*parts: str) -> str:
+    """A short hash of what a task computes (spec and settings JSON, data hash, seed...)."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

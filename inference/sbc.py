@@ -22,8 +22,6 @@ whatever the number ``L`` of thinned draws.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 
 import numpy as np
 import pandas as pd
@@ -31,13 +29,13 @@ import pymc as pm
 import xarray as xr
 
 from inference.engine import SamplerSettings
-from inference.parallel import Task, worker_engine
+from inference.parallel import Task, fingerprint, worker_engine
 from models.build import build_model, is_structural
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["MISSPECIFICATIONS", "flatten_draws", "misspecified", "sbc_task", "sbc_tasks",
-           "subsample_design"]
+__all__ = ["MISSPECIFICATIONS", "describe", "flatten_draws", "misspecified", "results_frame",
+           "sbc_task", "sbc_tasks", "subsample_design"]
 
 # Deliberately wrong fits that SBC must flag (used by tests and ``run_models.py sbc``)
 MISSPECIFICATIONS = ("none", "no-complex", "prior-mismatch")
@@ -108,10 +106,6 @@ def subsample_design(frame: pd.DataFrame, n_tenants: int, *, group: str, stratum
     return frame[frame[group].isin(chosen)].reset_index(drop=True)
 
 
-def _fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def sbc_tasks(spec: ModelSpec, data: ModelData, *, sims: int, seed: int,
               settings: SamplerSettings, fit_spec: ModelSpec | None = None) -> list[Task]:
     """One task per simulation: parameters and a response drawn from ``spec``'s prior.
@@ -125,7 +119,7 @@ def sbc_tasks(spec: ModelSpec, data: ModelData, *, sims: int, seed: int,
     prior = pm.sample_prior_predictive(draws=sims, model=model, random_seed=seed)
     truths = flatten_draws(prior["prior"].dataset)
     ys = prior["prior_predictive"]["y"].to_numpy()[0]  # (sims, *y.shape)
-    base = _fingerprint(spec.to_json(), fit_spec.to_json(), settings.to_json(),
+    base = fingerprint(spec.to_json(), fit_spec.to_json(), settings.to_json(),
                         data.data_hash(), str(seed), str(sims))
     tasks = []
     for i in range(sims):
@@ -174,9 +168,8 @@ def results_frame(results: dict[str, dict]) -> pd.DataFrame:
 
 
 def describe(spec: ModelSpec, fit_spec: ModelSpec, settings: SamplerSettings,
-             data: ModelData) -> str:
-    """A one-line JSON record of what was calibrated (written beside the results)."""
-    return json.dumps({"simulated_from": spec.name, "fitted": fit_spec.name,
-                       "n_rows": data.n, "groups": {k: len(v) for k, v in
-                                                    data.level_labels.items()},
-                       "settings": json.loads(settings.to_json())})
+             data: ModelData) -> dict:
+    """What was calibrated (written beside the results as run.json)."""
+    return {"simulated_from": spec.name, "fitted": fit_spec.name, "n_rows": data.n,
+            "groups": {k: len(v) for k, v in data.level_labels.items()},
+            "settings": dataclasses.asdict(settings)}

@@ -9,13 +9,11 @@ coefficient prior changes the graph and compiles once more).
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
 from inference.engine import SamplerSettings
-from inference.parallel import Task, worker_engine
+from inference.parallel import Task, fingerprint, worker_engine
 from models.design import ModelData
 from models.spec import ModelSpec
 
@@ -29,8 +27,7 @@ def grid_tasks(specs: dict[str, ModelSpec], grid: dict[str, dict], *,
     for name, spec in specs.items():
         for prior, values in grid.items():
             variant = spec.with_(priors=values)
-            fp = hashlib.sha256("\n".join([variant.to_json(), settings.to_json(),
-                                           data_hashes[name]]).encode()).hexdigest()[:16]
+            fp = fingerprint(variant.to_json(), settings.to_json(), data_hashes[name])
             tasks.append(Task(key=f"{name}--{prior}", fingerprint=fp,
                               kwargs={"spec": variant, "prior": prior, "model": name}))
     return tasks
