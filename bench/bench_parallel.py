@@ -17,7 +17,7 @@ One SBC workload (the same tasks, seed and sampler settings) is run twice throug
 Printed per way: wall seconds (including cluster start-up and compiling), mean task seconds
 (``per_sim_s``: one fit and its ranks, inside the worker), wall per simulation, and the
 speed-up of ``local`` over ``serial`` in wall time, and the share of identical ranks (not
-100%: nutpie's draws for one seed differ between processes, see shared/notes; the rank
+100%: nutpie's draws for one seed differ between processes, see docs/sampler-measurements.md; the rank
 distributions are what SBC compares).
 """
 
@@ -43,18 +43,15 @@ def main() -> None:
     p.add_argument("--tune", type=int, default=300)
     args = p.parse_args()
 
-    from data import codebook as cb
-    from data.simulate import simulate
+    from data.simulate import analysis_frame
     from inference.engine import SamplerSettings
     from inference.parallel import run_tasks
     from inference.sbc import results_frame, sbc_task, sbc_tasks, subsample_design
     from models.design import prepare
     from models.spec import default_specs
-    from run_models import DEFAULT_SEED
+    from workflows.setup import DEFAULT_SEED
 
-    cx, tn, _ = simulate(seed=DEFAULT_SEED)
-    cx, tn = cb.derive(cx, tn)
-    frame = cb.add_outcome_columns(tn).merge(cx, on="complex_id")
+    frame = analysis_frame(seed=DEFAULT_SEED)
     spec = default_specs()[args.outcome]
     frame = subsample_design(frame, args.n_tenants, group=spec.levels[0], stratum=spec.focal,
                              seed=1)

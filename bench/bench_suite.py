@@ -68,8 +68,7 @@ import pandas as pd  # noqa: E402
 import pytensor  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from data import codebook as cb  # noqa: E402
-from data.simulate import simulate  # noqa: E402
+from data.simulate import analysis_frame  # noqa: E402
 from inference.engine import Engine, SamplerSettings  # noqa: E402
 from models.bambi_backend import bambi_contrasts, bambi_model, level_columns  # noqa: E402
 from models.design import ModelData, prepare  # noqa: E402
@@ -167,10 +166,7 @@ def run(args) -> pd.DataFrame:
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise SystemExit(f"unknown outcome(s) {unknown}; choose from {list(specs)}")
-    cx, tn, _ = simulate(seed=20261128)  # the default data set of run_models.py
-    cx, tn = cb.derive(cx, tn)
-    tn = cb.add_outcome_columns(tn)
-    frame = tn.merge(cx, on="complex_id")
+    frame = analysis_frame()  # the default data set of run_models.py
     engine = Engine()
     rows = []
     for name in names:

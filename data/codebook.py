@@ -1,8 +1,9 @@
 """The study's codebook as code: the single source of truth for variables, forms and outcomes.
 
 Everything else (loader, validation, simulator, model specs, reports) reads from here.
-Values marked ``ASSUMPTION`` are not published in the report (see ``shared/study/STUDY.md``)
-and were chosen by us as plausible; they are listed by :func:`assumptions`.
+Values marked ``ASSUMPTION`` are not published in the report (summarised in English, with
+every published figure, in ``docs/STUDY.md``) and were chosen by us as plausible; they are
+listed in :data:`ASSUMPTIONS`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+
+from models.terms import Covariate, covariate_matrix
 
 __all__ = [
     "ASSUMPTIONS",
@@ -278,38 +281,8 @@ def variable(name: str, table: str = "tenants") -> Variable:
 
 
 # --------------------------------------------------------------------------------------
-# Tenant covariates as model terms
+# Tenant covariates as model terms (models.terms.Covariate)
 # --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Covariate:
-    """A tenant covariate as it enters every model.
-
-    Binary covariates enter as 0/1; ordinal ones as treatment-coded categories with the first
-    level as reference; extraversion as ``(x - 6.5) / 3`` (a fixed, data-independent
-    rescaling, so that coefficients compare across data sets and with the simulator's truth).
-    """
-
-    name: str
-    kind: str  # binary | categorical | scaled | standardize | center | numeric | interaction
-    levels: tuple = ()
-    center: float = 0.0
-    scale: float = 1.0
-    parts: tuple[str, ...] = ()  # interaction: (binary column, another term of the model)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Data columns this term reads."""
-        return self.parts or (self.name,)
-
-    def term_names(self) -> list[str]:
-        """Names of the model coefficients this covariate produces."""
-        if self.kind == "categorical" and self.levels:
-            return [f"{self.name}[{lv}]" for lv in self.levels[1:]]
-        if self.kind == "categorical":
-            return [f"{self.name}[*]"]  # levels come from the data
-        return [self.name]
-
-
 COVARIATES: tuple[Covariate, ...] = (
     Covariate("female", "binary"),
     Covariate("age_group", "categorical", (1, 2, 3, 4)),
@@ -475,34 +448,6 @@ def add_outcome_columns(tenants: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def covariate_matrix(frame: pd.DataFrame, covariates=COVARIATES) -> pd.DataFrame:
-    """Design matrix of ``covariates`` (columns named by :meth:`Covariate.term_names`).
-
-    Kinds: ``binary``/``numeric`` as is; ``scaled`` with the covariate's fixed centre and
-    scale; ``standardize``/``center`` with the data's mean (and sd); ``categorical``
-    treatment-coded with the first level as reference (levels taken from the data, sorted,
-    when the covariate lists none). Missing values propagate as NaN.
-    """
-    cols = {}
-    for cov in covariates:
-        if cov.kind == "interaction":  # binary part x the other part's model column
-            flag, other = cov.parts
-            z = pd.to_numeric(frame[flag]).to_numpy(dtype=float, na_value=np.nan)
-            cols[cov.name] = z * cols[other]
-            continue
-        x = pd.to_numeric(frame[cov.name]).to_numpy(dtype=float, na_value=np.nan)
-        if cov.kind == "categorical":
-            levels = cov.levels or tuple(np.unique(x[~np.isnan(x)]).tolist())
-            for lv in levels[1:]:
-                name = f"{cov.name}[{lv:g}]" if isinstance(lv, float) else f"{cov.name}[{lv}]"
-                cols[name] = np.where(np.isnan(x), np.nan, (x == lv) * 1.0)
-        elif cov.kind == "standardize":
-            cols[cov.name] = (x - np.nanmean(x)) / np.nanstd(x)
-        elif cov.kind == "center":
-            cols[cov.name] = x - np.nanmean(x)
-        else:
-            cols[cov.name] = (x - cov.center) / cov.scale
-    return pd.DataFrame(cols, index=frame.index)
 
 
 # --------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from pathlib import Path
 
 __all__ = ["ConfigError", "StudyConfig", "load_config", "read_toml"]
 
-_TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity"}
+_TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study"}
 _OUTCOME_KEYS = {"name", "response", "family", "terms", "levels", "focal", "reference",
                  "subset", "categories", "priors", "variant", "items", "reversed_items"}
 
@@ -60,6 +60,7 @@ class StudyConfig:
     sampler: dict = field(default_factory=dict)
     outcomes: tuple[dict, ...] = ()
     sensitivity: dict = field(default_factory=dict)
+    study: dict = field(default_factory=dict)
 
 
 def read_toml(path: Path, *, error: type[ValueError]) -> dict:
@@ -101,4 +102,5 @@ def load_config(path: Path | None) -> StudyConfig:
         sampler=dict(raw.get("sampler", {})),
         outcomes=outcomes,
         sensitivity=dict(raw.get("sensitivity", {})),
+        study=dict(raw.get("study", {})),
     )

@@ -21,6 +21,7 @@ import pyreadstat
 
 from data.codebook import DERIVED, FORMS, VARIABLES, Variable, add_outcome_columns, derive
 from data.validation import TABLES, check_study, normalise_table, to_number
+from models.terms import complete_cases
 
 __all__ = [
     "SUFFIXES",
@@ -356,52 +357,6 @@ def load_study(
 # --------------------------------------------------------------------------------------
 # Complete cases
 # --------------------------------------------------------------------------------------
-def complete_cases(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the rows that are complete on ``columns`` and report what was removed.
-
-    Parameters
-    ----------
-    frame
-        The table (not modified).
-    columns
-        Columns that must be non-missing.
-
-    Returns
-    -------
-    complete : pandas.DataFrame
-        The complete rows (original index kept).
-    report : pandas.DataFrame
-        One row per column: ``variable``, ``n_missing`` (rows missing it),
-        ``n_removed_only_by_this`` (rows missing only this one of ``columns``), and the
-        table's ``n_before`` and ``n_after``.
-
-    Raises
-    ------
-    KeyError
-        When a column is not in the frame.
-    """
-    columns = list(dict.fromkeys(columns))
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise KeyError(f"columns not in the data: {', '.join(absent)}")
-    missing = frame[columns].isna()
-    n_missing_in_row = missing.sum(axis=1)
-    keep = n_missing_in_row == 0
-    complete = frame.loc[keep].copy()
-    n_before, n_after = len(frame), int(keep.sum())
-    report = pd.DataFrame({
-        "variable": pd.Series(columns, dtype=object),
-        "n_missing": [int(missing[c].sum()) for c in columns],
-        "n_removed_only_by_this": [int((missing[c] & (n_missing_in_row == 1)).sum())
-                                   for c in columns],
-        "n_before": n_before,
-        "n_after": n_after,
-    })
-    logger.info("complete cases on %d column(s): %d of %d rows kept, %d removed%s",
-                len(columns), n_after, n_before, n_before - n_after,
-                "".join(f"; {r.variable}: {r.n_missing} missing"
-                        for r in report.itertuples() if r.n_missing))
-    return complete, report
 
 
 # --------------------------------------------------------------------------------------

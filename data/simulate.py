@@ -28,19 +28,25 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from data import codebook as cb
+from data.files import write_csv, write_text
 from data.truth import COHESION_ITEM_TARGETS, COHESION_TENANT_SD, TRUE_EFFECTS
 
 __all__ = [
     "COVARIATE_MODEL",
     "Design",
+    "DEFAULT_DATA_SEED",
+    "analysis_frame",
     "calibrate",
-        "simulate",
+    "simulate",
+    "simulated_study",
     "simulated_marginals",
     "write_simulation",
 ]
 
 log = logging.getLogger(__name__)
 CALIBRATION_SEED = 20_261_128
+# the built-in default data set of ``run_models.py``: the simulator's output for this seed
+DEFAULT_DATA_SEED = 20_261_128
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(24)
 _GH_W = _GH_W / _GH_W.sum()
 
@@ -389,12 +395,8 @@ def write_simulation(out_dir: Path, *, seed: int, design: Design | None = None) 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in (("complexes.csv", complexes), ("tenants.csv", tenants)):
-        tmp = out_dir / f".{name}.tmp"
-        frame.to_csv(tmp, index=False)
-        tmp.replace(out_dir / name)
-    tmp = out_dir / ".truth.json.tmp"
-    tmp.write_text(json.dumps(tr, indent=2, default=_json_default))
-    tmp.replace(out_dir / "truth.json")
+        write_csv(frame, out_dir / name)
+    write_text(out_dir / "truth.json", json.dumps(tr, indent=2, default=_json_default))
     return {"complexes": complexes, "tenants": tenants, "truth": tr}
 
 
@@ -404,3 +406,25 @@ def _json_default(obj):
     if isinstance(obj, tuple):
         return list(obj)
     raise TypeError(type(obj))
+
+
+def simulated_study(design: Design | None = None, *, seed: int = DEFAULT_DATA_SEED):
+    """The simulated study as :class:`data.loader.StudyData` plus its truth.
+
+    The default arguments give the built-in default data set of ``run_models.py``.
+    """
+    from data.loader import StudyData
+
+    complexes, tenants, tr = simulate(design, seed=seed)
+    return StudyData(complexes=complexes, tenants=tenants,
+                     source=f"simulated (seed {seed})"), tr
+
+
+def analysis_frame(design: Design | None = None, *,
+                   seed: int = DEFAULT_DATA_SEED) -> pd.DataFrame:
+    """One row per simulated tenant with its complex's columns, as every model reads it.
+
+    The one builder of the simulated analysis frame, for the main job, tests and
+    benchmarks alike (:meth:`data.loader.StudyData.merged`).
+    """
+    return simulated_study(design, seed=seed)[0].merged()

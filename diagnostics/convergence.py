@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from diagnostics.summary import posterior_summary
+
 __all__ = ["THRESHOLDS", "VERDICTS", "model_verdict", "parameter_table"]
 
 log = logging.getLogger(__name__)
@@ -28,19 +30,6 @@ THRESHOLDS = MappingProxyType({
     "divergences_fail": 0,   # any divergence is a fail (posterior may be biased)
     "treedepth_share_warn": 0.01,
 })
-
-
-def _flat(ds: xr.Dataset, name: str) -> pd.DataFrame:
-    rows = []
-    for var, da in ds.data_vars.items():
-        if da.ndim == 0:
-            rows.append((var, var, float(da)))
-            continue
-        stacked = da.stack(_i=da.dims) if da.ndim > 1 else da.rename({da.dims[0]: "_i"})
-        labels = [f"{var}[{', '.join(map(str, np.atleast_1d(k)))}]"
-                  for k in stacked["_i"].to_index()]
-        rows += [(var, lab, float(v)) for lab, v in zip(labels, stacked.values, strict=True)]
-    return pd.DataFrame(rows, columns=["variable", "parameter", name])
 
 
 def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
@@ -59,20 +48,7 @@ def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
     post = tree["posterior"].to_dataset()
     if var_names:
         post = post[[v for v in var_names if v in post]]
-    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
-    parts = [
-        _flat(post.mean(("chain", "draw")), "mean"),
-        _flat(post.std(("chain", "draw")), "sd"),
-        _flat(post.quantile(lo, ("chain", "draw")).drop_vars("quantile"), "q05"),
-        _flat(post.quantile(hi, ("chain", "draw")).drop_vars("quantile"), "q95"),
-        _flat(azs.rhat(post), "r_hat"),
-        _flat(azs.ess(post, method="bulk"), "ess_bulk"),
-        _flat(azs.ess(post, method="tail"), "ess_tail"),
-        _flat(azs.mcse(post, method="mean"), "mcse_mean"),
-    ]
-    table = parts[0]
-    for p in parts[1:]:
-        table = table.merge(p, on=["variable", "parameter"])
+    table = posterior_summary(post, ci_prob=ci_prob)
     n_chains = post.sizes["chain"]
     need = THRESHOLDS["ess_per_chain"] * n_chains
     reasons = []

@@ -5,13 +5,15 @@ Each function takes a table and returns a matplotlib figure; the caller saves it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from data import codebook as cb  # noqa: E402
+from data.files import atomic_write  # noqa: E402
 
 __all__ = ["collection_figure", "concepts_figure", "forest_figure", "ppc_figure", "rank_figure",
            "save_figure"]
@@ -27,29 +29,24 @@ def collection_figure(pc):
 
 def save_figure(fig, path) -> None:
     """Save a figure as PNG atomically (a partial file never replaces a good one) and close it."""
-    from pathlib import Path
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
-def _form_name(code: str) -> str:
-    form = cb.FORM_BY_CODE.get(code)
-    return f"{code} {form.en}" if form else code
+def concepts_figure(table: pd.DataFrame, *, names: Callable[[str], str] = str):
+    """Per outcome: predicted event probability for the existing forms and each concept.
 
-
-def concepts_figure(table: pd.DataFrame):
-    """Per outcome: predicted event probability for the existing forms and each concept."""
+    ``names`` turns a focal level's label into its display name.
+    """
     models = list(dict.fromkeys(table["model"]))
     fig, axes = plt.subplots(len(models), 1, figsize=(8.5, 2.2 + 0.32 * len(table) /
                                                       max(len(models), 1) * len(models)),
                              squeeze=False)
     for ax, model in zip(axes[:, 0], models, strict=True):
         g = table[table["model"] == model].reset_index(drop=True)
-        labels = [_form_name(n) if k == "living form" else n for n, k in zip(g["name"],
+        labels = [names(n) if k == "living form" else n for n, k in zip(g["name"],
                                                                                 g["kind"],
                                                                                 strict=True)]
         y = range(len(g))[::-1]
@@ -65,9 +62,15 @@ def concepts_figure(table: pd.DataFrame):
     return fig
 
 
-def forest_figure(effects: pd.DataFrame, *, scale: str = "latent"):
-    """Forest plot of living-form contrasts vs HZ per model (one row per outcome panel)."""
-    rows = effects[(effects["scale"] == scale) & effects["contrast"].str.endswith(" - HZ")]
+def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
+                  names: Callable[[str], str] = str, pooled: tuple[str, ...] = ()):
+    """Forest plot of focal contrasts vs each model's reference (one panel per model).
+
+    Contrasts are the ``"A - B"`` rows of the effects table, except those against a pooled
+    group (``"A - non-clustered"``); ``names`` turns a level label into its display name.
+    """
+    rows = effects[(effects["scale"] == scale) & effects["contrast"].str.contains(" - ")]
+    rows = rows[~rows["contrast"].str.split(" - ").str[-1].isin(pooled)]
     if "estimand" in rows and scale != "latent":
         rows = rows[rows["estimand"] == "new_complex"]
     models = list(dict.fromkeys(rows["model"]))
@@ -84,11 +87,12 @@ def forest_figure(effects: pd.DataFrame, *, scale: str = "latent"):
         ax.errorbar(g["mean"], y, xerr=[g["mean"] - g["q05"], g["q95"] - g["mean"]], fmt="o",
                     color=color, capsize=2, ms=4)
         ax.axvline(0, color="0.5", lw=0.8)
-        ax.set_yticks(y, [_form_name(c.split(" - ")[0]) for c in g["contrast"]], fontsize=7)
+        ax.set_yticks(y, [names(c.split(" - ")[0]) for c in g["contrast"]], fontsize=7)
         unit = "log-odds" if scale == "latent" else "percentage points"
         title = f"{model}{' (FAILED convergence)' if failed else ''}"
         ax.set_title(title, fontsize=9, color=color)
-        ax.set_xlabel(f"vs HZ high-rise, no meeting room ({unit})", fontsize=7)
+        reference = g["contrast"].iloc[0].split(" - ")[-1]
+        ax.set_xlabel(f"vs {names(reference)} ({unit})", fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
@@ -106,7 +110,7 @@ def ppc_figure(ppc: pd.DataFrame, model: str):
               label="replicated (90%)")
     colors = ["tab:red" if v == "misfit" else "black" for v in g["verdict"]]
     ax.scatter(g["observed"], y, color=colors, zorder=3, s=14, label="observed")
-    labels = [lbl.replace("living_form=", "form ") for lbl in g["group"]]
+    labels = list(g["group"])
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_title(f"{model}: posterior predictive check of '{stat}' (red = misfit)", fontsize=9)
     ax.legend(fontsize=7, loc="best")

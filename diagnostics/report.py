@@ -98,12 +98,15 @@ def _psense_section(psense: pd.DataFrame | None, figures: str) -> str:
 
 
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
-                 figures: dict[str, list[tuple[str, bytes | None]]]) -> str:
+                 figures: dict[str, list[tuple[str, bytes | None]]], design: str = "",
+                 focal_name: str = "focal-level") -> str:
     """The report as one HTML string.
 
-    ``tables`` may hold ``diagnostics``, ``overview``, ``missing``, ``marginals``,
-    ``effects``, ``ppc``, ``loo``, ``psense``, ``findings``, ``coverage``; ``figures`` maps a
-    section name to ``(caption, png)`` pairs.
+    ``title``, ``design`` (one sentence on the data's structure) and ``focal_name`` (what
+    the focal level is called) are the study's wording. ``tables`` may hold ``diagnostics``,
+    ``overview``, ``missing``, ``marginals``, ``effects``, ``ppc``, ``loo``, ``psense``,
+    ``findings`` (its section only when given), ``coverage``; ``figures`` maps a section
+    name to ``(caption, png)`` pairs.
     """
     diag = tables.get("diagnostics", pd.DataFrame())
     bad = diag[diag["verdict"] != "ok"] if len(diag) else diag
@@ -123,29 +126,31 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     effects = tables.get("effects", pd.DataFrame())
     latent = effects[effects["scale"] == "latent"] if len(effects) else effects
     prob = effects[(effects["scale"] != "latent")] if len(effects) else effects
-    ppc = tables.get("ppc", pd.DataFrame())
+    focal = html.escape(focal_name[:1].upper() + focal_name[1:])
+    ppc = tables.get("ppc")
+    ppc = pd.DataFrame() if ppc is None else ppc
     misfits = ppc[ppc["verdict"] == "misfit"] if len(ppc) else ppc
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Data: {html.escape(source)}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
-        "Tenants nested in technical complexes nested in living forms; every living-form "
-        "effect is controlled for the tenant covariates.</p>",
+        f"{html.escape(design)}</p>",
         f'<section id="flags"><h2>Verdicts at a glance</h2>{flags}</section>',
-        '<section id="data"><h2>Data overview</h2>'
-        f"<h3>Tenants and complexes per living form</h3>{_table(tables.get('overview'))}"
-        f"<h3>Marginals beside the report's published figures</h3>"
-        f"{_table(tables.get('marginals'))}"
-        f"<h3>Missing values and rows removed per model</h3>{_table(tables.get('missing'))}"
-        "</section>",
+        '<section id="data"><h2>Data overview</h2>' + "".join(
+            f"<h3>{heading}</h3>{_table(tables.get(key))}" for key, heading in (
+                ("overview", "Tenants and complexes per living form"),
+                ("marginals", "Marginals beside the report's published figures"),
+                ("missing", "Missing values and rows removed per model"))
+            if key == "missing" or tables.get(key) is not None) + "</section>",
         '<section id="convergence"><h2>Convergence</h2><p>Thresholds: R-hat &le; 1.01 '
         "(fail &gt; 1.05), bulk and tail ESS &ge; 100 per chain, no divergences, E-BFMI "
         f"&ge; 0.3.</p>{_table(diag)}{figs('convergence')}</section>",
-        '<section id="effects"><h2>Living-form effects (latent scale)</h2>'
+        f'<section id="effects"><h2>{focal} effects (latent scale)</h2>'
         f"{figs('effects')}{_table(latent)}</section>",
-        '<section id="probability"><h2>Living-form effects on the probability scale</h2>'
-        "<p>Average counterfactual effects: the analysed tenant population placed in each "
-        "form; <em>new_complex</em> integrates over the between-complex variation (a new "
-        "complex of that form), <em>average_complex</em> sets it to zero.</p>"
+        f'<section id="probability"><h2>{focal} effects on the probability scale</h2>'
+        "<p>Average counterfactual effects: the analysed population placed in each "
+        "level in turn; <em>new_complex</em> integrates over the between-group variation of "
+        "the lowest grouping level (a new group of that level), <em>average_complex</em> sets "
+        "it to zero.</p>"
         f"{figs('probability')}{_table(prob)}</section>",
         '<section id="ppc"><h2>Posterior predictive checks</h2>'
         f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
@@ -153,7 +158,8 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         f'<section id="loo"><h2>PSIS-LOO</h2>{_table(tables.get("loo"))}</section>',
         _psense_section(tables.get("psense"), figs("sensitivity")),
         '<section id="findings"><h2>The report\'s conclusions, one by one</h2>'
-        f"{_table(tables.get('findings'))}</section>",
+        f"{_table(tables.get('findings'))}</section>" if tables.get("findings") is not None
+        else "",
         '<section id="recovery"><h2>Recovery of the simulator\'s truth</h2>'
         f"{_table(tables.get('coverage'))}</section>",
     ]

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.files import write_text
+
 __all__ = ["BatchResult", "Task", "TaskFailure", "fingerprint", "run_tasks", "worker_engine"]
 
 log = logging.getLogger(__name__)
@@ -112,10 +114,8 @@ def _stored(store: Path, task: Task) -> dict | None:
 
 
 def _save(store: Path, task: Task, result: dict) -> None:
-    path = _path(store, task.key)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"fingerprint": task.fingerprint, "result": result}))
-    tmp.replace(path)
+    write_text(_path(store, task.key),
+               json.dumps({"fingerprint": task.fingerprint, "result": result}))
 
 
 def _timed(fn: Callable[..., dict], kwargs: dict) -> dict:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import xarray as xr
+
+from data.files import atomic_write
 
 __all__ = ["FitMismatchError", "fit_hash", "load_fit", "package_versions", "save_fit",
            "try_load_fit"]
@@ -66,12 +67,7 @@ def save_fit(tree: xr.DataTree, path: Path, *, spec_json: str, data_hash: str,
         **{k: json.dumps(v) for k, v in (extra or {}).items()},
     })
     _drop_object_vars(out)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        out.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: out.to_netcdf(tmp, engine="netcdf4"))
     return out
 
 

@@ -2,7 +2,7 @@
 
 Written by hand rather than through Bambi because (i) the focal level must be identified
 beside free thresholds (zero-sum effects; a plain random intercept there trades off with the
-thresholds and samples poorly, see shared/notes), and (ii) every data array and prior
+thresholds and samples poorly, see docs/sampler-measurements.md), and (ii) every data array and prior
 hyperparameter is a ``pm.Data`` so one compiled model serves many refits (new data, new
 priors, simulation-based calibration) without recompiling.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from data import codebook as cb
+from data.loader import StudyData
 from data.simulate import Design, simulate
 
 SMALL_DESIGN = Design(n_tenants=400, n_complexes=70)
@@ -26,9 +26,7 @@ def small_study() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 def small_frame(small_study) -> pd.DataFrame:
     """The small study as an analysis frame: derived variables, recodes, complexes merged."""
     cx, tn, _ = small_study
-    cx, tn = cb.derive(cx, tn)
-    tn = cb.add_outcome_columns(tn)
-    return tn.merge(cx, on="complex_id", how="left", validate="many_to_one")
+    return StudyData(complexes=cx, tenants=tn).merged()
 
 
 @pytest.fixture(scope="session")

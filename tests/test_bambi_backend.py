@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from data import codebook as cb
-from data.simulate import Design, simulate
+from data.simulate import Design, analysis_frame
 from models.bambi_backend import bambi_contrasts, bambi_frame, bambi_model, term_columns
 from models.build import build_model
 from models.design import ModelData, prepare
@@ -19,10 +18,7 @@ from models.spec import ModelSpec, default_specs
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    cx, tn, _ = simulate(Design(n_tenants=300, n_complexes=60), seed=3)
-    cx, tn = cb.derive(cx, tn)
-    tn = cb.add_outcome_columns(tn)
-    return tn.merge(cx, on="complex_id")
+    return analysis_frame(Design(n_tenants=300, n_complexes=60), seed=3)
 
 
 @pytest.mark.parametrize("outcome", ["gossip", "contact"])  # bernoulli, cumulative

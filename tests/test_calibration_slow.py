@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from data import codebook as cb
-from data.simulate import simulate
+from data.simulate import analysis_frame
 from diagnostics.calibration import uniformity_table
 from inference.engine import SamplerSettings
 from inference.parallel import run_tasks
 from inference.sbc import misspecified, results_frame, sbc_task, sbc_tasks, subsample_design
 from models.design import prepare
 from models.spec import default_specs
-from run_models import DEFAULT_SEED, SBC_SAMPLER
+from workflows.sbc import SBC_SAMPLER
+from workflows.setup import DEFAULT_SEED
 
 pytestmark = pytest.mark.slow
 SETTINGS = SamplerSettings(**SBC_SAMPLER, predictive=False)
@@ -27,9 +27,7 @@ SIMS = 200
 
 @pytest.fixture(scope="module")
 def design():
-    cx, tn, _ = simulate(seed=DEFAULT_SEED)
-    cx, tn = cb.derive(cx, tn)
-    return cb.add_outcome_columns(tn).merge(cx, on="complex_id")
+    return analysis_frame(seed=DEFAULT_SEED)
 
 
 def _sbc(frame, outcome, tmp_path, *, misspecify="none", n_tenants=600):

@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 
 import run_models
+import workflows.fit
 from data import codebook as cb
 from diagnostics.tables import EFFECT_COLUMNS, SUMMARY_COLUMNS
 from inference import store
@@ -276,7 +277,7 @@ def test_cli_reports_skipped_outcomes(data_without_gossip, tmp_path, capsys, mon
         fitted.update(specs)
         return pd.DataFrame({"model": list(specs), "verdict": "ok"})
 
-    monkeypatch.setattr(run_models, "_run", fake_run)
+    monkeypatch.setattr(workflows.fit, "run_suite", fake_run)
     rc = run_models.main(["--data", str(data_without_gossip), "--out", str(tmp_path / "r")])
     printed = capsys.readouterr()
     assert rc == 0

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from data.findings import Finding
-from data.loader import StudyData
-from data.simulate import simulate
+from data.simulate import simulated_study
 from diagnostics.convergence import model_verdict
 from diagnostics.effects import probability_effects
 from diagnostics.findings import check_findings
@@ -20,15 +19,15 @@ from diagnostics.tables import summary_rows
 from inference.engine import SamplerSettings
 from inference.suite import fit_suite
 from models.spec import default_specs
-from run_models import DEFAULT_SEED
+from workflows.setup import DEFAULT_SEED
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def recovery_fits(tmp_path_factory):
-    cx, tn, truth = simulate(seed=DEFAULT_SEED)
-    frame = StudyData(complexes=cx, tenants=tn).merged()
+    study, truth = simulated_study(seed=DEFAULT_SEED)
+    frame = study.merged()
     results = fit_suite(default_specs(), frame, settings=SamplerSettings(predictive=False),
                         fits_dir=tmp_path_factory.mktemp("fits"))
     return results, truth

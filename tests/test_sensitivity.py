@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import codebook as cb
-from data.simulate import simulate
+from data.simulate import analysis_frame
 from diagnostics.sensitivity import grid_table, prior_var_names, psense_table
 from inference.engine import Engine, SamplerSettings
 from models.design import prepare
 from models.spec import default_specs
-from run_models import DEFAULT_SEED
+from workflows.setup import DEFAULT_SEED
 
 SETTINGS = SamplerSettings(draws=500, tune=400, chains=2, seed=8, prior_draws=20)
 
@@ -20,9 +19,7 @@ SETTINGS = SamplerSettings(draws=500, tune=400, chains=2, seed=8, prior_draws=20
 @pytest.fixture(scope="module")
 def default_frame() -> pd.DataFrame:
     """The built-in default data set (full size: power-scaling needs a real likelihood)."""
-    cx, tn, _ = simulate(seed=DEFAULT_SEED)
-    cx, tn = cb.derive(cx, tn)
-    return cb.add_outcome_columns(tn).merge(cx, on="complex_id", validate="many_to_one")
+    return analysis_frame(seed=DEFAULT_SEED)
 
 
 @pytest.fixture(scope="module")

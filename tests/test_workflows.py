@@ -1,0 +1,155 @@
+"""The entry point, the subcommand table, setup, the study wording and atomic writing."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import run_models
+from data.config import load_config
+from data.files import atomic_write, write_csv
+from data.study import HOUSING, study_for
+from workflows import commands
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--draws", "30", "--tune", "30", "--chains", "1"]
+
+
+def test_entry_point_is_short_and_imported_by_no_module():
+    assert len((ROOT / "run_models.py").read_text().splitlines()) < 150
+    importers = []
+    for path in ROOT.rglob("*.py"):
+        if ".venv" in path.parts or path.parent == ROOT / "tests" or path.name == "run_models.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) else []
+            if "run_models" in names:
+                importers.append(str(path.relative_to(ROOT)))
+    assert importers == []
+
+
+def test_one_table_feeds_parser_and_dispatch(monkeypatch):
+    parser = commands.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == {c.name for c in commands.COMMANDS}
+    called = []
+    patched = tuple(c.__class__(c.name, c.help, c.add_arguments,
+                                lambda args, n=c.name: called.append(n) or 7)
+                    for c in commands.COMMANDS)
+    monkeypatch.setattr(run_models, "COMMANDS", patched)
+    assert run_models.main(["compare", "--quick"]) == 7
+    assert run_models.main(["--quick"]) == 7  # no subcommand: the default one
+    assert called == ["compare", commands.DEFAULT_COMMAND]
+
+
+def test_cli_choices_come_from_their_constants():
+    from inference.engine import SAMPLERS
+    from inference.sbc import MISSPECIFICATIONS
+    from models.spec import VARIANTS
+
+    parser = commands.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    fit = {a.dest: a for a in sub.choices["fit"]._actions}
+    sbc = {a.dest: a for a in sub.choices["sbc"]._actions}
+    assert tuple(fit["variant"].choices) == VARIANTS
+    assert tuple(fit["sampler"].choices) == SAMPLERS
+    assert tuple(sbc["misspecify"].choices) == MISSPECIFICATIONS
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "t.csv"
+    write_csv(pd.DataFrame({"a": [1]}), path)
+    before = path.read_bytes()
+
+    def broken(tmp: Path) -> None:
+        tmp.write_text("half a fi")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(path, broken)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["t.csv"]  # no temporary file left behind
+
+
+def test_housing_study_for_its_own_suite_a_worded_generic_one_for_a_config():
+    assert study_for(load_config(None)) is HOUSING
+    assert HOUSING.pooled["non-clustered"] == ("GG", "LZ", "HZ")
+    pupils = study_for(load_config(ROOT / "examples/pupils.toml"))
+    assert pupils.unit == "pupil" and pupils.level_name("class_id") == "class"
+    assert "school" in pupils.title.lower()
+    assert pupils.pooled == {} and pupils.compare_terms == ()
+    assert set(pupils.suites) == {"default"}
+    with pytest.raises(ValueError, match="housing study"):
+        pupils.suite("features", load_config(ROOT / "examples/pupils.toml"), columns=set())
+
+
+def test_study_section_errors_name_file_and_key(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[study]\ntitel = "x"\n[[outcomes]]\nname = "y"\nresponse = "y"\n'
+                   'family = "gaussian"\nlevels = ["g"]\n')
+    with pytest.raises(ValueError, match=r"s.toml: \[study\]: unknown key 'titel'"):
+        study_for(load_config(cfg))
+
+
+# --------------------------------------------------------------------------------------
+# Subcommands through the CLI (tiny draws: these test the plumbing, not the estimates)
+# --------------------------------------------------------------------------------------
+def test_cli_compare_on_the_pupils_config(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = run_models.main(["compare", "--config", str(ROOT / "examples/pupils.toml"),
+                          "--outcomes", "passed", *TINY, "--out", str(out)])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    table = pd.read_csv(out / "compare.csv")
+    assert set(table["outcome"]) == {"passed"}
+    # hierarchical, fixed, no focal level, no lowest level; no housing terms added
+    assert len(table) == 4
+    assert not table["model"].str.contains("rural|small_community").any()
+    assert "rural" not in printed.out
+
+
+def test_cli_compare_on_the_housing_data_adds_its_terms(data_dir, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = run_models.main(["compare", "--data", str(data_dir), "--outcomes", "gossip", *TINY,
+                          "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "compare.csv")
+    assert len(table) == 5
+    assert table["model"].str.contains("rural").any()
+
+
+def test_cli_benefit(data_dir, tmp_path, capsys):
+    out = tmp_path / "ben"
+    rc = run_models.main(["benefit", "--data", str(data_dir), "--outcomes", "help_given",
+                          *TINY, "--out", str(out)])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    table = pd.read_csv(out / "benefit.csv")
+    assert set(table["model"]) == {"help_given_benefit"}
+    assert {"moderator", "level", "mean", "q05", "q95", "p_positive", "verdict"} <= set(table)
+    assert "Who benefits" in printed.out
+
+
+def test_cli_concepts(data_dir, tmp_path, capsys):
+    out = tmp_path / "con"
+    rc = run_models.main(["concepts", "--data", str(data_dir), "--outcomes", "gossip",
+                          "--concepts", str(ROOT / "concepts.toml"), *TINY, "--out", str(out)])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    table = pd.read_csv(out / "concepts.csv")
+    assert set(table["kind"]) == {"concept", "living form"}
+    assert (table["q05"] <= table["mean"]).all() and (table["mean"] <= table["q95"]).all()
+    assert (out / "concepts.png").stat().st_size > 1000
+
+
+def test_cli_features_suite_is_refused_for_another_study(tmp_path, capsys):
+    rc = run_models.main(["concepts", "--config", str(ROOT / "examples/pupils.toml"),
+                          "--concepts", str(ROOT / "concepts.toml"), "--out", str(tmp_path)])
+    assert rc == 2
+    assert "housing study" in capsys.readouterr().err

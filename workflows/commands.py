@@ -1,0 +1,148 @@
+"""The table of subcommands: one entry feeds both the argument parser and the dispatch.
+
+Adding a subcommand is one :class:`Command` here (its arguments and its workflow).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workflows.setup import DEFAULT_SEED, QUICK
+
+__all__ = ["COMMANDS", "DEFAULT_COMMAND", "Command", "build_parser"]
+
+
+def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
+    from inference.engine import SAMPLERS
+    from models.spec import VARIANTS
+
+    p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
+                   "(csv, parquet or sav); default: the built-in simulated data set")
+    p.add_argument("--config", type=Path, help="study config (TOML); see README")
+    if outcomes:
+        p.add_argument("--outcomes",
+                       help="comma-separated outcomes to fit (default: all present)")
+    p.add_argument("--variant", choices=VARIANTS,
+                   help="focal-level variant (default hierarchical)")
+    p.add_argument("--sampler", choices=SAMPLERS)
+    p.add_argument("--draws", type=int)
+    p.add_argument("--tune", type=int)
+    p.add_argument("--chains", type=int)
+    p.add_argument("--target-accept", type=float)
+    p.add_argument("--seed", type=int, help="sampler seed (default 1)")
+    p.add_argument("--out", type=Path, help="run folder (default results/<command>)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"small draws for a smoke run ({QUICK})")
+    p.add_argument("--strict", action="store_true",
+                   help="exit non-zero when any model's convergence verdict is 'fail'")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _parallel_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786)"
+                   ", or 'serial' to run in this process; default: a LocalCluster with one "
+                   "worker process per core")
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: cores)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="retries of a failed task before it is reported (default 2)")
+
+
+def _concepts_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--concepts", type=Path, default=Path("concepts.toml"),
+                   help="TOML file of [[concept]] entries (default concepts.toml)")
+    _fit_args(p)
+
+
+def _sbc_args(p: argparse.ArgumentParser) -> None:
+    from inference.sbc import MISSPECIFICATIONS
+
+    p.add_argument("--outcome", default="contact",
+                   help="model to calibrate, or 'all' for every default model (default contact)")
+    p.add_argument("--sims", type=int, default=200, help="number of simulations (default 200)")
+    p.add_argument("--n-tenants", type=int,
+                   help="smaller design for speed: whole lowest-level groups drawn (stratified "
+                        "by the focal level) until about this many rows")
+    p.add_argument("--sbc-seed", type=int, default=1, help="seed of the prior draws")
+    p.add_argument("--misspecify", choices=MISSPECIFICATIONS, default="none",
+                   help="fit a deliberately wrong model (no-complex: ignore the lowest "
+                   "grouping level; prior-mismatch: prior scales a third of those simulated "
+                   "from) to see SBC flag it")
+    _parallel_args(p)
+    _fit_args(p, outcomes=False)
+
+
+def _sensitivity_args(p: argparse.ArgumentParser) -> None:
+    _parallel_args(p)
+    _fit_args(p)
+
+
+def _simulate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--n-tenants", type=int, default=2963)
+    p.add_argument("--n-complexes", type=int, default=470)
+    p.add_argument("--missing-rate", type=float, default=0.0,
+                   help="MCAR share of missing cells in covariates and outcome items")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from data.simulate import Design, simulated_marginals, write_simulation
+    from workflows.console import say
+
+    design = Design(args.n_tenants, args.n_complexes, args.missing_rate)
+    out = write_simulation(args.out, seed=args.seed, design=design)
+    say(f"wrote {args.out}/complexes.csv ({len(out['complexes'])} complexes), "
+        f"tenants.csv ({len(out['tenants'])} tenants), truth.json")
+    say("\nSimulated marginals beside the report's published figures:")
+    say(simulated_marginals(out["complexes"], out["tenants"]).round(3).to_string(index=False))
+    return 0
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A workflow imported when run (``--help`` stays fast: no PyMC import)."""
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+    return run
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help line, its arguments and the workflow that runs it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("fit", "fit the model suite (the default command)", _fit_args,
+            _lazy("workflows.fit", "fit_command")),
+    Command("concepts", "predict outcomes for new housing concepts", _concepts_args,
+            _lazy("workflows.variants", "concepts_command")),
+    Command("benefit", "who benefits: clustered x openness/vulnerability", _fit_args,
+            _lazy("workflows.variants", "benefit_command")),
+    Command("compare", "LOO comparison of model variants per outcome", _fit_args,
+            _lazy("workflows.variants", "compare_command")),
+    Command("sbc", "simulation-based calibration of a model (over Dask)", _sbc_args,
+            _lazy("workflows.sbc", "sbc_command")),
+    Command("sensitivity", "refit every model under a grid of priors", _sensitivity_args,
+            _lazy("workflows.sensitivity", "sensitivity_command")),
+    Command("simulate", "write a simulated data set with its truth", _simulate_args, _simulate),
+)
+DEFAULT_COMMAND = "fit"
+
+
+def build_parser(description: str | None = None) -> argparse.ArgumentParser:
+    """The ``run_models.py`` parser: one subparser per entry of :data:`COMMANDS`."""
+    p = argparse.ArgumentParser(prog="run_models.py", description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command")
+    for command in COMMANDS:
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
+    return p

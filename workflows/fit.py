@@ -1,0 +1,153 @@
+"""The main job: fit the suite, derive every table, draw the figures, write the report.
+
+``run_models.py`` (or ``run_models.py fit``) runs :func:`fit_command`; :func:`run_suite`
+is the pipeline itself, reusable by other workflows and tests: fits are saved as they
+finish, every table is written atomically, and the report comes last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from data.files import write_csv
+from data.study import HOUSING, Study
+from inference.engine import SamplerSettings
+from inference.suite import FitResult, fit_suite
+from models.spec import ModelSpec
+from workflows import console
+from workflows.setup import setup
+
+__all__ = ["fit_command", "run_suite"]
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    """Fit the study's suite (or the config's outcomes) and write every output."""
+    run = setup(args)
+    out = args.out or Path("results") / "default"
+    verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
+                         study=run.study, source=run.source)
+    if args.strict and (verdicts["verdict"] == "fail").any():
+        console.warn("strict: at least one model failed its convergence checks")
+        return 1
+    return 0
+
+
+def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: SamplerSettings,
+              out: Path, truth: dict | None = None, study: Study = HOUSING,
+              source: str | None = None) -> pd.DataFrame:
+    """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts."""
+    from diagnostics.convergence import model_verdict
+    from diagnostics.ppc import ppc_table, prior_predictive_table
+    from diagnostics.tables import SUMMARY_COLUMNS, effects_latent, summary_rows
+    from workflows.report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                        progress=console.progress)
+    summaries, verdicts, missing, ppcs, priors = [], [], [], [], []
+    for r in results:
+        if "posterior_predictive" in r.tree.children:
+            ppcs.append(ppc_table(r.tree, r.spec, r.data))
+            priors.append(prior_predictive_table(r.tree, r.spec, r.data))
+        table = summary_rows(r.tree, model=r.spec.name, outcome=r.spec.outcome)
+        summaries.append(table)
+        verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
+        missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
+    summary = pd.concat(summaries, ignore_index=True)
+    verdict = pd.concat(verdicts, ignore_index=True)
+    missing = pd.concat(missing, ignore_index=True)
+    effects = pd.concat([effects_latent(summary), *_probability_rows(results, study)],
+                        ignore_index=True)
+    status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
+    effects["verdict"] = effects["model"].map(status)
+    write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
+    write_csv(effects, out / "effects.csv")
+    write_csv(missing, out / "missing.csv")
+    loo = ppc = psense = None
+    with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
+    if with_ll:
+        from diagnostics.compare import loo_table
+
+        loo = loo_table(with_ll)
+        write_csv(loo, out / "loo.csv")
+        verdict["pareto_k_bad"] = verdict["model"].map(loo.set_index("model")["pareto_k_bad"])
+    if ppcs:
+        ppc = pd.concat(ppcs, ignore_index=True)
+        write_csv(ppc, out / "ppc.csv")
+        write_csv(pd.concat(priors, ignore_index=True), out / "prior_predictive.csv")
+        verdict["ppc_misfits"] = verdict["model"].map(
+            ppc[ppc["verdict"] == "misfit"].groupby("model").size()).fillna(0).astype(int)
+    psense = _psense(results)
+    if psense is not None:
+        write_csv(psense, out / "psense.csv")
+        flagged = psense[psense["diagnosis"] != "ok"].groupby("model").size()
+        verdict["prior_sensitive"] = verdict["model"].map(flagged).fillna(0).astype(int)
+    write_csv(verdict, out / "diagnostics.csv")
+    findings = _findings(results, status) if study.has_findings else None
+    coverage = _recovery(summary, truth, out) if truth is not None else None
+    if findings is not None:
+        write_csv(findings, out / "findings.csv")
+    focal = {s.focal for s in specs.values() if s.focal}
+    focal_name = study.level_name(focal.pop()) if len(focal) == 1 else "focal-level"
+    write_report(out, frame=frame, study=study, source=source or str(out), focal_name=focal_name,
+                 fits={r.spec.name: r.tree for r in results}, tables={
+                     "diagnostics": verdict, "effects": effects, "findings": findings,
+                     "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
+                     "coverage": coverage, "psense": psense})
+    console.print_effects(effects, verdict, focal_name=focal_name)
+    if not (effects["scale"] == "latent").any():
+        console.print_verdicts(verdict)
+    console.print_probabilities(effects, pooled=tuple(study.pooled))
+    console.print_run_summary(coverage=coverage, psense=psense, findings=findings, out=out,
+                              seconds=time.perf_counter() - t0)
+    return verdict
+
+
+def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
+    """The study's published conclusions checked against the fits of their outcomes."""
+    from diagnostics.findings import check_findings
+
+    findings = check_findings({r.spec.name: r.tree for r in results})
+    findings = findings[findings["outcome"].isin([r.spec.outcome for r in results])]
+    findings["model_verdict"] = findings["outcome"].map(status)
+    return findings
+
+
+def _psense(results: list[FitResult]) -> pd.DataFrame | None:
+    """Power-scaling sensitivity of every fit that has log_prior and log_likelihood."""
+    from diagnostics.sensitivity import psense_table
+
+    tables = [psense_table(r.tree, model=r.spec.name) for r in results
+              if {"log_prior", "log_likelihood"} <= set(r.tree.children)]
+    return pd.concat(tables, ignore_index=True) if tables else None
+
+
+def _probability_rows(results: list[FitResult], study: Study) -> Iterator[pd.DataFrame]:
+    """Probability-scale effects of every model with a focal effect and such a scale."""
+    from diagnostics.effects import ESTIMANDS, probability_effects
+
+    for r in results:
+        if not r.spec.focal or r.spec.variant == "none" or r.spec.family == "graded":
+            continue
+        for estimand in ESTIMANDS:
+            yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
+                                      pooled=study.pooled)
+
+
+def _recovery(summary: pd.DataFrame, truth: dict, out: Path) -> pd.DataFrame | None:
+    """Recovery of the simulator's truth: recovery.csv per parameter, coverage.csv overall."""
+    from diagnostics.recovery import coverage_summary, recovery_table
+
+    table = recovery_table(summary, truth)
+    if not len(table):
+        return None
+    write_csv(table, out / "recovery.csv")
+    cov = coverage_summary(table)
+    write_csv(cov, out / "coverage.csv")
+    return cov

@@ -1,0 +1,149 @@
+"""What every fitting command starts from: config, sampler settings, data, truth, specs.
+
+:func:`setup` resolves the precedence of config file, ``--quick`` and command-line flags
+once and returns one typed :class:`Run`; workflows never re-read the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from data.config import ConfigError, StudyConfig, load_config
+from data.simulate import DEFAULT_DATA_SEED
+from data.study import Study, study_for
+from data.validation import DataValidationError
+from inference.engine import SamplerSettings
+from models.design import PreparationError
+from models.spec import ModelSpec
+
+__all__ = ["DEFAULT_SEED", "QUICK", "SUITES", "Run", "WorkflowError", "load_frame",
+           "sampler_settings", "setup"]
+
+DEFAULT_SEED = DEFAULT_DATA_SEED  # the built-in default data set: simulator output, this seed
+QUICK = {"draws": 250, "tune": 300, "chains": 2, "prior_draws": 100}
+SUITES = ("default", "features", "benefit")
+
+
+class WorkflowError(Exception):
+    """Stop the command with a readable message and an exit code (no traceback)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything a fitting workflow needs, resolved once.
+
+    Attributes
+    ----------
+    config
+        The study config (defaults when no ``--config``), ``--variant`` applied.
+    settings
+        Sampler settings: config ``[sampler]``, then ``--quick``, then explicit flags.
+    frame
+        The analysis frame: one row per analysed unit, group columns joined on.
+    source
+        Where the data came from, in words (printed and shown in the report).
+    truth
+        The simulator's truth when the data are simulated (else ``None``).
+    specs
+        The models to fit, by name: only outcomes present in the data, as requested.
+    study
+        The study's wording and domain knowledge (:class:`data.study.Study`).
+    """
+
+    config: StudyConfig
+    settings: SamplerSettings
+    frame: pd.DataFrame
+    source: str
+    truth: dict | None
+    specs: dict[str, ModelSpec]
+    study: Study
+
+
+def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSettings:
+    """Config ``[sampler]`` values, then ``--quick``, then explicit flags (last wins)."""
+    values = dict(cfg.sampler)
+    if getattr(args, "quick", False):
+        values |= QUICK
+    for key in ("sampler", "draws", "tune", "chains", "seed", "target_accept"):
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    return SamplerSettings(**values)
+
+
+def load_frame(data_dir: Path | None, cfg: StudyConfig) -> tuple[pd.DataFrame, str, dict | None]:
+    """The analysis frame, a description of its source, and the truth when simulated.
+
+    ``data_dir`` (``--data``) wins over the config's ``[data]``; with neither, the built-in
+    default data set is simulated (seed :data:`DEFAULT_SEED`).
+    """
+    from data.loader import load_study, read_table
+    from data.simulate import simulated_study
+
+    if cfg.table is not None:
+        frame = read_table(cfg.table)
+        return frame, f"{cfg.table} ({len(frame)} rows)", None
+    directory = data_dir or cfg.data_dir
+    truth = None
+    if directory is None:
+        study, truth = simulated_study(seed=DEFAULT_SEED)
+    else:
+        study = load_study(directory, column_map=cfg.column_map)
+    frame = study.merged()
+    described = f"{study.source}: {len(study.tenants)} tenants, {len(study.complexes)} complexes"
+    if truth is None and directory is not None and (Path(directory) / "truth.json").exists():
+        truth = json.loads((Path(directory) / "truth.json").read_text())
+    return frame, described, truth
+
+
+def setup(args: argparse.Namespace, *, suite: str = "default",
+          outcomes: str | None = None) -> Run:
+    """Resolve config, settings, data and the specs of ``suite`` for one command.
+
+    Parameters
+    ----------
+    args
+        Parsed command-line arguments (``--config``, ``--data``, sampler flags, ...).
+    suite
+        ``default`` (the study's models or the config's outcomes), ``features`` (building
+        features, for new concepts) or ``benefit`` (subgroup interactions).
+    outcomes
+        Comma-separated outcomes to keep (default: ``args.outcomes``; all when empty).
+    """
+    try:
+        cfg = load_config(getattr(args, "config", None))
+        if getattr(args, "variant", None):
+            cfg = replace(cfg, variant=args.variant)
+        settings = sampler_settings(args, cfg)
+        frame, described, truth = load_frame(getattr(args, "data", None), cfg)
+        study = study_for(cfg)
+        specs = study.suite(suite, cfg, columns=set(frame.columns))
+    except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
+            ValueError, TypeError) as err:
+        raise WorkflowError(f"error: {err}") from err
+    print(f"data: {described}")
+    present = {k: s for k, s in specs.items() if s.response in frame.columns
+               and frame[s.response].notna().any()}
+    skipped = sorted(set(specs) - set(present))
+    if skipped:
+        print(f"skipped (outcome not in the data): {', '.join(skipped)}")
+    asked = outcomes if outcomes is not None else getattr(args, "outcomes", None)
+    if asked:
+        wanted = [o.strip() for o in asked.split(",") if o.strip()]
+        unknown = [o for o in wanted if o not in specs]
+        if unknown:
+            raise WorkflowError(f"error: unknown outcome(s) {unknown}; known: {sorted(specs)}")
+        present = {k: present[k] for k in wanted if k in present}
+    if not present:
+        raise WorkflowError(f"error: none of the requested outcomes ({asked or 'the default suite'}"
+                            f") is in the data; nothing to fit")
+    return Run(config=cfg, settings=settings, frame=frame, source=described, truth=truth,
+               specs=present, study=study)
