@@ -17,8 +17,8 @@ One SBC workload (the same tasks, seed and sampler settings) is run twice throug
 Printed per way: wall seconds (including cluster start-up and compiling), mean task seconds
 (``per_sim_s``: one fit and its ranks, inside the worker), wall per simulation, and the
 speed-up of ``local`` over ``serial`` in wall time, and the share of identical ranks (not
-100%: nutpie's draws for one seed differ between processes, see docs/sampler-measurements.md; the rank
-distributions are what SBC compares).
+100%: nutpie's draws for one seed differ between processes, see
+docs/sampler-measurements.md; the rank distributions are what SBC compares).
 """
 
 from __future__ import annotations

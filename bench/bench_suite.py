@@ -5,8 +5,9 @@ Usage::
     uv run python bench/bench_suite.py [--outcomes a,b] [--draws N] [--tune N] [--chains N]
                                        [--seed S] [--cold]
 
-Simulates the default study (seed 1) and fits every outcome of the default suite two ways in
-one process:
+Simulates the default study (the built-in data set of ``run_models.py``, data seed
+20261128; ``--seed`` is the sampler seed) and fits every outcome of the default suite two
+ways in one process:
 
 ``bambi``
     :func:`models.bambi_backend.bambi_model` (same likelihood, terms and priors) fitted with

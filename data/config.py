@@ -23,11 +23,16 @@ evaluated. Example (see README for a worked non-housing example)::
     [[outcomes]]                     # optional: own outcomes (default: the study's)
     name = "score"
     response = "score"
-    family = "gaussian"              # bernoulli | cumulative | gaussian
+    family = "gaussian"              # bernoulli | cumulative | gaussian | graded
+    # graded: items = ["q1", "q2", "q3"], reversed_items = ["q2"], categories = [1, 2, 3, 4, 5]
     terms = "age + C(sex) + scale(income)"
     levels = ["class", "school"]     # lowest to highest; any depth >= 1
     focal = "school"                 # optional: contrasts of the highest level
     reference = "S01"
+
+    [study]                          # optional wording (see data.study.Study)
+    title = "Do schools differ?"
+    unit = "pupil"
 """
 
 from __future__ import annotations

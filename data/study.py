@@ -77,14 +77,18 @@ class Study:
 
 
 def _config_suite(cfg: StudyConfig, columns: set[str]) -> dict:
+    """The config's own ``[[outcomes]]``; without them the housing study's default suite."""
+    from data.suite import default_specs
     from models.spec import specs_from_config
 
+    if not cfg.outcomes:
+        return {k: s.with_(priors=cfg.priors) for k, s in default_specs(cfg.variant).items()}
     return specs_from_config(cfg, columns=columns)
 
 
 def _housing_suite(kind: str) -> Callable:
     def build(cfg: StudyConfig, columns: set[str]) -> dict:
-        from models.spec import benefit_specs, feature_specs
+        from data.suite import benefit_specs, feature_specs
 
         # concepts need the form effects as variance: always the hierarchical variant
         made = feature_specs() if kind == "features" else benefit_specs(cfg.variant)

@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from data import codebook as cb
+from data.suite import MODERATORS
 from diagnostics.effects import (
     event_label,
     event_probability,
@@ -22,8 +23,9 @@ from diagnostics.effects import (
     posterior_draws,
     random_sd,
 )
+from diagnostics.summary import draw_summary
 from models.design import ModelData
-from models.spec import MODERATORS, ModelSpec
+from models.spec import ModelSpec
 
 __all__ = ["LEVELS", "benefit_table"]
 
@@ -51,14 +53,14 @@ def benefit_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     forms = list(data.level_labels[spec.focal])
     flag = np.array([int(cb.FORM_BY_CODE[f].clustered) for f in forms])
     label, _ = event_label(spec, data)
-    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
     rows = []
 
     def add(moderator, level, what, v):
+        stats = draw_summary(v, ci_prob=ci_prob)
         rows.append({"model": spec.name, "outcome": spec.outcome, "event": label,
                      "moderator": moderator, "level": level, "contrast": what,
-                     "mean": float(v.mean()), "q05": float(np.quantile(v, lo)),
-                     "q95": float(np.quantile(v, hi)), "p_positive": float((v > 0).mean())})
+                     "mean": stats["mean"], "q05": stats["q05"], "q95": stats["q95"],
+                     "p_positive": float((v > 0).mean())})
 
     for moderator in MODERATORS:
         if f"clustered:{moderator}" not in data.term_names:

@@ -1,0 +1,99 @@
+"""The housing study's model suite: which models it fits, with which terms, on what rows.
+
+Everything here is study knowledge read by the generic engine through
+:class:`models.spec.ModelSpec`: the tenant covariates of the report, the nesting tenant ->
+technical complex -> living form with HZ as reference, the complex-level terms the report's
+findings call for, the event a housing association reads per outcome, the building
+features of the concepts variant and the moderators of "who benefits".
+"""
+
+from __future__ import annotations
+
+from data import codebook as cb
+from models.spec import ModelSpec
+from models.terms import Covariate
+
+__all__ = ["BENEFIT_OUTCOMES", "COMPLEX_LEVEL", "LEVELS", "MODERATORS", "benefit_specs",
+           "default_specs", "feature_specs"]
+
+LEVELS = ("complex_id", "living_form")  # tenants nested in complexes nested in forms
+
+# friendly contact gets contact_daily; contact and help given the rural term; cohesion the
+# small-community term (the report's findings, docs/STUDY.md)
+_COMPLEX_TERMS = {
+    "contact": ("rural",),
+    "help_given": ("rural",),
+    "cohesion": ("small_community",),
+    "friendly_contact": ("contact_daily",),
+}
+# the event read on the probability scale: the top category (daily contact, weekly
+# participation) except help, where "at least monthly" (category 2 of 3) is the report's
+_EVENT = {"help_received": 1, "help_given": 1}
+
+
+def _base(oc: cb.Outcome, variant: str) -> ModelSpec:
+    extra = tuple(Covariate(t, "binary") for t in _COMPLEX_TERMS.get(oc.name, ()))
+    ordinal = oc.family == "cumulative"
+    return ModelSpec(
+        name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
+        terms=cb.COVARIATES + extra, levels=LEVELS, focal=LEVELS[-1],
+        reference=cb.REFERENCE_FORM, level_order=cb.FORM_CODES, subset=oc.subset,
+        variant=variant, categories=tuple(oc.levels) if ordinal else (),
+        event=_EVENT.get(oc.name),
+    )
+
+
+def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+    """The default model of every outcome in the study codebook (plus item-level cohesion)."""
+    specs = {oc.name: _base(oc, variant) for oc in cb.OUTCOMES}
+    # the better cohesion model: five items, one latent cohesion per tenant (Bambi can't)
+    specs["cohesion_items"] = specs["cohesion"].with_(
+        name="cohesion_items", family="graded",
+        items=cb.OUTCOME_BY_NAME["cohesion"].source_columns, reversed_items=("cohesion_3",),
+        categories=(1, 2, 3, 4, 5))
+    return specs
+
+
+# complex-level columns: in the features variant they describe the building, not the tenant
+COMPLEX_LEVEL = frozenset({t.name for t in cb.FEATURES} | {"small_community", "rural"})
+
+
+def feature_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+    """The "features" variant: complex-level effects explained by building features.
+
+    Every default model (except the item-level one) gains the building features of
+    :data:`data.codebook.FEATURES`; the living form stays as a partially pooled effect and
+    the complex as a random intercept, so the variation the features do not explain stays
+    in the predictions of new concepts as variance.
+    """
+    out = {}
+    for name, spec in default_specs(variant).items():
+        if spec.items:
+            continue
+        have = {t.name for t in spec.terms}
+        terms = spec.terms + tuple(f for f in cb.FEATURES if f.name not in have)
+        out[f"{name}_features"] = spec.with_(name=f"{name}_features", terms=terms)
+    return out
+
+
+# who benefits: the report's nuance is that clustered forms help residents who are open to
+# contact and able to take part, not the isolated
+MODERATORS = ("extraversion", "social_motive", "little_outside_contact", "activity_limitation")
+BENEFIT_OUTCOMES = ("contact", "help_received", "help_given")
+
+
+def benefit_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+    """Contact and help models with clustered x openness / vulnerability interactions.
+
+    ``clustered:m`` lets the effect of each moderator ``m`` differ between clustered and
+    non-clustered forms (the forms' own effects stay as they are, so the clustered main
+    effect is carried by the living-form effects).
+    """
+    out = {}
+    for name, spec in default_specs(variant).items():
+        if name not in BENEFIT_OUTCOMES:
+            continue
+        inter = tuple(Covariate(f"clustered:{m}", "interaction", parts=("clustered", m))
+                      for m in MODERATORS)
+        out[f"{name}_benefit"] = spec.with_(name=f"{name}_benefit", terms=spec.terms + inter)
+    return out
