@@ -28,8 +28,8 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from data import codebook as cb
-from data.files import write_csv, write_text
 from data.truth import COHESION_ITEM_TARGETS, COHESION_TENANT_SD, TRUE_EFFECTS
+from inference.files import write_csv, write_text
 
 __all__ = [
     "COVARIATE_MODEL",

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from data.files import atomic_write  # noqa: E402
+from inference.files import atomic_write  # noqa: E402
 
 __all__ = ["collection_figure", "concepts_figure", "forest_figure", "ppc_figure", "rank_figure",
            "save_figure"]

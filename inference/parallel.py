@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.files import write_text
+from inference.files import write_text
 
 __all__ = ["BatchResult", "Task", "TaskFailure", "fingerprint", "run_tasks", "worker_engine"]
 

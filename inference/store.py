@@ -17,7 +17,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from data.files import atomic_write
+from inference.files import atomic_write
 
 __all__ = ["FitMismatchError", "fit_hash", "load_fit", "package_versions", "save_fit",
            "try_load_fit"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +12,8 @@ import pytest
 
 import run_models
 from data.config import load_config
-from data.files import atomic_write, write_csv
 from data.study import HOUSING, study_for
+from inference.files import atomic_write, write_csv
 from workflows import commands
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,3 +154,35 @@ def test_cli_features_suite_is_refused_for_another_study(tmp_path, capsys):
                           "--concepts", str(ROOT / "concepts.toml"), "--out", str(tmp_path)])
     assert rc == 2
     assert "housing study" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# The generic engine knows no housing concept
+# --------------------------------------------------------------------------------------
+GENERIC = ["models/spec.py", "models/terms.py", "models/families.py", "models/design.py",
+           "models/build.py", "inference/engine.py", "inference/store.py",
+           "inference/suite.py", "inference/parallel.py", "inference/sbc.py",
+           "inference/sensitivity.py", "diagnostics/summary.py", "diagnostics/convergence.py",
+           "diagnostics/ppc.py", "diagnostics/compare.py", "diagnostics/tables.py",
+           "diagnostics/effects.py", "diagnostics/plots.py", "diagnostics/report.py",
+           "diagnostics/sensitivity.py", "diagnostics/calibration.py"]
+HOUSING_WORDS = {"HZ", "GG", "LZ", "RO", "RR", "RG", "RB", "rural", "small_community",
+                 "living_form", "complex_id", "tenant_id", "help", "non-clustered"}
+
+
+@pytest.mark.parametrize("module", GENERIC)
+def test_generic_engine_names_no_housing_concept(module):
+    source = (ROOT / module).read_text()
+    tree = ast.parse(source)
+    imports = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)] + \
+        [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imports if m and (m.split(".")[0] in ("data", "workflows", "run_models"))], \
+        f"{module} imports the study"
+    doc_nodes = {id(n.body[0].value) for n in ast.walk(tree)
+                 if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body
+                 and isinstance(n.body[0], ast.Expr)}
+    literals = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                and isinstance(n.value, str) and id(n) not in doc_nodes]
+    found = sorted({w for s in literals for w in HOUSING_WORDS
+                    if re.search(rf"(?<![A-Za-z_]){re.escape(w)}(?![A-Za-z_])", s)})
+    assert found == [], f"{module} names housing concepts in code: {found}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.files import write_csv
+from inference.files import write_csv
 
 __all__ = ["batch_timing", "print_benefit", "print_compare", "print_concepts",
            "print_effects", "print_probabilities", "print_sbc", "print_sensitivity",

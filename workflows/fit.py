@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.files import write_csv
 from data.study import HOUSING, Study
 from inference.engine import SamplerSettings
+from inference.files import write_csv
 from inference.suite import FitResult, fit_suite
 from models.spec import ModelSpec
 from workflows import console

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.files import write_text
 from data.study import Study
+from inference.files import write_text
 from workflows import console
 
 __all__ = ["figure", "write_report"]

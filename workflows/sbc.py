@@ -12,7 +12,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from data.files import write_csv, write_text
+from inference.files import write_csv, write_text
 from workflows import console
 from workflows.setup import WorkflowError, setup
 

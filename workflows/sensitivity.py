@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.files import write_csv
+from inference.files import write_csv
 from workflows import console
 from workflows.setup import WorkflowError, setup
 

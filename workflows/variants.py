@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.files import write_csv
 from diagnostics.convergence import model_verdict
+from inference.files import write_csv
 from inference.suite import fit_suite
 from workflows import console
 from workflows.setup import WorkflowError, setup
