@@ -203,7 +203,7 @@ def calibrate(scale: int = 8) -> dict:
     base = Design()
     _, _, merged = _population(Design(base.n_tenants * scale, base.n_complexes * scale),
                                CALIBRATION_SEED)
-    X = cb.covariate_matrix(merged)
+    X = cb.covariate_matrix(merged, cb.COVARIATES)
     out: dict[str, dict] = {}
     for oc in cb.OUTCOMES:
         if oc.name in ("friendly_contact", "cohesion"):
@@ -250,7 +250,7 @@ def _draw_cumulative(eta: np.ndarray, tau, rng) -> np.ndarray:
 
 def _outcomes(merged: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     cal = calibrate()
-    X = cb.covariate_matrix(merged)
+    X = cb.covariate_matrix(merged, cb.COVARIATES)
     cidx = pd.factorize(merged["complex_id"])[0]
     n_c = cidx.max() + 1
     out = pd.DataFrame(index=merged.index)

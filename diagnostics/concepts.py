@@ -66,7 +66,7 @@ def predict_concepts(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     sd_complex = random_sd(spec, draws)
     sd_form = draws(f"sd_{spec.focal}")
     effects = focal_effects(spec, data, draws)
-    scale = 1.0 if spec.family == "gaussian" else 100.0
+    scale = 100.0 if spec.family_impl.has_probability_scale else 1.0
     label, _ = event_label(spec, data)
     lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
     rows = []

@@ -9,7 +9,10 @@ form f". Two estimands for the complex level:
 * ``average_complex``: the average existing complex, ``u = 0``.
 
 Intervals are computed draw-wise: the population average is formed per draw first, then
-summarised (not the mean of per-unit bounds). Pure functions; nothing is written.
+summarised (not the mean of per-unit bounds). The event, its probability given the latent
+predictor and whether it is a probability at all are the response family's
+(:attr:`ModelSpec.family_impl <models.spec.ModelSpec.family_impl>`). Pure functions;
+nothing is written.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import expit
 
 from models.design import ModelData
 from models.spec import ModelSpec
@@ -26,21 +28,18 @@ __all__ = ["ESTIMANDS", "event_label", "event_probability", "focal_effects",
            "form_probabilities", "posterior_draws", "probability_effects", "random_sd"]
 
 ESTIMANDS = ("new_complex", "average_complex")
-_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(15)
-_GH_W = _GH_W / _GH_W.sum()
 NON_CLUSTERED = ("GG", "LZ", "HZ")
 
 
 def event_label(spec: ModelSpec, data: ModelData) -> tuple[str, int | None]:
     """The event a housing association reads: top category for ordinal outcomes (daily
-    contact) except help (>= monthly); P(y = 1) for binary; the mean for Gaussian."""
-    if spec.family == "bernoulli":
-        return f"P({spec.response} = 1)", None
-    if spec.family == "cumulative":
-        cats = data.categories
-        k = 1 if spec.outcome.startswith("help") else len(cats) - 1
-        return f"P({spec.response} >= {cats[k]})", k
-    return f"mean {spec.response}", None
+    contact) except help (>= monthly); P(y = 1) for binary; the mean for Gaussian.
+
+    Returns the label and the category index of the event (``None`` where not ordinal), as
+    the spec's family defines them (``ValueError`` for a family without an event).
+    """
+    category = 1 if spec.outcome.startswith("help") else None  # None: the top category
+    return spec.family_impl.event(spec, data, category=category)
 
 
 def posterior_draws(tree: xr.DataTree, *, max_draws: int, seed: int = 0):
@@ -64,20 +63,11 @@ def event_probability(spec: ModelSpec, data: ModelData, draws, *, X: np.ndarray,
     ``X`` (n, p) is the population's design, ``offset`` (S,) the group effect added to every
     row, ``sd`` (S,) the SD of the unknown group effects integrated over (0: none).
     """
+    family = spec.family_impl
+    _, event = event_label(spec, data)
     eta = X @ draws("beta").T + offset[None, :]  # (n, S)
-    if spec.family != "cumulative":
-        eta = eta + draws("intercept")[None, :]
-    if spec.family == "gaussian":
-        return eta.mean(axis=0)
-    # (n, S, Q) <- integrate the unknown group effects with per-draw sd (Gauss-Hermite)
-    lin = eta[:, :, None] + sd[None, :, None] * _GH_X[None, None, :]
-    if spec.family == "bernoulli":
-        p = expit(lin)
-    else:
-        _, k = event_label(spec, data)
-        tau = draws("thresholds")[:, k - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
-        p = 1.0 - expit(tau[None, :, None] - lin)
-    return (p @ _GH_W).mean(axis=0)
+    # intercept or thresholds, link, and the unknown group effects integrated (Gauss-Hermite)
+    return family.event_probability(eta, draws, sd=sd, event=event)
 
 
 def focal_effects(spec: ModelSpec, data: ModelData, draws) -> np.ndarray:
@@ -107,8 +97,7 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         raise ValueError(f"unknown estimand {estimand!r}; choose one of {ESTIMANDS}")
     if not spec.focal or spec.variant == "none":
         raise ValueError(f"model {spec.name!r} has no living-form effect")
-    if spec.family == "graded":
-        raise ValueError("probability effects of the item-level model are not defined here")
+    event_label(spec, data)  # ValueError for a family without an event (graded)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
     sd = random_sd(spec, draws)
@@ -127,8 +116,9 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     """Per form and contrast (vs reference, vs the average non-clustered form), in
     percentage points for probabilities: mean, sd, interval and P(direction)."""
     probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws)
-    scale = 1.0 if spec.family == "gaussian" else 100.0
-    unit = "response units" if spec.family == "gaussian" else "percentage points"
+    on_probability_scale = spec.family_impl.has_probability_scale
+    scale = 100.0 if on_probability_scale else 1.0
+    unit = "percentage points" if on_probability_scale else "response units"
     forms = list(probs[spec.focal].values)
     series = {f"{f}": probs.sel({spec.focal: f}).values * scale for f in forms}
     ref = probs.sel({spec.focal: spec.reference}).values * scale
@@ -147,7 +137,7 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     for name, v in series.items():
         is_contrast = " - " in name
         rows.append({"model": spec.name, "outcome": spec.outcome, "contrast": name,
-                     "scale": "probability" if spec.family != "gaussian" else "response",
+                     "scale": "probability" if on_probability_scale else "response",
                      "estimand": estimand, "event": label,
                      "unit": unit if is_contrast else ("percent" if scale == 100 else unit),
                      "mean": float(v.mean()), "sd": float(v.std()),

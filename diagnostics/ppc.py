@@ -4,8 +4,9 @@ Ordinal and binary outcomes: the observed share of every response category, over
 living form and by complex size (analysed tenants per complex), beside the replicated shares
 (mean and 90% interval over posterior predictive draws) and the posterior predictive p-value
 ``P(T(y_rep) >= T(y))`` (Gelman, Meng & Stern 1996). Gaussian outcomes: mean, sd, skewness,
-minimum and maximum. A p-value outside [0.025, 0.975] is flagged ``misfit``: a living form
-whose share the model cannot reproduce becomes visible.
+minimum and maximum (the statistics are the response family's,
+:meth:`models.families.Family.ppc_statistics`). A p-value outside [0.025, 0.975] is flagged
+``misfit``: a living form whose share the model cannot reproduce becomes visible.
 """
 
 from __future__ import annotations
@@ -48,28 +49,14 @@ def _rows(obs: np.ndarray, rep: np.ndarray, stats: dict, where: str) -> list[dic
     return rows
 
 
-def _statistics(spec: ModelSpec, data: ModelData) -> dict:
-    if spec.family == "gaussian":
-        def skew(a):
-            c = a - a.mean(axis=1, keepdims=True)
-            return (c**3).mean(axis=1) / np.maximum((c**2).mean(axis=1), 1e-12) ** 1.5
-        return {"mean": lambda a: a.mean(axis=1), "sd": lambda a: a.std(axis=1),
-                "skewness": skew, "min": lambda a: a.min(axis=1),
-                "max": lambda a: a.max(axis=1)}
-    cats = data.categories if spec.family != "bernoulli" else (0, 1)
-    return {f"share {c}": (lambda a, k=k: (a == k).mean(axis=1)) for k, c in enumerate(cats)}
-
-
 def ppc_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
               group: str = "posterior_predictive", max_draws: int = 1000) -> pd.DataFrame:
     """Observed vs replicated statistics overall, per focal level and by complex size."""
-    rep = _replicated(tree, group)
-    obs = np.asarray(data.y)
-    if spec.family == "graded":  # item-level: pool the items' answers
-        rep, obs = rep.reshape(rep.shape[0], -1), obs.reshape(-1)
-        groups = {}
-    else:
-        groups = {}
+    family = spec.family_impl
+    # item-level: the items' answers pooled, so per-row groups do not apply
+    obs, rep = family.ppc_arrays(np.asarray(data.y), _replicated(tree, group))
+    groups = {}
+    if not family.uses_items:
         if spec.focal:
             labels = np.asarray(data.level_labels[spec.focal])[data.level_idx[spec.focal]]
             groups |= {f"{spec.focal}={g}": labels == g for g in data.level_labels[spec.focal]}
@@ -78,7 +65,7 @@ def ppc_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
             groups |= {f"size {g}": sizes == g for g in np.unique(sizes)}
     if rep.shape[0] > max_draws:
         rep = rep[np.linspace(0, rep.shape[0] - 1, max_draws).astype(int)]
-    stats = _statistics(spec, data)
+    stats = family.ppc_statistics(data)
     rows = _rows(obs, rep, stats, "all")
     for name, mask in groups.items():
         if mask.sum() >= 5:
@@ -96,12 +83,10 @@ def prior_predictive_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData) 
     Verdict ``implausible`` when the observed value lies outside the prior predictive's
     central 99% (a prior that cannot produce the data), else ``ok``.
     """
-    rep = _replicated(tree, "prior_predictive")
-    obs = np.asarray(data.y)
-    if spec.family == "graded":
-        rep, obs = rep.reshape(rep.shape[0], -1), obs.reshape(-1)
+    family = spec.family_impl
+    obs, rep = family.ppc_arrays(np.asarray(data.y), _replicated(tree, "prior_predictive"))
     rows = []
-    for name, fn in _statistics(spec, data).items():
+    for name, fn in family.ppc_statistics(data).items():
         t_rep, t_obs = fn(rep), float(fn(obs[None, :])[0])
         q = np.quantile(t_rep, [0.005, 0.05, 0.5, 0.95, 0.995])
         rows.append({"model": spec.name, "statistic": name, "observed": t_obs,

@@ -51,7 +51,7 @@ def grid_task(*, spec: ModelSpec, prior: str, model: str, datas: dict[str, Model
             rows.append({"scale": "latent", "contrast": str(label), "mean": float(v.mean()),
                          "sd": float(v.std()), "q05": float(np.quantile(v, 0.05)),
                          "q95": float(np.quantile(v, 0.95))})
-        if spec.family != "graded":
+        if spec.family_impl.has_event_prediction:
             prob = probability_effects(tree, spec, data, estimand="new_complex")
             prob = prob[prob["contrast"].str.endswith(f" - {spec.reference}")]
             rows += prob[["scale", "contrast", "mean", "sd", "q05", "q95"]].to_dict("records")

@@ -19,13 +19,17 @@ Differences from :func:`models.build.build_model` that are inherent to plain Bam
 
 * thresholds: Bambi's ``Normal(linspace(-1, 1), threshold_sd)`` with an ordered transform,
   where :mod:`models.build` uses first cut ``Normal(0, threshold_sd)`` plus ``HalfNormal``
-  gaps (a generative prior; see ``models.build._thresholds``). The likelihoods agree.
+  gaps (a generative prior; see ``models.families._thresholds``). The likelihoods agree.
 
 Priors otherwise follow the spec (``spec_priors=True``, the default): coefficients
 ``Normal(0, beta_sd)`` (or ``StudentT``), intercept ``Normal(mu, intercept_sd)``, group sds
 ``HalfNormal``, Gaussian
 ``sigma`` ``HalfNormal``, all with the Gaussian auto-scaling of :mod:`models.build`.
 Bambi's sampler defaults (``model.fit()``: PyMC NUTS, ``jitter+adapt_diag``) are untouched.
+
+The family object (:mod:`models.families`) supplies Bambi's family name, the response
+column and its own priors (intercept or thresholds, sigma); the graded family has no plain
+Bambi equivalent.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from collections.abc import Mapping
 import bambi as bmb
 import numpy as np
 import pandas as pd
-import pymc as pm
 import xarray as xr
 
 from models.build import _prior_values, contrast_labels
@@ -54,7 +57,6 @@ __all__ = [
 ]
 
 RESPONSE = "response"
-_FAMILIES = ("bernoulli", "cumulative", "gaussian")  # Bambi family names, same as the spec's
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading "_"
 # names formulae/Bambi treat specially or that would shadow a transform in the formula
 _RESERVED = frozenset({"C", "I", "Q", "S", "T", "Intercept", "center", "scale", "standardize",
@@ -123,19 +125,15 @@ def bambi_frame(spec: ModelSpec, data: ModelData,
                 frame_columns: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The data frame Bambi fits: response, one numeric column per term, grouping labels.
 
-    A cumulative response is an ordered categorical of ``data.categories``. Grouping labels
-    are categoricals of the string labels (what Bambi itself makes of a string column; a
-    ``str`` column makes pandas warn inside Bambi); with the ``fixed`` variant the focal
-    level is an *ordered* categorical whose first category is the reference, which formulae
-    then drops (treatment coding vs the reference; an unordered one would be re-sorted).
+    The family gives the response column (a cumulative response is an ordered categorical
+    of ``data.categories``; a family without a Bambi equivalent raises ``ValueError``).
+    Grouping labels are categoricals of the string labels (what Bambi itself makes of a
+    string column; a ``str`` column makes pandas warn inside Bambi); with the ``fixed``
+    variant the focal level is an *ordered* categorical whose first category is the
+    reference, which formulae then drops (treatment coding vs the reference; an unordered
+    one would be re-sorted).
     """
-    cols: dict[str, object] = {}
-    if spec.family == "cumulative":
-        cats = list(data.categories)
-        cols[RESPONSE] = pd.Categorical(np.asarray(cats, dtype=object)[data.y],
-                                        categories=cats, ordered=True)
-    else:
-        cols[RESPONSE] = np.asarray(data.y, dtype=float if spec.family == "gaussian" else int)
+    cols: dict[str, object] = {RESPONSE: spec.family_impl.bambi_response(spec, data)}
     for j, col in enumerate(term_columns(spec, data, frame_columns).values()):
         cols[col] = data.X[:, j].astype(float)
     for lv, col in level_columns(spec).items():
@@ -162,7 +160,7 @@ def _formula(spec: ModelSpec, terms: list[str]) -> str:
             raise ValueError(f"model {spec.name!r}: refusing formula term {name!r}")
     # ordinal families have no intercept (the thresholds take its place): say so explicitly
     # rather than let Bambi drop it with a warning; the design matrix is the same
-    zero = "0 + " if spec.family == "cumulative" else ""
+    zero = "" if spec.family_impl.has_intercept else "0 + "
     return f"{RESPONSE} ~ {zero}" + (" + ".join(rhs) if rhs else "1")
 
 
@@ -183,17 +181,9 @@ def _priors(spec: ModelSpec, data: ModelData, terms: list[str]) -> dict[str, obj
             "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=p["focal_sd_scale"]))
     elif spec.focal and spec.variant == "fixed":
         priors[cols[spec.focal]] = bmb.Prior("Normal", mu=0.0, sigma=p["fixed_focal_sd"])
-    if spec.family == "cumulative":
-        # Bambi's own ordered Normal (it cannot express models.build's first cut + gaps
-        # prior); locations spread over [-1, 1] so the start point is ordered
-        n_cut = len(data.categories) - 1
-        priors["threshold"] = bmb.Prior(
-            "Normal", mu=np.linspace(-1.0, 1.0, n_cut), sigma=p["threshold_sd"],
-            transform=pm.distributions.transforms.ordered)
-    else:
-        priors["Intercept"] = bmb.Prior("Normal", mu=p["intercept_mu"], sigma=p["intercept_sd"])
-    if spec.family == "gaussian":
-        priors["sigma"] = bmb.Prior("HalfNormal", sigma=p["sigma_scale"])
+    # intercept or thresholds, sigma: the family's own
+    for name, (dist, params) in spec.family_impl.bambi_priors(p, data).items():
+        priors[name] = bmb.Prior(dist, **params)
     return priors
 
 
@@ -212,13 +202,11 @@ def bambi_model(spec: ModelSpec, data: ModelData, *,
     spec_priors
         Use the spec's priors (default); ``False`` keeps Bambi's own default priors.
     """
-    if spec.family not in _FAMILIES:
-        raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no plain Bambi "
-                         f"equivalent (supported: {list(_FAMILIES)})")
+    family = spec.family_impl.require_bambi(spec)  # ValueError for the graded family
     terms = list(term_columns(spec, data, frame_columns).values())
     frame = bambi_frame(spec, data, frame_columns)
     priors = _priors(spec, data, terms) if spec_priors else None
-    return bmb.Model(_formula(spec, terms), frame, family=spec.family, priors=priors)
+    return bmb.Model(_formula(spec, terms), frame, family=family, priors=priors)
 
 
 def bambi_contrasts(spec: ModelSpec, data: ModelData, tree: xr.DataTree) -> xr.DataArray:

@@ -2,9 +2,14 @@
 
 Written by hand rather than through Bambi because (i) the focal level must be identified
 beside free thresholds (zero-sum effects; a plain random intercept there trades off with the
-thresholds and samples poorly, see docs/sampler-measurements.md), and (ii) every data array and prior
-hyperparameter is a ``pm.Data`` so one compiled model serves many refits (new data, new
-priors, simulation-based calibration) without recompiling.
+thresholds and samples poorly, see docs/sampler-measurements.md), and (ii) every data array
+and prior hyperparameter is a ``pm.Data`` so one compiled model serves many refits (new data,
+new priors, simulation-based calibration) without recompiling.
+
+Everything that differs between response families (intercept or thresholds, residual sd,
+the graded family's row-level latent, the likelihood, prior scaling) is owned by the family
+object, :attr:`ModelSpec.family_impl <models.spec.ModelSpec.family_impl>`
+(:mod:`models.families`); this module builds the linear predictor they share.
 """
 
 from __future__ import annotations
@@ -37,14 +42,7 @@ def contrast_labels(spec: ModelSpec, data: ModelData) -> tuple[str, ...]:
 
 
 def _prior_values(spec: ModelSpec, data: ModelData) -> dict[str, float]:
-    p = spec.prior
-    if spec.family == "gaussian":  # Bambi-style auto-scaling by the response sd
-        s = data.y_sd
-        p = p | {k: p[k] * s for k in ("beta_sd", "intercept_sd", "focal_sd_scale",
-                                       "fixed_focal_sd", "group_sd_scale", "sigma_scale")}
-        p["intercept_mu"] = data.y_mean
-    else:
-        p["intercept_mu"] = 0.0
+    p = spec.family_impl.scale_priors(spec.prior, data)  # e.g. Gaussian: x sd(y)
     p["beta_nu"] = max(p["beta_nu"], 1.0)  # only used when heavy tails are on
     return {f"prior_{k}": float(v) for k, v in p.items()}
 
@@ -55,32 +53,6 @@ def data_updates(spec: ModelSpec, data: ModelData) -> dict[str, np.ndarray]:
     for lv in spec.levels:
         out[f"idx_{lv}"] = data.level_idx[lv]
     return out | {k: np.asarray(v) for k, v in _prior_values(spec, data).items()}
-
-
-def _thresholds(sd, n_cut: int, *, n_items: int | None = None):
-    """Ordered cut points as the first one plus positive gaps (a *generative* prior).
-
-    ``threshold_first ~ Normal(0, sd)``, ``threshold_gaps ~ HalfNormal(sd)``, ``thresholds``
-    = first + cumulative gaps (per item for the graded family). Forward sampling (prior
-    predictive checks, simulation-based calibration) draws from exactly the prior the fit
-    uses. The earlier ``Normal(linspace(-1, 1), sd)`` with an ordered *transform* did not:
-    PyMC's forward sampling ignores transforms, so about a third of prior draws had unordered
-    cut points that the fitted model cannot represent -- SBC of the contact model flagged
-    ``thresholds[1|2]`` (90% coverage 0.64 at 200 simulations).
-    """
-    if n_items is None:
-        first = pm.Normal("threshold_first", 0.0, sd)
-        if n_cut == 1:
-            return pm.Deterministic("thresholds", first[None], dims="threshold")
-        gaps = pm.HalfNormal("threshold_gaps", sd, shape=n_cut - 1)
-        cuts = pt.concatenate([first[None], first + pt.cumsum(gaps)])
-        return pm.Deterministic("thresholds", cuts, dims="threshold")
-    first = pm.Normal("threshold_first", 0.0, sd, dims="item")
-    if n_cut == 1:
-        return pm.Deterministic("thresholds", first[:, None], dims=("item", "threshold"))
-    gaps = pm.HalfNormal("threshold_gaps", sd, shape=(n_items, n_cut - 1))
-    cuts = pt.concatenate([first[:, None], first[:, None] + pt.cumsum(gaps, axis=1)], axis=1)
-    return pm.Deterministic("thresholds", cuts, dims=("item", "threshold"))
 
 
 def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
@@ -100,17 +72,13 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     contrasts = contrast_labels(spec, data)
     if spec.focal and spec.variant != "none":
         coords["contrast"] = list(contrasts)
-    if spec.family == "graded":
-        coords["item"] = list(spec.items)
-    if spec.family in ("cumulative", "graded"):
-        coords["threshold"] = [f"{a}|{b}" for a, b in zip(data.categories[:-1],
-                                                          data.categories[1:], strict=True)]
+    family = spec.family_impl
+    coords |= family.coords(spec, data.categories)  # items, thresholds
     values = data_updates(spec, data)
     with pm.Model(coords=coords) as model:
         pd_ = {k: pm.Data(k, v) for k, v in values.items() if k.startswith("prior_")}
         X = pm.Data("X", data.X, dims=("obs", "term"))
-        y_dims = ("obs", "item") if spec.family == "graded" else "obs"
-        y_obs = pm.Data("y_obs", data.y, dims=y_dims)
+        y_obs = pm.Data("y_obs", data.y, dims=family.obs_dims)
         idx = {lv: pm.Data(f"idx_{lv}", data.level_idx[lv], dims="obs") for lv in spec.levels}
 
         if spec.prior["beta_nu"] > 0:
@@ -146,29 +114,6 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
                 effect = pt.concatenate([contrast[:ref], pt.zeros(1), contrast[ref:]])
             eta = eta + effect[idx[spec.focal]]  # (n_obs,) <- (n_form,)[idx]
 
-        if spec.family == "graded":
-            # a latent trait per row, measured by the items with item-specific thresholds
-            sd_t = pm.HalfNormal("sd_tenant", pd_["prior_tenant_sd_scale"])
-            e = pm.Normal("z_tenant", 0.0, 1.0, dims="obs")
-            theta = eta + sd_t * e  # (n_obs,)
-            n_items = len(spec.items)
-            thresholds = _thresholds(pd_["prior_threshold_sd"], len(data.categories) - 1,
-                                     n_items=n_items)
-            # (n_obs, n_item) latent, one row of thresholds per item
-            pm.OrderedLogistic("y", eta=pt.repeat(theta[:, None], n_items, axis=1),
-                               cutpoints=thresholds, observed=y_obs, compute_p=False,
-                               dims=("obs", "item"))
-        elif spec.family == "cumulative":
-            thresholds = _thresholds(pd_["prior_threshold_sd"], len(data.categories) - 1)
-            pm.OrderedLogistic("y", eta=eta, cutpoints=thresholds, observed=y_obs,
-                               compute_p=False, dims="obs")
-        elif spec.family == "bernoulli":
-            intercept = pm.Normal("intercept", pd_["prior_intercept_mu"],
-                                  pd_["prior_intercept_sd"])
-            pm.Bernoulli("y", logit_p=intercept + eta, observed=y_obs, dims="obs")
-        else:
-            intercept = pm.Normal("intercept", pd_["prior_intercept_mu"],
-                                  pd_["prior_intercept_sd"])
-            sigma = pm.HalfNormal("sigma", pd_["prior_sigma_scale"])
-            pm.Normal("y", mu=intercept + eta, sigma=sigma, observed=y_obs, dims="obs")
+        # intercept or thresholds, sigma / row-level latent, then the observed y
+        family.likelihood(eta, y_obs=y_obs, priors=pd_, spec=spec, data=data)
     return model

@@ -16,6 +16,7 @@ import pandas as pd
 
 from data import codebook as cb
 from data.loader import complete_cases
+from models.errors import PreparationError
 from models.spec import ModelSpec
 
 __all__ = ["ModelData", "PreparationError", "prepare"]
@@ -23,16 +24,12 @@ __all__ = ["ModelData", "PreparationError", "prepare"]
 _SUBSET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
-class PreparationError(ValueError):
-    """The data cannot feed this model (named column, reason)."""
-
-
 @dataclass(frozen=True)
 class ModelData:
     """Arrays of one model's analysed rows; group indices map rows to each level.
 
     ``level_idx[level]`` has shape (n_rows,) and indexes ``level_labels[level]``;
-    ``categories`` are the response levels of a cumulative model (response coded 0..K-1).
+    ``categories`` are the response levels of an ordinal family (response coded 0..K-1).
     """
 
     y: np.ndarray
@@ -141,7 +138,8 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     spec
         The model specification.
     """
-    responses = list(spec.items) if spec.items else [spec.response]
+    family = spec.family_impl
+    responses = family.response_columns(spec)
     term_columns = list(dict.fromkeys(c for t in spec.terms for c in t.columns))
     needed = [*responses, *spec.levels, *term_columns]
     absent = [c for c in needed if c not in frame]
@@ -159,32 +157,12 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     if const:
         raise PreparationError(f"model {spec.name!r}: term(s) {const} are constant in the "
                                f"analysed rows and cannot be estimated")
-    y = sub[responses].to_numpy(dtype=float)
-    categories = spec.categories
-    if spec.family == "graded":
-        categories = spec.categories or tuple(np.unique(y).tolist())
-        lo, hi = float(min(categories)), float(max(categories))
-        for j, col in enumerate(responses):  # reverse negatively worded items
-            if col in spec.reversed_items:
-                y[:, j] = lo + hi - y[:, j]
-    else:
-        y = y[:, 0]
-    if spec.family in ("cumulative", "graded"):
-        if not categories:
-            oc = cb.OUTCOME_BY_NAME.get(spec.outcome)
-            categories = oc.levels if oc and oc.levels else tuple(np.unique(y).tolist())
-        lookup = {float(c): k for k, c in enumerate(categories)}
-        bad = sorted({v for v in y.ravel().tolist() if v not in lookup})
-        if bad:
-            raise PreparationError(f"model {spec.name!r}: response {responses} has "
-                                   f"value(s) {bad} outside categories {list(categories)}")
-        y = np.vectorize(lookup.__getitem__, otypes=[np.int64])(y)
-    elif spec.family == "bernoulli":
-        bad = sorted(set(np.unique(y).tolist()) - {0.0, 1.0})
-        if bad:
-            raise PreparationError(f"model {spec.name!r}: binary response {spec.response!r} "
-                                   f"has value(s) {bad}")
-        y = y.astype(np.int64)
+    # coded as the family's likelihood reads it (categories, binary check, reversed items);
+    # the codebook's levels are the categories of an ordinal response the spec names none of
+    oc = cb.OUTCOME_BY_NAME.get(spec.outcome)
+    known = tuple(oc.levels) if oc and oc.levels else ()
+    y, categories = family.encode(sub[responses].to_numpy(dtype=float), spec,
+                                  known_levels=known)
     # groups come from the whole data set, not just the analysed subset: a group without
     # analysed rows keeps its prior, and models on subsets share their compiled shape
     # with full-data models of the same family
@@ -205,5 +183,5 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     rows = sub.index.astype(str) if "tenant_id" not in sub else sub["tenant_id"].astype(str)
     return ModelData(y=y, X=X.to_numpy(dtype=float), term_names=tuple(X.columns),
                      level_idx=level_idx, level_labels=level_labels,
-                     categories=tuple(categories), row_ids=tuple(rows), removed=removed,
+                     categories=categories, row_ids=tuple(rows), removed=removed,
                      n_before=n_before)

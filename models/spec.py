@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 from data import codebook as cb
 from data.codebook import Covariate
+from models.families import FAMILIES as FAMILY_REGISTRY
+from models.families import Family, get_family
 
 __all__ = [
     "BENEFIT_OUTCOMES",
@@ -36,7 +38,7 @@ __all__ = [
     "specs_from_config",
 ]
 
-FAMILIES = ("bernoulli", "cumulative", "gaussian", "graded")
+FAMILIES = tuple(FAMILY_REGISTRY)  # the family names (models.families holds the objects)
 VARIANTS = ("hierarchical", "fixed", "none")
 
 # Weakly informative priors on the latent (logit) scale; one place, documented, overridable.
@@ -103,7 +105,9 @@ class ModelSpec:
     outcome, response
         Outcome label and the column holding the response.
     family
-        ``bernoulli`` (logit link), ``cumulative`` (cumulative logit), ``gaussian``.
+        Name of a family of :data:`models.families.FAMILIES`: ``bernoulli`` (logit link),
+        ``cumulative`` (cumulative logit), ``gaussian``, ``graded`` (item level);
+        :attr:`family_impl` is the object.
     terms
         Fixed terms (tenant covariates and optional complex-level covariates).
     levels
@@ -146,17 +150,13 @@ class ModelSpec:
     priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"model {self.name!r}: unknown family {self.family!r}; "
-                             f"choose one of {FAMILIES}")
+        family = get_family(self.family, owner=f"model {self.name!r}")
         if self.variant not in VARIANTS:
             raise ValueError(f"model {self.name!r}: unknown variant {self.variant!r}; "
                              f"choose one of {VARIANTS}")
         if len(self.levels) < 1:
             raise ValueError(f"model {self.name!r}: needs at least one grouping level")
-        if (self.family == "graded") != bool(self.items):
-            raise ValueError(f"model {self.name!r}: the graded family needs items, and "
-                             f"items need the graded family")
+        family.check_spec(self)
         for col in (self.response, *self.levels, *(c for t in self.terms for c in t.columns),
                     *self.items):
             if not _NAME.match(col):
@@ -166,6 +166,11 @@ class ModelSpec:
                              f"highest level ({self.levels[-1]!r})")
         check_priors(self.priors, owner=f"model {self.name!r}")
         object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
+
+    @property
+    def family_impl(self) -> Family:
+        """The response family object (:mod:`models.families`) named by ``family``."""
+        return get_family(self.family)
 
     @property
     def prior(self) -> dict[str, float]:
@@ -317,7 +322,7 @@ def feature_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
     """
     out = {}
     for name, spec in default_specs(variant).items():
-        if spec.family == "graded":
+        if not spec.family_impl.has_event_prediction:  # concepts predict the event
             continue
         have = {t.name for t in spec.terms}
         terms = spec.terms + tuple(f for f in cb.FEATURES if f.name not in have)
