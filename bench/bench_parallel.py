@@ -44,11 +44,11 @@ def main() -> None:
     args = p.parse_args()
 
     from data.simulate import analysis_frame
+    from data.suite import default_specs
     from inference.engine import SamplerSettings
     from inference.parallel import run_tasks
     from inference.sbc import results_frame, sbc_task, sbc_tasks, subsample_design
     from models.design import prepare
-    from models.spec import default_specs
     from workflows.setup import DEFAULT_SEED
 
     frame = analysis_frame(seed=DEFAULT_SEED)

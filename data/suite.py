@@ -10,6 +10,7 @@ features of the concepts variant and the moderators of "who benefits".
 from __future__ import annotations
 
 from data import codebook as cb
+from models.families import get_family
 from models.spec import ModelSpec
 from models.terms import Covariate
 
@@ -33,13 +34,13 @@ _EVENT = {"help_received": 1, "help_given": 1}
 
 def _base(oc: cb.Outcome, variant: str) -> ModelSpec:
     extra = tuple(Covariate(t, "binary") for t in _COMPLEX_TERMS.get(oc.name, ()))
-    ordinal = oc.family == "cumulative"
+    ordinal = get_family(oc.family).ordinal
     return ModelSpec(
         name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
         terms=cb.COVARIATES + extra, levels=LEVELS, focal=LEVELS[-1],
         reference=cb.REFERENCE_FORM, level_order=cb.FORM_CODES, subset=oc.subset,
         variant=variant, categories=tuple(oc.levels) if ordinal else (),
-        event=_EVENT.get(oc.name),
+        event=_EVENT.get(oc.name), id_column="tenant_id",
     )
 
 

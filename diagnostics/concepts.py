@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from data import codebook as cb
+from data.suite import COMPLEX_LEVEL
 from diagnostics.effects import (
     event_label,
     event_probability,
@@ -24,7 +25,7 @@ from diagnostics.effects import (
     random_sd,
 )
 from models.design import ModelData
-from models.spec import COMPLEX_LEVEL, ModelSpec
+from models.spec import ModelSpec
 
 __all__ = ["form_feature_profiles", "predict_concepts"]
 

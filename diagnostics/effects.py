@@ -1,12 +1,13 @@
-"""Living-form effects on the probability scale by g-computation (average counterfactuals).
+"""Focal-level effects on the probability scale by g-computation (average counterfactuals).
 
-For every posterior draw, every analysed tenant is placed in each living form in turn and
-the outcome distribution is averaged over tenants: "if this tenant population lived in
-form f". Two estimands for the complex level:
+For every posterior draw, every analysed row is placed in each focal level in turn and the
+outcome distribution is averaged over rows: "if this population belonged to level f". Two
+estimands for the random (lower) grouping levels -- named for the housing study, where the
+lower level is the complex:
 
-* ``new_complex`` (default): a *new* complex of that form, integrating over the
-  between-complex variation ``u ~ N(0, sd_complex^2)`` (Gauss-Hermite quadrature per draw);
-* ``average_complex``: the average existing complex, ``u = 0``.
+* ``new_complex`` (default): a *new* group of that level, integrating over the between-group
+  variation ``u ~ N(0, sd^2)`` of every random level (Gauss-Hermite quadrature per draw);
+* ``average_complex``: the average existing group, ``u = 0``.
 
 Intervals are computed draw-wise: the population average is formed per draw first, then
 summarised (not the mean of per-unit bounds). The event, its probability given the latent
@@ -17,10 +18,13 @@ nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from diagnostics.summary import draws_table
 from models.design import ModelData
 from models.spec import ModelSpec
 
@@ -28,18 +32,17 @@ __all__ = ["ESTIMANDS", "event_label", "event_probability", "focal_effects",
            "form_probabilities", "posterior_draws", "probability_effects", "random_sd"]
 
 ESTIMANDS = ("new_complex", "average_complex")
-NON_CLUSTERED = ("GG", "LZ", "HZ")
 
 
 def event_label(spec: ModelSpec, data: ModelData) -> tuple[str, int | None]:
-    """The event a housing association reads: top category for ordinal outcomes (daily
-    contact) except help (>= monthly); P(y = 1) for binary; the mean for Gaussian.
+    """The event read on the probability scale: ``P(y >= categories[spec.event])`` for
+    ordinal outcomes (the top category when the spec names none), P(y = 1) for binary, the
+    mean for Gaussian.
 
     Returns the label and the category index of the event (``None`` where not ordinal), as
     the spec's family defines them (``ValueError`` for a family without an event).
     """
-    category = 1 if spec.outcome.startswith("help") else None  # None: the top category
-    return spec.family_impl.event(spec, data, category=category)
+    return spec.family_impl.event(spec, data, category=spec.event)
 
 
 def posterior_draws(tree: xr.DataTree, *, max_draws: int, seed: int = 0):
@@ -89,14 +92,14 @@ def random_sd(spec: ModelSpec, draws) -> np.ndarray:
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
                        seed: int = 0) -> xr.DataArray:
-    """Posterior draws of the population-average event probability per living form.
+    """Posterior draws of the population-average event probability per focal level.
 
-    Returns an array with dims ``(sample, living_form)``.
+    Returns an array with dims ``(sample, <focal level>)``.
     """
     if estimand not in ESTIMANDS:
         raise ValueError(f"unknown estimand {estimand!r}; choose one of {ESTIMANDS}")
     if not spec.focal or spec.variant == "none":
-        raise ValueError(f"model {spec.name!r} has no living-form effect")
+        raise ValueError(f"model {spec.name!r} has no focal-level effect")
     event_label(spec, data)  # ValueError for a family without an event (graded)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
@@ -112,9 +115,15 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
 
 def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                         estimand: str = "new_complex", ci_prob: float = 0.9,
-                        max_draws: int = 400) -> pd.DataFrame:
-    """Per form and contrast (vs reference, vs the average non-clustered form), in
-    percentage points for probabilities: mean, sd, interval and P(direction)."""
+                        max_draws: int = 400,
+                        pooled: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Per focal level and contrast, in percentage points for probabilities: mean, sd,
+    interval and P(direction).
+
+    Contrasts are each level vs the reference (``"RB - HZ"``) and, for each named group of
+    ``pooled`` whose levels are all present, each other level vs the group's unweighted
+    average (``"RB - non-clustered"``).
+    """
     probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws)
     on_probability_scale = spec.family_impl.has_probability_scale
     scale = 100.0 if on_probability_scale else 1.0
@@ -125,14 +134,15 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     for f in forms:
         if f != spec.reference:
             series[f"{f} - {spec.reference}"] = series[f] - ref
-    nc = [f for f in NON_CLUSTERED if f in forms]
-    if len(nc) == len(NON_CLUSTERED):
-        avg = np.mean([series[f] for f in nc], axis=0)
+    for group, members in (pooled or {}).items():
+        if not set(members) <= set(forms):
+            continue
+        avg = np.mean([series[f] for f in members], axis=0)
         for f in forms:
-            if f not in nc:
-                series[f"{f} - non-clustered"] = series[f] - avg
-    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
+            if f not in members:
+                series[f"{f} - {group}"] = series[f] - avg
     label, _ = event_label(spec, data)
+    stats = draws_table(series, ci_prob=ci_prob)
     rows = []
     for name, v in series.items():
         is_contrast = " - " in name
@@ -140,7 +150,6 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                      "scale": "probability" if on_probability_scale else "response",
                      "estimand": estimand, "event": label,
                      "unit": unit if is_contrast else ("percent" if scale == 100 else unit),
-                     "mean": float(v.mean()), "sd": float(v.std()),
-                     "q05": float(np.quantile(v, lo)), "q95": float(np.quantile(v, hi)),
+                     **stats.loc[name].to_dict(),
                      "p_positive": float((v > 0).mean()) if is_contrast else np.nan})
     return pd.DataFrame(rows)

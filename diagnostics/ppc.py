@@ -1,12 +1,13 @@
 """Posterior (and prior) predictive checks as tables with a verdict (pure functions).
 
 Ordinal and binary outcomes: the observed share of every response category, overall, per
-living form and by complex size (analysed tenants per complex), beside the replicated shares
-(mean and 90% interval over posterior predictive draws) and the posterior predictive p-value
+focal level and by the size of the lowest-level group (analysed rows per group), beside the
+replicated shares (mean and 90% interval over posterior predictive draws) and the
+posterior predictive p-value
 ``P(T(y_rep) >= T(y))`` (Gelman, Meng & Stern 1996). Gaussian outcomes: mean, sd, skewness,
 minimum and maximum (the statistics are the response family's,
 :meth:`models.families.Family.ppc_statistics`). A p-value outside [0.025, 0.975] is flagged
-``misfit``: a living form whose share the model cannot reproduce becomes visible.
+``misfit``: a focal level whose share the model cannot reproduce becomes visible.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ __all__ = ["PPP_BOUNDS", "ppc_table", "prior_predictive_table", "size_groups"]
 PPP_BOUNDS = (0.025, 0.975)
 
 
-def size_groups(data: ModelData, *, level: str = "complex_id") -> np.ndarray:
-    """Label per row: complex size class by analysed tenants per complex (1-3, 4-8, 9+)."""
+def size_groups(data: ModelData, *, level: str) -> np.ndarray:
+    """Label per row: size class of its group at ``level`` by analysed rows (1-3, 4-8, 9+)."""
     idx = data.level_idx[level]
     counts = np.bincount(idx, minlength=len(data.level_labels[level]))[idx]
-    return np.select([counts <= 3, counts <= 8], ["1-3 tenants", "4-8 tenants"], "9+ tenants")
+    return np.select([counts <= 3, counts <= 8], [f"1-3 per {level}", f"4-8 per {level}"],
+                     f"9+ per {level}")
 
 
 def _replicated(tree: xr.DataTree, group: str) -> np.ndarray:

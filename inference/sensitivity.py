@@ -9,7 +9,6 @@ coefficient prior changes the graph and compiles once more).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from inference.engine import SamplerSettings
@@ -38,6 +37,7 @@ def grid_task(*, spec: ModelSpec, prior: str, model: str, datas: dict[str, Model
     """Fit one model under one prior setting; return contrast summaries (JSON-ready)."""
     from diagnostics.convergence import model_verdict
     from diagnostics.effects import probability_effects
+    from diagnostics.summary import draws_table
 
     engine = worker_engine()
     data = datas[model]
@@ -46,11 +46,10 @@ def grid_task(*, spec: ModelSpec, prior: str, model: str, datas: dict[str, Model
     rows = []
     if spec.focal and spec.variant != "none":
         da = tree["posterior"][f"{spec.focal}_contrast"]
-        for label in da["contrast"].to_numpy():
-            v = da.sel(contrast=label).to_numpy().ravel()
-            rows.append({"scale": "latent", "contrast": str(label), "mean": float(v.mean()),
-                         "sd": float(v.std()), "q05": float(np.quantile(v, 0.05)),
-                         "q95": float(np.quantile(v, 0.95))})
+        stats = draws_table({str(label): da.sel(contrast=label).to_numpy().ravel()
+                             for label in da["contrast"].to_numpy()})
+        rows += [{"scale": "latent", "contrast": label, **r}
+                 for label, r in stats.to_dict("index").items()]
         if spec.family_impl.has_event_prediction:
             prob = probability_effects(tree, spec, data, estimand="new_complex")
             prob = prob[prob["contrast"].str.endswith(f" - {spec.reference}")]

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data import codebook as cb
-from data.loader import complete_cases
 from models.errors import PreparationError
 from models.spec import ModelSpec
+from models.terms import complete_cases, covariate_matrix
 
 __all__ = ["ModelData", "PreparationError", "prepare"]
 
@@ -97,11 +96,12 @@ def _apply_subset(frame: pd.DataFrame, subset: str | None, name: str) -> pd.Data
     return frame[keep.to_numpy()]
 
 
-def _numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+def _numeric(frame: pd.DataFrame, columns: list[str], name: str,
+             id_column: str | None) -> pd.DataFrame:
     """Columns as numbers; any non-numeric cell is an error naming column, row and value."""
     out = frame.copy()
     problems = []
-    ids = frame["tenant_id"] if "tenant_id" in frame else frame.iloc[:, 0]
+    ids = frame[id_column] if id_column in frame else frame.iloc[:, 0]
     for col in dict.fromkeys(columns):
         raw = frame[col]
         num = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
@@ -134,7 +134,7 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     Parameters
     ----------
     frame
-        Tenants merged with their complex's columns (one row per tenant).
+        One row per analysed unit with its groups' columns joined on.
     spec
         The model specification.
     """
@@ -145,24 +145,20 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     absent = [c for c in needed if c not in frame]
     if absent:
         raise PreparationError(f"model {spec.name!r}: column(s) {absent} not in the data")
-    frame = _numeric(frame, [*responses, *term_columns], spec.name)
+    frame = _numeric(frame, [*responses, *term_columns], spec.name, spec.id_column)
     sub = _apply_subset(frame, spec.subset, spec.name)
     n_before = len(sub)
     sub, removed = complete_cases(sub, needed)  # reported per variable, never silent
     removed.insert(0, "model", spec.name)
     if len(sub) == 0:
         raise PreparationError(f"model {spec.name!r}: no complete rows left")
-    X = cb.covariate_matrix(sub, spec.terms)
+    X = covariate_matrix(sub, spec.terms)
     const = [c for c in X if np.nanstd(X[c].to_numpy()) == 0]
     if const:
         raise PreparationError(f"model {spec.name!r}: term(s) {const} are constant in the "
                                f"analysed rows and cannot be estimated")
-    # coded as the family's likelihood reads it (categories, binary check, reversed items);
-    # the codebook's levels are the categories of an ordinal response the spec names none of
-    oc = cb.OUTCOME_BY_NAME.get(spec.outcome)
-    known = tuple(oc.levels) if oc and oc.levels else ()
-    y, categories = family.encode(sub[responses].to_numpy(dtype=float), spec,
-                                  known_levels=known)
+    # coded as the family's likelihood reads it (categories, binary check, reversed items)
+    y, categories = family.encode(sub[responses].to_numpy(dtype=float), spec)
     # groups come from the whole data set, not just the analysed subset: a group without
     # analysed rows keeps its prior, and models on subsets share their compiled shape
     # with full-data models of the same family
@@ -171,16 +167,18 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     labels = {lv: all_labels[lv].loc[sub.index] for lv in spec.levels}
     level_idx, level_labels = {}, {}
     for lv in spec.levels:
-        uniques = pd.Index(sorted(all_labels[lv].unique()))
-        if set(uniques) <= set(cb.FORM_CODES):  # living forms in the codebook's order
-            uniques = pd.Index([f for f in cb.FORM_CODES if f in set(uniques)])
+        uniques = sorted(all_labels[lv].unique())
+        if lv == spec.focal and spec.level_order:  # the study's order, then the rest
+            first = [lab for lab in spec.level_order if lab in set(uniques)]
+            uniques = first + [lab for lab in uniques if lab not in set(first)]
+        uniques = pd.Index(uniques)
         level_idx[lv] = uniques.get_indexer(labels[lv]).astype(np.int64)
         level_labels[lv] = tuple(uniques.tolist())
     if spec.focal and spec.reference is not None and \
             spec.reference not in level_labels[spec.focal]:
         raise PreparationError(f"model {spec.name!r}: reference {spec.reference!r} of level "
                                f"{spec.focal!r} is not in the analysed data")
-    rows = sub.index.astype(str) if "tenant_id" not in sub else sub["tenant_id"].astype(str)
+    rows = sub[spec.id_column].astype(str) if spec.id_column in sub else sub.index.astype(str)
     return ModelData(y=y, X=X.to_numpy(dtype=float), term_names=tuple(X.columns),
                      level_idx=level_idx, level_labels=level_labels,
                      categories=categories, row_ids=tuple(rows), removed=removed,

@@ -14,25 +14,18 @@ import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from data import codebook as cb
-from data.codebook import Covariate
 from models.families import FAMILIES as FAMILY_REGISTRY
 from models.families import Family, get_family
+from models.terms import Covariate
 
 __all__ = [
-    "BENEFIT_OUTCOMES",
-    "COMPLEX_LEVEL",
-    "MODERATORS",
     "DEFAULT_PRIORS",
     "DEFAULT_PRIOR_GRID",
     "FAMILIES",
     "VARIANTS",
     "ModelSpec",
-    "benefit_specs",
     "check_priors",
     "comparison_variants",
-    "default_specs",
-    "feature_specs",
     "parse_terms",
     "prior_grid",
     "specs_from_config",
@@ -109,12 +102,15 @@ class ModelSpec:
         ``cumulative`` (cumulative logit), ``gaussian``, ``graded`` (item level);
         :attr:`family_impl` is the object.
     terms
-        Fixed terms (tenant covariates and optional complex-level covariates).
+        Fixed terms (:class:`models.terms.Covariate`: row-level and group-level columns).
     levels
-        Grouping columns from lowest to highest (e.g. complex_id, living_form); each level is
-        nested in the next. The highest is the *focal* level when ``focal`` is set.
+        Grouping columns from lowest to highest (e.g. class, school); each level is nested in
+        the next. The highest is the *focal* level when ``focal`` is set. At least one.
     focal, reference
-        The level whose contrasts vs ``reference`` are the estimand (living form vs HZ).
+        The level whose contrasts vs ``reference`` are the estimand.
+    level_order
+        Order of the focal level's labels in coordinates and tables (labels not listed
+        follow, sorted); default: sorted.
     variant
         ``hierarchical``: focal effects partially pooled, zero-sum (identified beside the
         intercept/thresholds); ``fixed``: treatment contrasts vs reference;
@@ -122,10 +118,16 @@ class ModelSpec:
     subset
         Rows the outcome is defined on, as ``column >= value`` style conditions.
     categories
-        Ordered response levels of a cumulative model (default: codebook, else data).
+        Ordered response levels of an ordinal model (default: the sorted values in the data).
+    event
+        Ordinal families: the index of the category from which the event read on the
+        probability scale starts, ``P(y >= categories[event])``; default the top category.
     focal_centered
         Hierarchical variant: centred (``effect ~ ZeroSumNormal(sd)``) instead of
         non-centred (``effect = sd * ZeroSumNormal(1)``) focal effects.
+    id_column
+        Column identifying a row in messages and ``row_ids`` (default: the frame's first
+        column in messages, the row index in ``row_ids``).
     items, reversed_items
         ``graded`` family: the item columns of one latent trait (a row-level latent with
         item-specific cumulative-logit thresholds), and which of them to reverse first.
@@ -137,13 +139,16 @@ class ModelSpec:
     outcome: str
     response: str
     family: str
-    terms: tuple[Covariate, ...] = cb.COVARIATES
-    levels: tuple[str, ...] = ("complex_id", "living_form")
-    focal: str | None = "living_form"
-    reference: str | None = cb.REFERENCE_FORM
+    terms: tuple[Covariate, ...] = ()
+    levels: tuple[str, ...] = ()
+    focal: str | None = None
+    reference: str | None = None
+    level_order: tuple[str, ...] = ()
     variant: str = "hierarchical"
     subset: str | None = None
     categories: tuple = ()
+    event: int | None = None
+    id_column: str | None = None
     items: tuple[str, ...] = ()
     reversed_items: tuple[str, ...] = ()
     focal_centered: bool = False
@@ -164,6 +169,10 @@ class ModelSpec:
         if self.focal is not None and self.focal != self.levels[-1]:
             raise ValueError(f"model {self.name!r}: focal level {self.focal!r} must be the "
                              f"highest level ({self.levels[-1]!r})")
+        if self.event is not None and not (family.ordinal and isinstance(self.event, int)
+                                           and self.event >= 1):
+            raise ValueError(f"model {self.name!r}: event must be a category index >= 1 of an "
+                             f"ordinal family, got {self.event!r} ({self.family})")
         check_priors(self.priors, owner=f"model {self.name!r}")
         object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
 
@@ -204,6 +213,29 @@ class ModelSpec:
         d["builder_version"] = BUILDER_VERSION
         return json.dumps(d, sort_keys=True, default=list)
 
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        """The spec a :meth:`to_json` string (e.g. a saved fit's ``spec`` attribute) describes.
+
+        Lists become tuples, terms :class:`~models.terms.Covariate`; only priors that differ
+        from :data:`DEFAULT_PRIORS` are kept as overrides, so the result's ``to_json`` is
+        the input. A string from another builder version still gives its spec (the fit
+        store, not this, refuses to reuse such fits).
+        """
+        d = json.loads(text)
+        d.pop("builder_version", None)
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"spec JSON has unknown field(s) {sorted(unknown)}")
+        d["terms"] = tuple(Covariate(**{k: tuple(v) if isinstance(v, list) else v
+                                        for k, v in t.items()}) for t in d.get("terms", ()))
+        d["priors"] = {k: v for k, v in d.get("priors", {}).items()
+                       if DEFAULT_PRIORS.get(k) != v}
+        for key, value in d.items():
+            if isinstance(value, list):
+                d[key] = tuple(value)
+        return cls(**d)
+
 
 def parse_terms(formula_rhs: str, *, known: set[str]) -> tuple[Covariate, ...]:
     """Parse a right-hand side like ``"age + C(edu) + scale(income)"`` safely.
@@ -228,33 +260,6 @@ def parse_terms(formula_rhs: str, *, known: set[str]) -> tuple[Covariate, ...]:
     return tuple(terms)
 
 
-# friendly contact gets contact_daily; contact and help given the rural term; cohesion the
-# small-community term (the report's findings, STUDY.md)
-_COMPLEX_TERMS = {
-    "contact": ("rural",),
-    "help_given": ("rural",),
-    "cohesion": ("small_community",),
-    "friendly_contact": ("contact_daily",),
-}
-
-
-def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
-    """The default model of every outcome in the study codebook."""
-    specs = {}
-    for oc in cb.OUTCOMES:
-        extra = tuple(Covariate(t, "binary") for t in _COMPLEX_TERMS.get(oc.name, ()))
-        specs[oc.name] = ModelSpec(
-            name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
-            terms=cb.COVARIATES + extra, subset=oc.subset, variant=variant,
-        )
-    # the better cohesion model: five items, one latent cohesion per tenant (Bambi can't)
-    specs["cohesion_items"] = specs["cohesion"].with_(
-        name="cohesion_items", family="graded",
-        items=cb.OUTCOME_BY_NAME["cohesion"].source_columns, reversed_items=("cohesion_3",),
-        categories=(1, 2, 3, 4, 5))
-    return specs
-
-
 def prior_grid(section: dict | None, *, source: str = "config") -> dict[str, dict]:
     """The named prior settings of a ``[sensitivity]`` config section (or the default grid).
 
@@ -276,15 +281,14 @@ def prior_grid(section: dict | None, *, source: str = "config") -> dict[str, dic
 
 
 def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
-    """Model specs for a :class:`data.config.StudyConfig`.
+    """Model specs for the ``[[outcomes]]`` of a :class:`data.config.StudyConfig`.
 
-    Without ``[[outcomes]]`` the study's default suite (variant and priors from the config);
-    with them, one spec per declared outcome, its terms parsed by the whitelist in
-    :func:`parse_terms` against the data's ``columns``.
+    One spec per declared outcome, its terms parsed by the whitelist in :func:`parse_terms`
+    against the data's ``columns``. (A config without outcomes fits the housing study's
+    suite, :func:`data.suite.default_specs`; see :mod:`data.study`.)
     """
     if not cfg.outcomes:
-        specs = default_specs(cfg.variant)
-        return {k: s.with_(priors=cfg.priors) for k, s in specs.items()}
+        raise ValueError(f"{cfg.source}: declares no [[outcomes]]")
     specs = {}
     for oc in cfg.outcomes:
         terms = parse_terms(oc["terms"], known=columns) if oc.get("terms") else ()
@@ -308,71 +312,31 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
     return specs
 
 
-# complex-level columns: in the features variant they describe the building, not the tenant
-COMPLEX_LEVEL = frozenset({t.name for t in cb.FEATURES} | {"small_community", "rural"})
-
-
-def feature_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
-    """The "features" variant: complex-level effects explained by building features.
-
-    Every default model (except the item-level one) gains the building features of
-    :data:`data.codebook.FEATURES`; the living form stays as a partially pooled effect and
-    the complex as a random intercept, so the variation the features do not explain stays
-    in the predictions of new concepts as variance.
-    """
-    out = {}
-    for name, spec in default_specs(variant).items():
-        if not spec.family_impl.has_event_prediction:  # concepts predict the event
-            continue
-        have = {t.name for t in spec.terms}
-        terms = spec.terms + tuple(f for f in cb.FEATURES if f.name not in have)
-        out[f"{name}_features"] = spec.with_(name=f"{name}_features", terms=terms)
-    return out
-
-
-def comparison_variants(spec: ModelSpec) -> dict[str, ModelSpec]:
+def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
+                        columns: set[str] | None = None) -> dict[str, ModelSpec]:
     """Variants of one outcome's model for LOO comparison (same rows, same response).
 
-    hierarchical / fixed / no living form; without the complex level; with or without the
-    complex-level covariates (rural, small community).
+    Hierarchical, fixed and no focal effect; without the lowest grouping level (when there
+    are two or more); and, when the study names group-level ``terms`` worth testing
+    (``Study.compare_terms``), without them if the model has them, else with those of
+    them present in the data's ``columns``.
     """
     base = spec.with_(variant="hierarchical")
     out = {
         f"{spec.name}[hierarchical]": base,
         f"{spec.name}[fixed]": spec.with_(variant="fixed"),
-        f"{spec.name}[no form]": spec.with_(variant="none"),
-        f"{spec.name}[no complex level]": base.with_(levels=spec.levels[-1:]),
+        f"{spec.name}[no {spec.focal}]": spec.with_(variant="none"),
     }
-    complex_terms = tuple(t for t in spec.terms if t.name in ("rural", "small_community"))
-    if complex_terms:
-        out[f"{spec.name}[without rural/small community]"] = base.with_(
-            terms=tuple(t for t in spec.terms if t not in complex_terms))
-    else:
-        out[f"{spec.name}[with rural + small community]"] = base.with_(
-            terms=spec.terms + (Covariate("rural", "binary"),
-                                Covariate("small_community", "binary")))
+    if len(spec.levels) > 1:
+        out[f"{spec.name}[no {spec.levels[0]} level]"] = base.with_(levels=spec.levels[1:])
+    have = tuple(t for t in spec.terms if t.name in terms)
+    addable = [t for t in terms if columns is None or t in columns]
+    shown = [t.replace("_", " ") for t in terms]
+    if have:
+        out[f"{spec.name}[without {'/'.join(shown)}]"] = base.with_(
+            terms=tuple(t for t in spec.terms if t not in have))
+    elif addable:
+        out[f"{spec.name}[with {' + '.join(t.replace('_', ' ') for t in addable)}]"] = \
+            base.with_(terms=spec.terms + tuple(Covariate(t, "binary") for t in addable))
     return {k: v.with_(name=k.replace("[", "__").replace("]", "").replace(" ", "_")
                        .replace("/", "_").replace("+", "and")) for k, v in out.items()}
-
-
-# who benefits: the report's nuance is that clustered forms help residents who are open to
-# contact and able to take part, not the isolated
-MODERATORS = ("extraversion", "social_motive", "little_outside_contact", "activity_limitation")
-BENEFIT_OUTCOMES = ("contact", "help_received", "help_given")
-
-
-def benefit_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
-    """Contact and help models with clustered x openness / vulnerability interactions.
-
-    ``clustered:m`` lets the effect of each moderator ``m`` differ between clustered and
-    non-clustered forms (the forms' own effects stay as they are, so the clustered main
-    effect is carried by the living-form effects).
-    """
-    out = {}
-    for name, spec in default_specs(variant).items():
-        if name not in BENEFIT_OUTCOMES:
-            continue
-        inter = tuple(Covariate(f"clustered:{m}", "interaction", parts=("clustered", m))
-                      for m in MODERATORS)
-        out[f"{name}_benefit"] = spec.with_(name=f"{name}_benefit", terms=spec.terms + inter)
-    return out

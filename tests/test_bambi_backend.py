@@ -10,10 +10,11 @@ import pytest
 import xarray as xr
 
 from data.simulate import Design, analysis_frame
+from data.suite import default_specs
 from models.bambi_backend import bambi_contrasts, bambi_frame, bambi_model, term_columns
 from models.build import build_model
 from models.design import ModelData, prepare
-from models.spec import ModelSpec, default_specs
+from models.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,8 @@ def test_fixed_cumulative_matches_hand_written_model(frame):
 
 def _tiny(variant: str) -> tuple[ModelSpec, ModelData]:
     spec = ModelSpec(name="tiny", outcome="tiny", response="y", family="bernoulli",
-                     terms=(), variant=variant)
+                     terms=(), variant=variant, levels=("complex_id", "living_form"),
+                     focal="living_form", reference="HZ")
     data = ModelData(
         y=np.array([0, 1, 1]), X=np.zeros((3, 0)), term_names=(),
         level_idx={"complex_id": np.arange(3), "living_form": np.arange(3)},

@@ -5,10 +5,10 @@ import pytest
 import xarray as xr
 
 from data import codebook as cb
+from data.suite import benefit_specs
 from diagnostics.benefit import benefit_table
 from models.build import build_model
 from models.design import prepare
-from models.spec import benefit_specs
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import pytest
 
 from data.simulate import analysis_frame
+from data.suite import default_specs
 from diagnostics.calibration import uniformity_table
 from inference.engine import SamplerSettings
 from inference.parallel import run_tasks
 from inference.sbc import misspecified, results_frame, sbc_task, sbc_tasks, subsample_design
 from models.design import prepare
-from models.spec import default_specs
 from workflows.sbc import SBC_SAMPLER
 from workflows.setup import DEFAULT_SEED
 

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from data.concepts import ConceptError, concepts_frame, load_concepts
+from data.suite import feature_specs
 from diagnostics.concepts import form_feature_profiles, predict_concepts
 from inference.engine import Engine, SamplerSettings
 from models.design import prepare
-from models.spec import feature_specs
 
 GOOD = {"name": "small low-rise", "floors": 2, "units": 20, "meeting_room": 1,
         "kitchen_dining": 1, "care_facilities": 0, "involvement_activities": 1,

@@ -7,10 +7,11 @@ from scipy.special import expit
 
 from data import codebook as cb
 from data.findings import Finding
+from data.study import HOUSING
+from data.suite import default_specs
 from diagnostics.effects import form_probabilities, probability_effects
 from diagnostics.findings import check_findings
 from models.design import prepare
-from models.spec import default_specs
 
 FORMS = list(cb.FORM_CODES)
 
@@ -45,7 +46,7 @@ def test_probabilities_are_expit_of_the_form_effect_without_complex_variance(gos
     probs = form_probabilities(tree, spec, data)
     assert probs.sel(living_form="GG").values == pytest.approx(0.75)
     assert probs.sel(living_form="HZ").values == pytest.approx(0.5)
-    table = probability_effects(tree, spec, data).set_index("contrast")
+    table = probability_effects(tree, spec, data, pooled=HOUSING.pooled).set_index("contrast")
     assert table.loc["GG - HZ", "mean"] == pytest.approx(25.0)
     assert table.loc["GG - HZ", "p_positive"] == 1.0
     assert table.loc["RB - HZ", "mean"] == pytest.approx(0.0)

@@ -287,7 +287,7 @@ def test_complete_cases_report(caplog):
         "c": ["x", "y", "z", "w", None, "v"],
         "other": [None] * 6,
     })
-    with caplog.at_level(logging.INFO, logger="data.loader"):
+    with caplog.at_level(logging.INFO, logger="models.terms"):
         complete, report = complete_cases(frame, ["a", "b", "c"])
     assert complete.index.tolist() == [0, 5]
     assert report.to_dict("records") == [

@@ -8,9 +8,10 @@ import pytest
 
 from data import codebook as cb
 from data.codebook import Covariate
+from data.suite import LEVELS, default_specs
 from models.build import build_model, contrast_labels, data_updates
 from models.design import PreparationError, prepare
-from models.spec import DEFAULT_PRIORS, ModelSpec, default_specs, parse_terms
+from models.spec import DEFAULT_PRIORS, ModelSpec, parse_terms
 
 # The Python linker compiles in seconds; the default C linker takes ~10 s per graph, and
 # only finiteness (not speed) is checked here.
@@ -154,7 +155,10 @@ def test_parse_terms_rejects(rhs):
 
 
 def _spec(**kw) -> ModelSpec:
-    args = dict(name="m", outcome="gossip", response="gossip", family="bernoulli")
+    # the housing study's defaults (data.suite), then the test's changes
+    args = dict(name="m", outcome="gossip", response="gossip", family="bernoulli",
+                terms=cb.COVARIATES, levels=LEVELS, focal=LEVELS[-1], reference="HZ",
+                level_order=cb.FORM_CODES, id_column="tenant_id")
     return ModelSpec(**(args | kw))
 
 
@@ -260,3 +264,18 @@ def test_prior_draws_of_thresholds_are_ordered(small_frame, name):
     model = build_model(spec, prepare(small_frame, spec))
     draws = pm.draw(model["thresholds"], draws=400, random_seed=1)
     assert (np.diff(draws, axis=-1) > 0).all()
+
+
+@pytest.mark.parametrize("variant", ["hierarchical", "fixed", "none"])
+def test_every_spec_round_trips_through_json(variant):
+    from data.suite import benefit_specs, feature_specs
+
+    specs = default_specs(variant) | feature_specs(variant) | benefit_specs(variant)
+    specs["custom"] = specs["contact"].with_(priors={"beta_sd": 0.7, "beta_nu": 3.0},
+                                             focal_centered=True)
+    for name, spec in specs.items():
+        back = ModelSpec.from_json(spec.to_json())
+        assert back == spec, name
+        assert back.to_json() == spec.to_json(), name
+    with pytest.raises(ValueError, match="unknown field"):
+        ModelSpec.from_json('{"name": "x", "nonsense": 1}')

@@ -18,13 +18,14 @@ import xarray as xr
 import run_models
 import workflows.fit
 from data import codebook as cb
+from data.suite import default_specs
 from diagnostics.tables import EFFECT_COLUMNS, SUMMARY_COLUMNS
 from inference import store
 from inference.engine import Engine, SamplerSettings
 from inference.store import FitMismatchError, load_fit, save_fit, try_load_fit
 from inference.suite import fit_suite
 from models.design import prepare
-from models.spec import default_specs
+from models.spec import ModelSpec
 
 SETTINGS = SamplerSettings(draws=60, tune=60, chains=2, prior_draws=20, seed=3)
 GROUPS = ("posterior", "sample_stats", "log_likelihood", "log_prior", "posterior_predictive",
@@ -64,6 +65,15 @@ def test_suite_writes_one_file_per_model_and_nothing_else(suite):
     # a fresh fit carries the same provenance as one loaded from disk
     assert all(r.tree.attrs["fit_hash"] and r.tree.attrs["spec"] == r.spec.to_json()
                for r in suite["results"])
+
+
+def test_saved_fit_reloads_into_an_equal_spec(suite):
+    for result in suite["results"]:
+        tree = xr.open_datatree(result.path, engine="netcdf4").load()
+        tree.close()
+        spec = ModelSpec.from_json(tree.attrs["spec"])
+        assert spec == result.spec
+        assert spec.to_json() == tree.attrs["spec"]
 
 
 @pytest.mark.parametrize("index", [0, 1])

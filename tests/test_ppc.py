@@ -2,10 +2,10 @@
 
 import pytest
 
+from data.suite import default_specs
 from diagnostics.ppc import ppc_table, prior_predictive_table
 from inference.engine import Engine, SamplerSettings
 from models.design import prepare
-from models.spec import default_specs
 
 SETTINGS = SamplerSettings(draws=100, tune=150, chains=2, seed=11, prior_draws=100)
 

@@ -11,6 +11,7 @@ import pytest
 
 from data.findings import Finding
 from data.simulate import simulated_study
+from data.suite import default_specs
 from diagnostics.convergence import model_verdict
 from diagnostics.effects import probability_effects
 from diagnostics.findings import check_findings
@@ -18,7 +19,6 @@ from diagnostics.recovery import coverage_summary, recovery_table, truth_tree
 from diagnostics.tables import summary_rows
 from inference.engine import SamplerSettings
 from inference.suite import fit_suite
-from models.spec import default_specs
 from workflows.setup import DEFAULT_SEED
 
 pytestmark = pytest.mark.slow

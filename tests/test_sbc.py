@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import run_models
+from data.suite import default_specs
 from diagnostics.calibration import sbc_figure, sbc_tree, uniformity_table
 from inference.engine import SamplerSettings
 from inference.parallel import run_tasks
@@ -19,7 +20,6 @@ from inference.sbc import (
     subsample_design,
 )
 from models.design import prepare
-from models.spec import default_specs
 
 SETTINGS = SamplerSettings(draws=200, tune=200, chains=2, seed=4, predictive=False)
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from data.simulate import analysis_frame
+from data.suite import default_specs
 from diagnostics.sensitivity import grid_table, prior_var_names, psense_table
 from inference.engine import Engine, SamplerSettings
 from models.design import prepare
-from models.spec import default_specs
 from workflows.setup import DEFAULT_SEED
 
 SETTINGS = SamplerSettings(draws=500, tune=400, chains=2, seed=8, prior_draws=20)

@@ -115,14 +115,28 @@ def test_cli_compare_on_the_pupils_config(tmp_path, capsys):
     assert "rural" not in printed.out
 
 
-def test_cli_compare_on_the_housing_data_adds_its_terms(data_dir, tmp_path, capsys):
-    out = tmp_path / "cmp"
-    rc = run_models.main(["compare", "--data", str(data_dir), "--outcomes", "gossip", *TINY,
-                          "--out", str(out)])
-    assert rc == 0, capsys.readouterr().err
-    table = pd.read_csv(out / "compare.csv")
-    assert len(table) == 5
-    assert table["model"].str.contains("rural").any()
+def test_housing_comparison_variants_add_or_drop_its_group_terms():
+    from data.suite import default_specs
+    from models.spec import comparison_variants
+
+    specs = default_specs()
+    columns = {"rural", "small_community"}
+    gossip = comparison_variants(specs["gossip"], terms=HOUSING.compare_terms, columns=columns)
+    assert list(gossip) == ["gossip[hierarchical]", "gossip[fixed]", "gossip[no living_form]",
+                            "gossip[no complex_id level]",
+                            "gossip[with rural + small community]"]
+    added = gossip["gossip[with rural + small community]"]
+    assert [t.name for t in added.terms[-2:]] == ["rural", "small_community"]
+    contact = comparison_variants(specs["contact"], terms=HOUSING.compare_terms,
+                                  columns=columns)
+    dropped = contact["contact[without rural/small community]"]
+    assert "rural" not in {t.name for t in dropped.terms}
+    assert dropped.levels == specs["contact"].levels
+    assert contact["contact[no complex_id level]"].levels == ("living_form",)
+    # a study without such terms gets no such variant; names are file-safe
+    plain = comparison_variants(specs["gossip"])
+    assert len(plain) == 4
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+", s.name) for s in plain.values())
 
 
 def test_cli_benefit(data_dir, tmp_path, capsys):
@@ -176,8 +190,8 @@ def test_generic_engine_names_no_housing_concept(module):
     tree = ast.parse(source)
     imports = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)] + \
         [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    assert not [m for m in imports if m and (m.split(".")[0] in ("data", "workflows", "run_models"))], \
-        f"{module} imports the study"
+    study = [m for m in imports if m and m.split(".")[0] in ("data", "workflows", "run_models")]
+    assert study == [], f"{module} imports the study"
     doc_nodes = {id(n.body[0].value) for n in ast.walk(tree)
                  if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body
                  and isinstance(n.body[0], ast.Expr)}

@@ -133,7 +133,8 @@ def _probability_rows(results: list[FitResult], study: Study) -> Iterator[pd.Dat
     from diagnostics.effects import ESTIMANDS, probability_effects
 
     for r in results:
-        if not r.spec.focal or r.spec.variant == "none" or r.spec.family == "graded":
+        spec = r.spec
+        if not spec.focal or spec.variant == "none" or not spec.family_impl.has_event_prediction:
             continue
         for estimand in ESTIMANDS:
             yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,

@@ -48,7 +48,7 @@ def compare_command(args: argparse.Namespace) -> int:
     engine = Engine()
     tables, loos = [], []
     for name, spec in run.specs.items():
-        if spec.family == "graded" or not spec.focal:
+        if spec.family_impl.uses_items or not spec.focal:
             continue
         variants = comparison_variants(spec, terms=run.study.compare_terms,
                                        columns=set(run.frame.columns))
