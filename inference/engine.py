@@ -22,10 +22,16 @@ from models.build import build_model, contrast_labels, data_updates
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["SAMPLERS", "Engine", "SamplerSettings"]
+__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings"]
 
 log = logging.getLogger(__name__)
 SAMPLERS = ("nutpie", "pymc")
+# nutpie's mass-matrix adaptation. "draw_diag" (draw variance only, as Stan and PyMC do)
+# gave 2.5-3x the minimum bulk ESS of nutpie's default "diag" (draw + gradient variance) on
+# the contact model and 3-7x on the item-level model at about 1.5x the sampling time: the
+# default's larger steps under-explore the group SDs and thresholds
+# (docs/sampler-measurements.md); "low_rank" was worse (divergences, 20x slower).
+ADAPTATIONS = ("draw_diag", "diag", "low_rank")
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,14 @@ class SamplerSettings:
     seed: int = 1
     prior_draws: int = 500
     predictive: bool = True  # prior/posterior predictive + log_likelihood + log_prior
+    adaptation: str = "draw_diag"  # nutpie's mass-matrix adaptation (see ADAPTATIONS)
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}")
+        if self.adaptation not in ADAPTATIONS:
+            raise ValueError(f"unknown adaptation {self.adaptation!r}; choose one of "
+                             f"{ADAPTATIONS}")
         for k in ("chains", "draws", "tune"):
             if getattr(self, k) < (1 if k != "tune" else 0):
                 raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
@@ -125,7 +135,7 @@ class Engine:
             tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
                                  chains=settings.chains, seed=settings.seed, cores=self.cores,
                                  target_accept=settings.target_accept, progress_bar=False,
-                                 save_warmup=False)
+                                 save_warmup=False, adaptation=settings.adaptation)
         else:
             model = build_model(spec, data)
             t_compile = time.perf_counter() - t0
@@ -138,25 +148,35 @@ class Engine:
         t_sample = time.perf_counter() - t1
         tree = _relabel(tree, spec, data)
         t2 = time.perf_counter()
+        phases = {}
         if settings.predictive:
-            tree = self._add_predictive(tree, model, settings)
+            tree = self._add_predictive(tree, model, settings, phases)
         self.timings.append({"model": spec.name, "compile_s": t_compile, "sample_s": t_sample,
-                             "post_s": time.perf_counter() - t2,
+                             **phases, "post_s": time.perf_counter() - t2,
                              "total_s": time.perf_counter() - t0})
         return tree
 
     @staticmethod
-    def _add_predictive(tree: xr.DataTree, model: pm.Model,
-                        settings: SamplerSettings) -> xr.DataTree:
+    def _add_predictive(tree: xr.DataTree, model: pm.Model, settings: SamplerSettings,
+                        phases: dict[str, float]) -> xr.DataTree:
+        """Log-likelihood, log-prior, posterior and prior predictive; seconds in ``phases``."""
         rng = np.random.default_rng([settings.seed, 7])
         seeds = rng.integers(2**31, size=2)
         with model:
+            t = time.perf_counter()
             pm.compute_log_likelihood(tree, extend_inferencedata=True, progressbar=False)
+            phases["log_likelihood_s"] = time.perf_counter() - t
+            t = time.perf_counter()
             pm.stats.compute_log_prior(tree, extend_inferencedata=True, progressbar=False)
+            phases["log_prior_s"] = time.perf_counter() - t
+            t = time.perf_counter()
             ppc = pm.sample_posterior_predictive(
                 tree, random_seed=int(seeds[0]), progressbar=False, var_names=["y"],
                 freeze_vars=[v.name for v in model.free_RVs + model.deterministics])
+            phases["posterior_predictive_s"] = time.perf_counter() - t
+            t = time.perf_counter()
             prior = pm.sample_prior_predictive(settings.prior_draws, random_seed=int(seeds[1]))
+            phases["prior_predictive_s"] = time.perf_counter() - t
         out = tree.copy()
         for group in ("posterior_predictive",):
             out[group] = ppc[group]

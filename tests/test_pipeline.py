@@ -210,6 +210,16 @@ def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     for name in ("summary.csv", "effects.csv", "diagnostics.csv", "missing.csv", "psense.csv"):
         assert (out / name).exists(), name
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    timing = json.loads((out / "run.json").read_text())
+    phases = timing["phases_s"]
+    assert {"setup (config, load, validate, specs)", "figures and report",
+            "fits (prepare, compile, sample, predictive)"} <= set(phases)
+    assert 0 < sum(phases.values()) <= timing["total_s"] + 1e-6
+    (model,) = timing["models"]
+    assert model["model"] == "gossip" and not model["reused"]
+    assert {"compile_s", "sample_s", "log_likelihood_s", "posterior_predictive_s"} <= set(model)
+    assert timing["settings"]["adaptation"] == "draw_diag"
+    assert "time:" in printed.out and "verdicts:" in printed.out
 
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns)[:len(SUMMARY_COLUMNS)] == [

@@ -50,7 +50,7 @@ def test_one_table_feeds_parser_and_dispatch(monkeypatch):
 
 
 def test_cli_choices_come_from_their_constants():
-    from inference.engine import SAMPLERS
+    from inference.engine import ADAPTATIONS, SAMPLERS
     from inference.sbc import MISSPECIFICATIONS
     from models.spec import VARIANTS
 
@@ -60,6 +60,7 @@ def test_cli_choices_come_from_their_constants():
     sbc = {a.dest: a for a in sub.choices["sbc"]._actions}
     assert tuple(fit["variant"].choices) == VARIANTS
     assert tuple(fit["sampler"].choices) == SAMPLERS
+    assert tuple(fit["adaptation"].choices) == ADAPTATIONS
     assert tuple(sbc["misspecify"].choices) == MISSPECIFICATIONS
 
 

@@ -16,7 +16,7 @@ __all__ = ["COMMANDS", "DEFAULT_COMMAND", "Command", "build_parser"]
 
 
 def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
-    from inference.engine import SAMPLERS
+    from inference.engine import ADAPTATIONS, SAMPLERS
     from models.spec import VARIANTS
 
     p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
@@ -28,6 +28,8 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     p.add_argument("--variant", choices=VARIANTS,
                    help="focal-level variant (default hierarchical)")
     p.add_argument("--sampler", choices=SAMPLERS)
+    p.add_argument("--adaptation", choices=ADAPTATIONS,
+                   help="nutpie mass-matrix adaptation (default draw_diag)")
     p.add_argument("--draws", type=int)
     p.add_argument("--tune", type=int)
     p.add_argument("--chains", type=int)

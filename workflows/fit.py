@@ -8,6 +8,7 @@ finish, every table is written atomically, and the report comes last.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,21 +17,24 @@ import pandas as pd
 
 from data.study import HOUSING, Study
 from inference.engine import SamplerSettings
-from inference.files import write_csv
+from inference.files import write_csv, write_text
 from inference.suite import FitResult, fit_suite
 from models.spec import ModelSpec
 from workflows import console
 from workflows.setup import setup
+from workflows.timing import PhaseClock
 
 __all__ = ["fit_command", "run_suite"]
 
 
 def fit_command(args: argparse.Namespace) -> int:
     """Fit the study's suite (or the config's outcomes) and write every output."""
-    run = setup(args)
+    clock = PhaseClock()
+    with clock("setup (config, load, validate, specs)"):
+        run = setup(args)
     out = args.out or Path("results") / "default"
     verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
-                         study=run.study, source=run.source)
+                         study=run.study, source=run.source, clock=clock)
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
@@ -39,31 +43,42 @@ def fit_command(args: argparse.Namespace) -> int:
 
 def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: SamplerSettings,
               out: Path, truth: dict | None = None, study: Study = HOUSING,
-              source: str | None = None) -> pd.DataFrame:
-    """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts."""
+              source: str | None = None, clock: PhaseClock | None = None) -> pd.DataFrame:
+    """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
+
+    Every phase is timed (``clock``, which may already hold the setup's seconds); the
+    seconds per phase and per model go to ``run.json``.
+    """
     from diagnostics.convergence import model_verdict
     from diagnostics.ppc import ppc_table, prior_predictive_table
     from diagnostics.tables import SUMMARY_COLUMNS, effects_latent, summary_rows
+    from inference.engine import Engine
     from workflows.report import write_report
 
     out.mkdir(parents=True, exist_ok=True)
+    clock = clock or PhaseClock()
     t0 = time.perf_counter()
-    results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
-                        progress=console.progress)
+    engine = Engine()
+    with clock("fits (prepare, compile, sample, predictive)"):
+        results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                            engine=engine, progress=console.progress)
     summaries, verdicts, missing, ppcs, priors = [], [], [], [], []
     for r in results:
         if "posterior_predictive" in r.tree.children:
-            ppcs.append(ppc_table(r.tree, r.spec, r.data))
-            priors.append(prior_predictive_table(r.tree, r.spec, r.data))
-        table = summary_rows(r.tree, model=r.spec.name, outcome=r.spec.outcome)
-        summaries.append(table)
-        verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
+            with clock("predictive checks"):
+                ppcs.append(ppc_table(r.tree, r.spec, r.data))
+                priors.append(prior_predictive_table(r.tree, r.spec, r.data))
+        with clock("summaries and convergence"):
+            table = summary_rows(r.tree, model=r.spec.name, outcome=r.spec.outcome)
+            summaries.append(table)
+            verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
         missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
     summary = pd.concat(summaries, ignore_index=True)
     verdict = pd.concat(verdicts, ignore_index=True)
     missing = pd.concat(missing, ignore_index=True)
-    effects = pd.concat([effects_latent(summary), *_probability_rows(results, study)],
-                        ignore_index=True)
+    with clock("probability-scale effects"):
+        effects = pd.concat([effects_latent(summary), *_probability_rows(results, study)],
+                            ignore_index=True)
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
     write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
@@ -74,7 +89,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     if with_ll:
         from diagnostics.compare import loo_table
 
-        loo = loo_table(with_ll)
+        with clock("PSIS-LOO"):
+            loo = loo_table(with_ll)
         write_csv(loo, out / "loo.csv")
         verdict["pareto_k_bad"] = verdict["model"].map(loo.set_index("model")["pareto_k_bad"])
     if ppcs:
@@ -83,30 +99,49 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         write_csv(pd.concat(priors, ignore_index=True), out / "prior_predictive.csv")
         verdict["ppc_misfits"] = verdict["model"].map(
             ppc[ppc["verdict"] == "misfit"].groupby("model").size()).fillna(0).astype(int)
-    psense = _psense(results)
+    with clock("power-scaling sensitivity"):
+        psense = _psense(results)
     if psense is not None:
         write_csv(psense, out / "psense.csv")
         flagged = psense[psense["diagnosis"] != "ok"].groupby("model").size()
         verdict["prior_sensitive"] = verdict["model"].map(flagged).fillna(0).astype(int)
     write_csv(verdict, out / "diagnostics.csv")
-    findings = _findings(results, status) if study.has_findings else None
-    coverage = _recovery(summary, truth, out) if truth is not None else None
+    with clock("findings and recovery"):
+        findings = _findings(results, status) if study.has_findings else None
+        coverage = _recovery(summary, truth, out) if truth is not None else None
     if findings is not None:
         write_csv(findings, out / "findings.csv")
     focal = {s.focal for s in specs.values() if s.focal}
     focal_name = study.level_name(focal.pop()) if len(focal) == 1 else "focal-level"
-    write_report(out, frame=frame, study=study, source=source or str(out), focal_name=focal_name,
-                 fits={r.spec.name: r.tree for r in results}, tables={
-                     "diagnostics": verdict, "effects": effects, "findings": findings,
-                     "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
-                     "coverage": coverage, "psense": psense})
+    with clock("figures and report"):
+        write_report(out, frame=frame, study=study, source=source or str(out),
+                     focal_name=focal_name, fits={r.spec.name: r.tree for r in results},
+                     tables={"diagnostics": verdict, "effects": effects, "findings": findings,
+                             "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
+                             "coverage": coverage, "psense": psense})
+    _write_timing(out, clock, results, engine.timings, settings)
     console.print_effects(effects, verdict, focal_name=focal_name)
     if not (effects["scale"] == "latent").any():
         console.print_verdicts(verdict)
     console.print_probabilities(effects, pooled=tuple(study.pooled))
     console.print_run_summary(coverage=coverage, psense=psense, findings=findings, out=out,
                               seconds=time.perf_counter() - t0)
+    counts = verdict["verdict"].value_counts().reindex(["ok", "warn", "fail"], fill_value=0)
+    console.say(f"time: {clock.total:.0f} s -- {clock.line()}; verdicts: "
+                f"{', '.join(f'{n} {v}' for v, n in counts.items())} (run.json)")
     return verdict
+
+
+def _write_timing(out: Path, clock: PhaseClock, results: list[FitResult],
+                  timings: list[dict], settings: SamplerSettings) -> None:
+    """``run.json``: wall seconds per phase and per model (fresh fits: compile, sample, ...)."""
+    fresh = {t["model"]: t for t in timings}
+    models = [{"model": r.spec.name, "reused": r.reused, "seconds": r.seconds,
+               **{k: v for k, v in fresh.get(r.spec.name, {}).items() if k != "model"}}
+              for r in results]
+    write_text(out / "run.json", json.dumps({
+        "total_s": clock.total, "phases_s": clock.seconds, "models": models,
+        "settings": json.loads(settings.to_json())}, indent=1))
 
 
 def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:

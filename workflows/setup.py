@@ -73,7 +73,7 @@ def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSetti
     values = dict(cfg.sampler)
     if getattr(args, "quick", False):
         values |= QUICK
-    for key in ("sampler", "draws", "tune", "chains", "seed", "target_accept"):
+    for key in ("sampler", "adaptation", "draws", "tune", "chains", "seed", "target_accept"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     return SamplerSettings(**values)
