@@ -25,6 +25,7 @@ configs without loading PyMC.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -61,7 +62,7 @@ _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(15)
 _GH_W = _GH_W / _GH_W.sum()
 
 
-class Family:
+class Family(ABC):
     """A response distribution and everything that differs with it.
 
     Subclasses set the class attributes and override the methods their likelihood needs;
@@ -113,6 +114,7 @@ class Family:
         """The data columns holding the response (one, or one per item)."""
         return [spec.response]
 
+    @abstractmethod
     def encode(self, y: np.ndarray, spec: ModelSpec, *,
                known_levels: tuple = ()) -> tuple[np.ndarray, tuple]:
         """The response as the likelihood reads it, and its categories.
@@ -139,7 +141,6 @@ class Family:
         PreparationError
             A value the family cannot represent, named with the column.
         """
-        raise NotImplementedError
 
     # -- the PyMC graph ----------------------------------------------------------------
     def coords(self, spec: ModelSpec, categories: tuple) -> dict[str, list]:
@@ -154,6 +155,7 @@ class Family:
         """
         return prior | {"intercept_mu": 0.0}
 
+    @abstractmethod
     def likelihood(self, eta: TensorVariable, *, y_obs: TensorVariable,
                    priors: Mapping[str, TensorVariable], spec: ModelSpec,
                    data: ModelData) -> TensorVariable:
@@ -164,9 +166,9 @@ class Family:
         The variables are created in a fixed order (their order fixes nutpie's parameter
         vector, hence the draws of a seed). Returns the observed variable.
         """
-        raise NotImplementedError
 
     # -- predictions -------------------------------------------------------------------
+    @abstractmethod
     def event(self, spec: ModelSpec, data: ModelData, *,
               category: int | None = None) -> tuple[str, int | None]:
         """The event a reader of the outcome follows: its label and category index.
@@ -176,8 +178,8 @@ class Family:
         that are not ordinal ignore it. Raises ``ValueError`` where
         :attr:`has_event_prediction` is false.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def event_probability(self, eta: np.ndarray, draws: Draws, *, sd: np.ndarray,
                           event: int | None) -> np.ndarray:
         """Population-average event probability (or mean) per draw, shape ``(S,)``.
@@ -193,11 +195,10 @@ class Family:
         event
             The category index from :meth:`event`.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def ppc_statistics(self, data: ModelData) -> dict[str, Statistic]:
         """Named test statistics of predictive checks, each ``(S, n) -> (S,)``."""
-        raise NotImplementedError
 
     def ppc_arrays(self, obs: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Observed ``(n,)`` and replicated ``(S, n)`` responses as the statistics read them."""
@@ -213,13 +214,13 @@ class Family:
         return self.bambi_name
 
     def bambi_response(self, spec: ModelSpec, data: ModelData) -> Any:
-        """The response column of the Bambi data frame."""
+        """The response column of the Bambi data frame (families with a ``bambi_name``)."""
         self.require_bambi(spec)
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} names a Bambi family but no response")
 
     def bambi_priors(self, p: Mapping[str, float], data: ModelData) -> dict[str, BambiPrior]:
         """The family's own priors in Bambi's terms, from the scaled values ``p``."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} has no Bambi priors")
 
 
 def _items_message(spec: ModelSpec) -> str:
