@@ -22,7 +22,7 @@ from models.build import build_model, contrast_labels, data_updates
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings"]
+__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "effective_target_accept"]
 
 log = logging.getLogger(__name__)
 SAMPLERS = ("nutpie", "pymc")
@@ -63,6 +63,11 @@ class SamplerSettings:
     def to_json(self) -> str:
         """Canonical JSON (part of every fit's hash)."""
         return json.dumps(asdict(self), sort_keys=True)
+
+
+def effective_target_accept(spec: ModelSpec, settings: SamplerSettings) -> float:
+    """The run's target acceptance, raised to what the spec's family needs at least."""
+    return max(settings.target_accept, spec.family_impl.min_target_accept)
 
 
 def _shape_key(spec: ModelSpec, data: ModelData) -> str:
@@ -127,6 +132,7 @@ class Engine:
     def fit(self, spec: ModelSpec, data: ModelData, settings: SamplerSettings) -> xr.DataTree:
         """Sample the posterior (and predictive groups) of ``spec`` on ``data``."""
         t0 = time.perf_counter()
+        target_accept = effective_target_accept(spec, settings)
         if settings.sampler == "nutpie":
             import nutpie
 
@@ -134,7 +140,7 @@ class Engine:
             t1 = time.perf_counter()
             tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
                                  chains=settings.chains, seed=settings.seed, cores=self.cores,
-                                 target_accept=settings.target_accept, progress_bar=False,
+                                 target_accept=target_accept, progress_bar=False,
                                  save_warmup=False, adaptation=settings.adaptation)
         else:
             model = build_model(spec, data)
@@ -142,7 +148,7 @@ class Engine:
             t1 = time.perf_counter()
             with model:
                 tree = pm.sample(draws=settings.draws, tune=settings.tune,
-                                 chains=settings.chains, target_accept=settings.target_accept,
+                                 chains=settings.chains, target_accept=target_accept,
                                  random_seed=settings.seed, progressbar=False,
                                  nuts_sampler="pymc", compute_convergence_checks=False)
         t_sample = time.perf_counter() - t1
@@ -151,7 +157,9 @@ class Engine:
         phases = {}
         if settings.predictive:
             tree = self._add_predictive(tree, model, settings, phases)
-        self.timings.append({"model": spec.name, "compile_s": t_compile, "sample_s": t_sample,
+        tree.attrs["target_accept"] = target_accept
+        self.timings.append({"model": spec.name, "target_accept": target_accept,
+                             "compile_s": t_compile, "sample_s": t_sample,
                              **phases, "post_s": time.perf_counter() - t2,
                              "total_s": time.perf_counter() - t0})
         return tree

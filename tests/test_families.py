@@ -406,3 +406,14 @@ def test_coords_of_ordinal_and_item_families():
     coords = Graded().coords(_spec("graded"), (1, 2, 3))
     assert list(coords) == ["item", "threshold"]
     assert coords == {"item": ["a", "b"], "threshold": ["1|2", "2|3"]}
+
+
+def test_graded_family_raises_the_target_acceptance_and_no_other_does():
+    from inference.engine import SamplerSettings, effective_target_accept
+
+    settings = SamplerSettings(target_accept=0.9)
+    assert effective_target_accept(_spec("graded"), settings) == 0.95
+    for name in ("bernoulli", "cumulative", "gaussian"):
+        assert effective_target_accept(_spec(name), settings) == 0.9
+    # a run that asks for more keeps it
+    assert effective_target_accept(_spec("graded"), SamplerSettings(target_accept=0.99)) == 0.99
