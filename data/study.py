@@ -45,6 +45,9 @@ class Study:
         model lacks them, removed when it has them); empty: no such variant.
     has_findings
         Whether the study has published conclusions to check (``findings.csv``).
+    has_overview
+        Whether the report shows the study's data overview (units and groups per focal
+        level, marginals beside published figures).
     suites
         Named spec builders ``(config, columns) -> {name: ModelSpec}``; ``default`` always.
     """
@@ -58,6 +61,7 @@ class Study:
     pooled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     compare_terms: tuple[str, ...] = ()
     has_findings: bool = False
+    has_overview: bool = False
     suites: Mapping[str, Callable] = field(default_factory=dict)
 
     def level_name(self, level: str) -> str:
@@ -107,6 +111,7 @@ HOUSING = Study(
                                                     if not f.clustered)}),
     compare_terms=("rural", "small_community"),
     has_findings=True,
+    has_overview=True,
     suites=MappingProxyType({"default": _config_suite, "features": _housing_suite("features"),
                              "benefit": _housing_suite("benefit")}),
 )

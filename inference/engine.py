@@ -3,8 +3,7 @@
 Models whose graphs have the same shapes (family, number of terms, group counts, variant)
 share one compiled nutpie model; a new data set or prior setting is swapped in with
 ``CompiledModel.with_data`` instead of recompiling (docs/sampler-measurements.md: 18-20 s
-per refit vs
-56-96 s for a fresh compile of the contact model).
+per refit vs 56-96 s for a fresh compile of the contact model).
 """
 
 from __future__ import annotations

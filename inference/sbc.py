@@ -9,10 +9,9 @@ simulator and the sampler agree, every rank is uniform; departures show miscalib
 Why not simuk: simuk 0.3 loops over ``pm.sample`` in one process, which recompiles the model
 for every simulation (about 34 s per refit of the contact model vs 1-4 s for a swap into one
 compiled nutpie model, docs/sampler-measurements.md) and cannot fan out over Dask. We keep
-its conventions --
-parameters from ``pm.sample_prior_predictive``, ranks stored as a ``prior_sbc`` group that
-arviz-plots ``plot_ecdf_pit`` draws -- and run the fits through :class:`Engine` and
-:func:`inference.parallel.run_tasks`.
+its conventions -- parameters from ``pm.sample_prior_predictive``, ranks stored as a
+``prior_sbc`` group that arviz-plots ``plot_ecdf_pit`` draws -- and run the fits through
+:class:`Engine` and :func:`inference.parallel.run_tasks`.
 
 Ranks are taken after thinning each parameter's draws to about its bulk ESS (autocorrelated
 draws make ranks too extreme), and turned into randomised PIT values

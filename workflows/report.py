@@ -60,7 +60,7 @@ def write_report(out: Path, *, frame: pd.DataFrame, study: Study, source: str,
     from diagnostics.plots import forest_figure, ppc_figure, rank_figure
     from diagnostics.report import build_report
 
-    if study.has_findings and "living_form" in frame and "complex_id" in frame:
+    if study.has_overview and "living_form" in frame and "complex_id" in frame:
         _overview(frame, tables)
     effects = tables["effects"]
     figures = {}

@@ -21,12 +21,11 @@ from inference.engine import SamplerSettings
 from models.design import PreparationError
 from models.spec import ModelSpec
 
-__all__ = ["DEFAULT_SEED", "QUICK", "SUITES", "Run", "WorkflowError", "load_frame",
+__all__ = ["DEFAULT_SEED", "QUICK", "Run", "WorkflowError", "load_frame",
            "sampler_settings", "setup"]
 
 DEFAULT_SEED = DEFAULT_DATA_SEED  # the built-in default data set: simulator output, this seed
 QUICK = {"draws": 250, "tune": 300, "chains": 2, "prior_draws": 100}
-SUITES = ("default", "features", "benefit")
 
 
 class WorkflowError(Exception):
