@@ -23,10 +23,15 @@ evaluated. Example (see README for a worked non-housing example)::
     [[outcomes]]                     # optional: own outcomes (default: the study's)
     name = "score"
     response = "score"
-    family = "gaussian"              # bernoulli | cumulative | gaussian | graded
+    family = "gaussian"              # bernoulli | binomial | cumulative | gaussian | graded
     # graded: items = ["q1", "q2", "q3"], reversed_items = ["q2"], categories = [1, 2, 3, 4, 5]
-    terms = "age + C(sex) + scale(income)"
+    # binomial: trials = "n_trials" (the response holds the successes)
+    terms = "age + C(sex, ref=\"male\") + scale(income)"
     levels = ["class", "school"]     # lowest to highest; any depth >= 1
+    nested = true                    # false: the levels are crossed
+    slopes = { class = ["age"] }     # optional: age's coefficient varies by class
+    parametrisation = { class = "centered" }   # optional; default: auto per level
+    id = "pupil_id"                  # optional: the column naming rows in messages
     focal = "school"                 # optional: contrasts of the highest level
     reference = "S01"
 
@@ -45,7 +50,8 @@ __all__ = ["ConfigError", "StudyConfig", "load_config", "read_toml"]
 
 _TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study"}
 _OUTCOME_KEYS = {"name", "response", "family", "terms", "levels", "focal", "reference",
-                 "subset", "categories", "priors", "variant", "items", "reversed_items"}
+                 "subset", "categories", "priors", "variant", "items", "reversed_items",
+                 "trials", "nested", "slopes", "parametrisation", "id"}
 
 
 class ConfigError(ValueError):

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from diagnostics.summary import draws_table
+from models.build import slope_columns
 from models.design import ModelData
 from models.spec import ModelSpec
 
@@ -68,24 +69,48 @@ def event_probability(spec: ModelSpec, data: ModelData, draws, *, X: np.ndarray,
     """
     family = spec.family_impl
     _, event = event_label(spec, data)
-    eta = X @ draws("beta").T + offset[None, :]  # (n, S)
+    fixed = X @ draws("beta").T if X.shape[1] else 0.0  # intercept-only: no beta
+    eta = fixed + np.broadcast_to(offset[None, :], (X.shape[0], len(offset)))  # (n, S)
     # intercept or thresholds, link, and the unknown group effects integrated (Gauss-Hermite)
     return family.event_probability(eta, draws, sd=sd, event=event)
 
 
 def focal_effects(spec: ModelSpec, data: ModelData, draws) -> np.ndarray:
     """Per-draw effect of every focal level, shape (S, F) (reference 0 in the fixed variant)."""
+    key = spec.level_key(spec.focal)
     if spec.variant == "hierarchical":
-        return draws(f"{spec.focal}_effect")
+        return draws(f"{key}_effect")
     forms = list(data.level_labels[spec.focal])
-    return np.insert(draws(f"{spec.focal}_contrast"), forms.index(spec.reference), 0.0, axis=1)
+    return np.insert(draws(f"{key}_contrast"), forms.index(spec.reference), 0.0, axis=1)
 
 
-def random_sd(spec: ModelSpec, draws) -> np.ndarray:
-    """Per-draw SD of a new unit at every random level together, shape (S,)."""
+def random_sd(spec: ModelSpec, draws, X: np.ndarray | None = None,
+              data: ModelData | None = None) -> np.ndarray:
+    """Per-draw SD of a new unit at every random level together.
+
+    Shape (S,); with varying slopes the SD depends on the row's covariates,
+    ``sqrt(c_i' Sigma c_i)`` with ``c_i = (1, x_i of the slopes)``, so the result is
+    (n, S) for the rows of ``X`` (needs ``X`` and ``data``).
+    """
     var = 0.0
     for lv in spec.random_levels:
-        var = var + draws(f"sd_{lv}") ** 2
+        key = spec.level_key(lv)
+        sd = draws(f"sd_{key}")
+        if sd.ndim == 1:
+            var = var + sd**2
+            continue
+        if X is None or data is None:
+            raise ValueError(f"model {spec.name!r}: varying slopes of {lv!r} need the rows' "
+                             f"covariates to integrate over a new group")
+        cols = slope_columns(spec, data, lv)
+        k = sd.shape[1]
+        corr = np.broadcast_to(np.eye(k), (sd.shape[0], k, k)).copy()
+        upper = np.triu_indices(k, 1)
+        corr[:, upper[0], upper[1]] = draws(f"corr_{key}")
+        corr[:, upper[1], upper[0]] = draws(f"corr_{key}")
+        cov = sd[:, :, None] * corr * sd[:, None, :]  # (S, k, k)
+        c = np.column_stack([np.ones(len(X)), X[:, cols]])  # (n, k)
+        var = var + np.einsum("nk,skl,nl->ns", c, cov, c)
     return np.sqrt(var)
 
 
@@ -103,7 +128,7 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     event_label(spec, data)  # ValueError for a family without an event (graded)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
-    sd = random_sd(spec, draws)
+    sd = random_sd(spec, draws, data.X, data)
     if estimand == "average_complex":
         sd = np.zeros_like(sd)
     forms = list(data.level_labels[spec.focal])

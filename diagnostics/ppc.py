@@ -56,7 +56,7 @@ def ppc_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     """Observed vs replicated statistics overall, per focal level and by complex size."""
     family = spec.family_impl
     # item-level: the items' answers pooled, so per-row groups do not apply
-    obs, rep = family.ppc_arrays(np.asarray(data.y), _replicated(tree, group))
+    obs, rep = family.ppc_arrays(np.asarray(data.y), _replicated(tree, group), data)
     groups = {}
     if not family.uses_items:
         if spec.focal:
@@ -86,7 +86,8 @@ def prior_predictive_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData) 
     central 99% (a prior that cannot produce the data), else ``ok``.
     """
     family = spec.family_impl
-    obs, rep = family.ppc_arrays(np.asarray(data.y), _replicated(tree, "prior_predictive"))
+    obs, rep = family.ppc_arrays(np.asarray(data.y), _replicated(tree, "prior_predictive"),
+                                 data)
     rows = []
     for name, fn in family.ppc_statistics(data).items():
         t_rep, t_obs = fn(rep), float(fn(obs[None, :])[0])

@@ -15,9 +15,11 @@ EFFECT_COLUMNS = ["model", "outcome", "contrast", "scale", "mean", "sd", "q05", 
 
 
 def summary_rows(tree: xr.DataTree, *, model: str, outcome: str) -> pd.DataFrame:
-    """Parameter summary of a fit, without per-group offsets (``z_*``), plus verdicts."""
+    """Parameter summary of a fit, without per-group offsets (``z_*``), zero-sum raw focal
+    offsets or packed Cholesky factors (``chol_*``, summarised by ``sd_*``/``corr_*``),
+    plus verdicts."""
     keep = [v for v in tree["posterior"].data_vars
-            if not v.startswith("z_") and not v.endswith("_raw")]
+            if not v.startswith(("z_", "chol_")) and not v.endswith("_raw")]
     table = parameter_table(tree, var_names=keep)
     table.insert(0, "outcome", outcome)
     table.insert(0, "model", model)

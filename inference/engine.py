@@ -17,7 +17,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from models.build import build_model, contrast_labels, data_updates
+from models.build import build_model, data_updates, model_coords
 from models.design import ModelData
 from models.spec import ModelSpec
 
@@ -72,17 +72,14 @@ def effective_target_accept(spec: ModelSpec, settings: SamplerSettings) -> float
 def _shape_key(spec: ModelSpec, data: ModelData) -> str:
     return json.dumps([spec.structure_key, data.X.shape[1], len(data.categories),
                        [len(data.level_labels[lv]) for lv in spec.levels],
-                       spec.levels, spec.focal,
+                       spec.levels, spec.focal, [p[:2] for p in data.parametrisation],
                        data.level_labels[spec.focal].index(spec.reference)
                        if spec.focal else None])
 
 
 def _relabel(tree: xr.DataTree, spec: ModelSpec, data: ModelData) -> xr.DataTree:
     """Give a reused compiled model's output this data set's coordinate labels."""
-    coords = {"term": list(data.term_names), "obs": np.arange(data.n)}
-    coords |= {lv: list(data.level_labels[lv]) for lv in spec.levels}
-    if spec.focal and spec.variant != "none":
-        coords["contrast"] = list(contrast_labels(spec, data))
+    coords = model_coords(spec, data)
     out = tree.copy()
     for node in out.subtree:
         ds = node.dataset
@@ -157,6 +154,10 @@ class Engine:
         if settings.predictive:
             tree = self._add_predictive(tree, model, settings, phases)
         tree.attrs["target_accept"] = target_accept
+        # per random level: centred or not, and the reliability the choice was made from
+        tree.attrs["parametrisation"] = json.dumps(
+            {lv: {"choice": how, "reliability": None if rel != rel else round(rel, 3)}
+             for lv, how, rel in data.parametrisation})
         self.timings.append({"model": spec.name, "target_accept": target_accept,
                              "compile_s": t_compile, "sample_s": t_sample,
                              **phases, "post_s": time.perf_counter() - t2,

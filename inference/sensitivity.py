@@ -45,7 +45,7 @@ def grid_task(*, spec: ModelSpec, prior: str, model: str, datas: dict[str, Model
     timing = engine.timings[-1]
     rows = []
     if spec.focal and spec.variant != "none":
-        da = tree["posterior"][f"{spec.focal}_contrast"]
+        da = tree["posterior"][f"{spec.level_key(spec.focal)}_contrast"]
         stats = draws_table({str(label): da.sel(contrast=label).to_numpy().ravel()
                              for label in da["contrast"].to_numpy()})
         rows += [{"scale": "latent", "contrast": label, **r}

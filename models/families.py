@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILIES",
     "Bernoulli",
+    "Binomial",
     "Cumulative",
     "Draws",
     "Family",
@@ -100,6 +101,8 @@ class Family(ABC):
     # the least NUTS target acceptance this family's geometry needs (the sampler uses the
     # larger of this and the run's setting)
     min_target_accept: ClassVar[float] = 0.0
+    # names of the family's own model variables that a grouping level must not take
+    reserved_names: ClassVar[frozenset[str]] = frozenset()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -144,6 +147,10 @@ class Family(ABC):
         PreparationError
             A value the family cannot represent, named with the column.
         """
+
+    def trials(self, y: np.ndarray, spec: ModelSpec) -> np.ndarray | None:
+        """Trials per row (the binomial family); ``None`` for families without trials."""
+        return None
 
     # -- the PyMC graph ----------------------------------------------------------------
     def coords(self, spec: ModelSpec, categories: tuple) -> dict[str, list]:
@@ -203,7 +210,8 @@ class Family(ABC):
     def ppc_statistics(self, data: ModelData) -> dict[str, Statistic]:
         """Named test statistics of predictive checks, each ``(S, n) -> (S,)``."""
 
-    def ppc_arrays(self, obs: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def ppc_arrays(self, obs: np.ndarray, rep: np.ndarray,
+                   data: ModelData | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Observed ``(n,)`` and replicated ``(S, n)`` responses as the statistics read them."""
         return obs, rep
 
@@ -232,10 +240,24 @@ def _items_message(spec: ModelSpec) -> str:
             f"items need the {names} family")
 
 
+def _num(value) -> str:
+    """A category as it reads: ``2`` for 2.0, other values as they are."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _whole(values: list) -> tuple:
+    """Categories read from the data: whole numbers as ints (``1`` not ``1.0``)."""
+    return tuple(int(v) if float(v).is_integer() else v for v in values)
+
+
 def _integrate(eta: np.ndarray, sd: np.ndarray,
                prob: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Mean over rows of ``prob(eta + u)`` with ``u ~ N(0, sd^2)`` per draw, shape ``(S,)``."""
-    lin = eta[:, :, None] + sd[None, :, None] * _GH_X[None, None, :]  # (n, S, Q)
+    """Mean over rows of ``prob(eta + u)`` with ``u ~ N(0, sd^2)`` per draw, shape ``(S,)``.
+
+    ``sd`` is ``(S,)``, or ``(n, S)`` where the unknown group effect's SD differs by row.
+    """
+    sd = np.broadcast_to(sd, eta.shape)  # (S,) or, with varying slopes, per row (n, S)
+    lin = eta[:, :, None] + sd[:, :, None] * _GH_X[None, None, :]  # (n, S, Q)
     return (prob(lin) @ _GH_W).mean(axis=0)
 
 
@@ -314,6 +336,75 @@ class Bernoulli(Family):
         return {"Intercept": ("Normal", {"mu": p["intercept_mu"], "sigma": p["intercept_sd"]})}
 
 
+class Binomial(Family):
+    """Successes out of trials, logit link: ``y_i ~ Binomial(n_i, expit(intercept + eta_i))``.
+
+    The spec's ``response`` holds the successes and its ``trials`` column the trials (lme4's
+    ``cbind(incidence, size - incidence)``, brms' ``incidence | trials(size)``). The event
+    read on the probability scale is a success in one trial.
+    """
+
+    name = "binomial"
+    bambi_name = None  # the workbench's own; Bambi's p(y, n) syntax is not mapped here
+
+    def check_spec(self, spec: ModelSpec) -> None:
+        super().check_spec(spec)
+        if not spec.trials:
+            raise ValueError(f"model {spec.name!r}: the binomial family needs a trials column "
+                             f"(config: trials = \"size\")")
+
+    def response_columns(self, spec: ModelSpec) -> list[str]:
+        return [spec.response, spec.trials]
+
+    def encode(self, y: np.ndarray, spec: ModelSpec, *,
+               known_levels: tuple = ()) -> tuple[np.ndarray, tuple]:
+        k, n = y[:, 0], y[:, 1]
+        problems = []
+        for col, v in ((spec.response, k), (spec.trials, n)):
+            bad = sorted(set(v[(v != np.round(v)) | (v < 0)].tolist()))
+            if bad:
+                problems.append(f"{col!r} must hold whole numbers >= 0, has {bad[:5]}")
+        if (n < 1).any():
+            problems.append(f"{spec.trials!r} has rows with fewer than 1 trial")
+        over = k > n
+        if over.any():
+            problems.append(f"{int(over.sum())} row(s) have more successes ({spec.response!r})"
+                            f" than trials ({spec.trials!r})")
+        if problems:
+            raise PreparationError(f"model {spec.name!r}: " + "; ".join(problems))
+        return k.astype(np.int64), tuple(spec.categories)
+
+    def trials(self, y: np.ndarray, spec: ModelSpec) -> np.ndarray:
+        return y[:, 1].astype(np.int64)
+
+    def likelihood(self, eta, *, y_obs, priors, spec, data):
+        import pymc as pm
+
+        n = pm.Data("trials", data.trials, dims="obs")
+        intercept = pm.Normal("intercept", priors["prior_intercept_mu"],
+                              priors["prior_intercept_sd"])
+        return pm.Binomial("y", n=n, logit_p=intercept + eta, observed=y_obs, dims="obs")
+
+    def event(self, spec, data, *, category=None):
+        """``P(success)`` in one trial."""
+        return f"P({spec.response} success per trial)", None
+
+    def event_probability(self, eta, draws, *, sd, event):
+        return _integrate(eta + draws("intercept")[None, :], sd, expit)
+
+    def ppc_arrays(self, obs, rep, data=None):
+        """Each row's share of successes (successes / trials), so that statistics apply to
+        any subset of rows."""
+        n = np.asarray(data.trials, dtype=float)
+        return obs / n, rep / n[None, :]
+
+    def ppc_statistics(self, data):
+        """Mean and sd of the rows' shares of successes, share of rows with none."""
+        return {"mean row share": lambda a: a.mean(axis=1),
+                "sd of row shares": lambda a: a.std(axis=1),
+                "rows with no success": lambda a: (a == 0).mean(axis=1)}
+
+
 class Gaussian(Family):
     """Continuous response, identity link: ``y_i ~ Normal(intercept + eta_i, sigma)``.
 
@@ -386,8 +477,8 @@ class _Ordinal(Family):
         return np.vectorize(lookup.__getitem__, otypes=[np.int64])(y)
 
     def coords(self, spec, categories):
-        return {"threshold": [f"{a}|{b}" for a, b in zip(categories[:-1], categories[1:],
-                                                         strict=True)]}
+        return {"threshold": [f"{_num(a)}|{_num(b)}"
+                              for a, b in zip(categories[:-1], categories[1:], strict=True)]}
 
     def ppc_statistics(self, data):
         """The share of every category."""
@@ -406,7 +497,7 @@ class Cumulative(_Ordinal):
     def encode(self, y: np.ndarray, spec: ModelSpec, *,
                known_levels: tuple = ()) -> tuple[np.ndarray, tuple]:
         y = y[:, 0]
-        categories = spec.categories or known_levels or tuple(np.unique(y).tolist())
+        categories = spec.categories or known_levels or _whole(np.unique(y).tolist())
         return self._codes(y, categories, spec, self.response_columns(spec)), tuple(categories)
 
     def likelihood(self, eta, *, y_obs, priors, spec, data):
@@ -420,7 +511,7 @@ class Cumulative(_Ordinal):
         """``P(y >= categories[k])``: the top category unless ``category`` names another."""
         cats = data.categories
         k = len(cats) - 1 if category is None else category
-        return f"P({spec.response} >= {cats[k]})", k
+        return f"P({spec.response} >= {_num(cats[k])})", k
 
     def event_probability(self, eta, draws, *, sd, event):
         tau = draws("thresholds")[:, event - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
@@ -457,6 +548,7 @@ class Graded(_Ordinal):
     has_event_prediction = False
     has_probability_scale = False
     obs_dims = ("obs", "item")
+    reserved_names = frozenset({"tenant"})  # sd_tenant, z_tenant
     # a non-centred latent per row: at 0.9 the default item-level cohesion model had 4
     # divergent transitions; at 0.95 none, R-hat 1.003, bulk ESS 644 (459 s vs 354 s of
     # sampling; docs/sampler-measurements.md). A centred latent mixed far worse (ESS 46).
@@ -470,7 +562,7 @@ class Graded(_Ordinal):
         """Items reversed, then coded; categories from the spec, else the data (the known
         levels of a single response column do not apply to items)."""
         y = np.array(y, dtype=float)  # a copy: reversed items are rewritten in place
-        categories = spec.categories or tuple(np.unique(y).tolist())
+        categories = spec.categories or _whole(np.unique(y).tolist())
         lo, hi = float(min(categories)), float(max(categories))
         responses = self.response_columns(spec)
         for j, col in enumerate(responses):  # reverse negatively worded items
@@ -504,13 +596,13 @@ class Graded(_Ordinal):
     def event_probability(self, eta, draws, *, sd, event):
         raise ValueError("probability effects of the item-level model are not defined here")
 
-    def ppc_arrays(self, obs, rep):
+    def ppc_arrays(self, obs, rep, data=None):
         """Item-level: the items' answers pooled, ``(n * n_item,)`` and ``(S, n * n_item)``."""
         return obs.reshape(-1), rep.reshape(rep.shape[0], -1)
 
 
 FAMILIES: Mapping[str, Family] = MappingProxyType(
-    {f.name: f for f in (Bernoulli(), Cumulative(), Gaussian(), Graded())})
+    {f.name: f for f in (Bernoulli(), Binomial(), Cumulative(), Gaussian(), Graded())})
 
 
 def get_family(name: str, *, owner: str | None = None) -> Family:

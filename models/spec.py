@@ -47,6 +47,7 @@ DEFAULT_PRIORS = MappingProxyType({
     "group_sd_scale": 1.0,   # sd of each random-intercept level ~ HalfNormal(scale)
     "sigma_scale": 1.0,      # gaussian residual sd ~ HalfNormal(scale)  (x sd(y))
     "tenant_sd_scale": 1.0,  # graded: sd of the row-level latent trait ~ HalfNormal(scale)
+    "lkj_eta": 2.0,          # varying slopes: correlations ~ LKJ(eta) (1: uniform)
 })
 # For a Gaussian family, beta_sd, intercept_sd, the sd scales and sigma_scale are multiplied
 # by the response's sample sd and the intercept is centred on its mean (Bambi's auto-scaling).
@@ -66,10 +67,22 @@ DEFAULT_PRIOR_GRID = MappingProxyType({
 # Version of what build_model makes of a spec; part of every spec's JSON (so of fit hashes,
 # SBC and grid fingerprints): saved fits of an older graph are never reused. 2: generative
 # threshold prior (first cut + positive gaps) instead of an ordered-transformed Normal.
-BUILDER_VERSION = 2
+# 3: centred or non-centred random levels by data (hierarchical centring of nested ones),
+# varying slopes, binomial trials, level names kept apart from the builder's own.
+BUILDER_VERSION = 3
+
+# Dims and variables the model builder makes itself. A grouping column with one of these
+# names is renamed inside the model only (its dim and its ``sd_``/``z_``/``idx_`` variables
+# get the suffix ``_level``); tables and reports keep the column's own name.
+RESERVED_NAMES = frozenset({
+    "obs", "term", "threshold", "contrast", "item", "coef", "coef_", "chain", "draw", "sample",
+    "y", "X", "y_obs", "trials", "beta", "intercept", "sigma", "thresholds", "threshold_first",
+    "threshold_gaps"})
+PARAMETRISATIONS = ("auto", "centered", "noncentered")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\((?P<arg>[A-Za-z_][A-Za-z0-9_]*)\)|"
+_TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\(\s*(?P<arg>[A-Za-z_][A-Za-z0-9_]*)\s*"
+                   r"(?:,\s*ref\s*=\s*(?P<ref>\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.+-]+)\s*)?\)|"
                    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*))$")
 
 
@@ -131,6 +144,21 @@ class ModelSpec:
     items, reversed_items
         ``graded`` family: the item columns of one latent trait (a row-level latent with
         item-specific cumulative-logit thresholds), and which of them to reverse first.
+    trials
+        ``binomial`` family: the column holding each row's number of trials (the response
+        holds the successes).
+    nested
+        ``True``: each level is nested in the next (a lower-level id reused under two
+        parents names two groups, as lme4's ``(1 | batch/cask)``); ``False``: the levels are
+        crossed (``(1 | plate) + (1 | sample)``), ids used as they are.
+    slopes
+        Varying slopes as ``"term|level"``: the coefficient(s) of a term of ``terms`` vary
+        by a random level, with correlated group effects (lme4's ``(1 + x | g)``; an LKJ
+        prior on the correlations, non-centred).
+    parametrisation
+        Per random level, ``"level=centered"`` or ``"level=noncentered"``; levels not named
+        are ``auto``: chosen from how informative the data are about each group
+        (:func:`models.design.choose_parametrisation`).
     priors
         Overrides merged over :data:`DEFAULT_PRIORS`.
     """
@@ -152,6 +180,10 @@ class ModelSpec:
     items: tuple[str, ...] = ()
     reversed_items: tuple[str, ...] = ()
     focal_centered: bool = False
+    trials: str | None = None
+    nested: bool = True
+    slopes: tuple[str, ...] = ()
+    parametrisation: tuple[str, ...] = ()
     priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -163,7 +195,7 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: needs at least one grouping level")
         family.check_spec(self)
         for col in (self.response, *self.levels, *(c for t in self.terms for c in t.columns),
-                    *self.items):
+                    *self.items, *([self.trials] if self.trials else [])):
             if not _NAME.match(col):
                 raise ValueError(f"model {self.name!r}: {col!r} is not a plain column name")
         if self.focal is not None and self.focal != self.levels[-1]:
@@ -173,8 +205,50 @@ class ModelSpec:
                                            and self.event >= 1):
             raise ValueError(f"model {self.name!r}: event must be a category index >= 1 of an "
                              f"ordinal family, got {self.event!r} ({self.family})")
+        keys = [self.level_key(lv) for lv in self.levels]
+        if len(set(keys)) < len(keys) or len(set(self.levels)) < len(self.levels):
+            raise ValueError(f"model {self.name!r}: grouping levels {list(self.levels)} are "
+                             f"not distinct (inside the model: {keys})")
+        self._check_slopes()
+        for entry in self.parametrisation:
+            level, _, how = entry.partition("=")
+            if level not in self.random_levels or how not in PARAMETRISATIONS:
+                raise ValueError(f"model {self.name!r}: parametrisation {entry!r} must be "
+                                 f"'level=centered|noncentered|auto' for a random level "
+                                 f"({list(self.random_levels)})")
         check_priors(self.priors, owner=f"model {self.name!r}")
         object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
+
+    def _check_slopes(self) -> None:
+        names = {t.name for t in self.terms}
+        for entry in self.slopes:
+            term, _, level = entry.partition("|")
+            if term not in names or level not in self.random_levels:
+                raise ValueError(
+                    f"model {self.name!r}: slope {entry!r} must be 'term|level' with a term of "
+                    f"the model ({sorted(names)}) and a random level "
+                    f"({list(self.random_levels)}); the focal level takes no slopes")
+
+    def level_key(self, level: str) -> str:
+        """The name of a grouping level inside the model (its dim and variable suffix).
+
+        The level itself unless the builder uses that name (:data:`RESERVED_NAMES`, or the
+        family's own, e.g. the graded family's ``tenant`` latent): then ``<level>_level``.
+        """
+        taken = RESERVED_NAMES | self.family_impl.reserved_names
+        return f"{level}_level" if level in taken else level
+
+    def slope_terms(self, level: str) -> tuple[str, ...]:
+        """The terms whose coefficients vary by ``level`` (in the spec's order)."""
+        return tuple(e.partition("|")[0] for e in self.slopes if e.partition("|")[2] == level)
+
+    def parametrisation_of(self, level: str) -> str:
+        """``centered``, ``noncentered`` or ``auto`` (the default) for a random level."""
+        for entry in self.parametrisation:
+            name, _, how = entry.partition("=")
+            if name == level:
+                return how
+        return "auto"
 
     @property
     def family_impl(self) -> Family:
@@ -196,7 +270,7 @@ class ModelSpec:
         """What fixes the compiled graph: family, terms, levels, variant (not data/priors)."""
         return json.dumps([self.family, [t.term_names() for t in self.terms],
                            len(self.levels), self.focal is not None, self.variant,
-                           self.focal_centered,
+                           self.focal_centered, self.slopes,
                            self.prior["beta_nu"] > 0])
 
     def with_(self, **changes) -> ModelSpec:
@@ -240,24 +314,43 @@ class ModelSpec:
 def parse_terms(formula_rhs: str, *, known: set[str]) -> tuple[Covariate, ...]:
     """Parse a right-hand side like ``"age + C(edu) + scale(income)"`` safely.
 
-    Only plain column names and the whitelisted transforms ``C()`` (categorical, first level
-    as reference), ``scale()`` and ``center()`` are accepted, and only for ``known`` columns:
-    nothing is ever evaluated, so a config cannot run code.
+    Only plain column names and the whitelisted transforms ``C()`` (categorical: numeric codes
+    or text, the first sorted level as reference unless ``C(temp, ref="warm")`` names one),
+    ``scale()`` and ``center()`` are accepted, and only for ``known`` columns: nothing is
+    ever evaluated, so a config cannot run code.
     """
     terms = []
-    for raw in formula_rhs.split("+"):
-        raw = raw.strip()
+    for raw in _split_terms(formula_rhs):
         m = _TERM.match(raw)
-        if not m:
+        if not m or (m["ref"] is not None and m["fn"] != "C"):
             raise ValueError(f"term {raw!r} is not allowed: use a column name, C(col), "
-                             f"scale(col) or center(col)")
+                             f"C(col, ref=\"level\"), scale(col) or center(col)")
         col = m["arg"] or m["name"]
         if col not in known:
             raise ValueError(f"term {raw!r} refers to unknown column {col!r}")
         kind = {"C": "categorical", "scale": "standardize", "center": "center"}.get(m["fn"],
                                                                                    "numeric")
-        terms.append(Covariate(col, kind))
+        ref = m["ref"].strip("\"'") if m["ref"] is not None else None
+        terms.append(Covariate(col, kind, reference=ref))
     return tuple(terms)
+
+
+def _split_terms(rhs: str) -> list[str]:
+    """Split on ``+`` outside parentheses and quotes (a reference level may hold ``+``)."""
+    parts, depth, quote, cur = [], 0, None, ""
+    for ch in rhs:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "+" and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [*parts, cur.strip()]
 
 
 def prior_grid(section: dict | None, *, source: str = "config") -> dict[str, dict]:
@@ -297,7 +390,23 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
         if missing:
             raise ValueError(f"outcome {oc['name']!r}: column(s) {missing} not in the data")
         focal = oc.get("focal")
+        slopes = oc.get("slopes", {})
+        if not isinstance(slopes, dict):
+            raise ValueError(f"outcome {oc['name']!r}: slopes must be a table "
+                             f"{{ level = [\"term\", ...] }}, got {slopes!r}")
+        params = oc.get("parametrisation", {})
+        if not isinstance(params, dict):
+            raise ValueError(f"outcome {oc['name']!r}: parametrisation must be a table "
+                             f"{{ level = \"centered\" }}, got {params!r}")
+        trials = oc.get("trials")
+        if trials is not None and trials not in columns:
+            raise ValueError(f"outcome {oc['name']!r}: trials column {trials!r} not in the data")
         specs[oc["name"]] = ModelSpec(
+            trials=trials, nested=bool(oc.get("nested", True)),
+            slopes=tuple(f"{t}|{lv}" for lv, ts in slopes.items()
+                         for t in ([ts] if isinstance(ts, str) else ts)),
+            parametrisation=tuple(f"{lv}={how}" for lv, how in params.items()),
+            id_column=oc.get("id"),
             items=tuple(oc.get("items", ())), reversed_items=tuple(oc.get("reversed_items", ())),
             name=oc["name"], outcome=oc["name"], response=oc["response"], family=oc["family"],
             terms=terms, levels=levels, focal=focal,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Covariate", "complete_cases", "covariate_matrix"]
+__all__ = ["Covariate", "category_levels", "complete_cases", "covariate_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,8 @@ logger = logging.getLogger(__name__)
 class Covariate:
     """A term as it enters a model's linear predictor.
 
-    Binary terms enter as 0/1; categorical ones treatment-coded with the first level as
-    reference; ``scaled`` ones as ``(x - center) / scale`` with fixed, data-independent
+    Binary terms enter as 0/1; categorical ones (numeric codes or text) treatment-coded
+    against the first level or the named ``reference``; ``scaled`` ones as ``(x - center) / scale`` with fixed, data-independent
     values (so that coefficients compare across data sets, e.g. with a simulator's truth);
     ``standardize``/``center`` with the data's own mean (and sd).
     """
@@ -35,6 +35,7 @@ class Covariate:
     center: float = 0.0
     scale: float = 1.0
     parts: tuple[str, ...] = ()  # interaction: (binary column, another term of the model)
+    reference: str | None = None  # categorical: the reference level (default: the first)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -56,8 +57,9 @@ def covariate_matrix(frame: pd.DataFrame, covariates: tuple[Covariate, ...]) -> 
 
     Kinds: ``binary``/``numeric`` as is; ``scaled`` with the covariate's fixed centre and
     scale; ``standardize``/``center`` with the data's mean (and sd); ``categorical``
-    treatment-coded with the first level as reference (levels taken from the data, sorted,
-    when the covariate lists none). Missing values propagate as NaN.
+    treatment-coded against its reference (:func:`category_levels`: the covariate's levels,
+    else the data's sorted numbers or text, the named reference first); its columns read
+    ``temp[warm]``. Missing values propagate as NaN.
     """
     cols = {}
     for cov in covariates:
@@ -66,13 +68,11 @@ def covariate_matrix(frame: pd.DataFrame, covariates: tuple[Covariate, ...]) -> 
             z = pd.to_numeric(frame[flag]).to_numpy(dtype=float, na_value=np.nan)
             cols[cov.name] = z * cols[other]
             continue
-        x = pd.to_numeric(frame[cov.name]).to_numpy(dtype=float, na_value=np.nan)
         if cov.kind == "categorical":
-            levels = cov.levels or tuple(np.unique(x[~np.isnan(x)]).tolist())
-            for lv in levels[1:]:
-                name = f"{cov.name}[{lv:g}]" if isinstance(lv, float) else f"{cov.name}[{lv}]"
-                cols[name] = np.where(np.isnan(x), np.nan, (x == lv) * 1.0)
-        elif cov.kind == "standardize":
+            cols |= _dummies(frame[cov.name], cov)
+            continue
+        x = pd.to_numeric(frame[cov.name]).to_numpy(dtype=float, na_value=np.nan)
+        if cov.kind == "standardize":
             cols[cov.name] = (x - np.nanmean(x)) / np.nanstd(x)
         elif cov.kind == "center":
             cols[cov.name] = x - np.nanmean(x)
@@ -80,6 +80,53 @@ def covariate_matrix(frame: pd.DataFrame, covariates: tuple[Covariate, ...]) -> 
             cols[cov.name] = (x - cov.center) / cov.scale
     return pd.DataFrame(cols, index=frame.index)
 
+
+
+def _label(value) -> str:
+    """A level as it reads in a term name: ``2`` not ``2.0``, text as is."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def category_levels(values: pd.Series, cov: Covariate) -> tuple:
+    """The levels of a categorical term, reference first.
+
+    The covariate's own ``levels`` when it lists them (a codebook's codes), else the sorted
+    distinct values: numbers when the column is numeric, text otherwise. ``cov.reference``
+    (matched on the level as it reads, so ``"2"`` names code 2) moves to the front.
+    """
+    if cov.levels:
+        levels = list(cov.levels)
+    else:
+        present = values.dropna()
+        numeric = pd.to_numeric(present, errors="coerce")
+        if len(present) and numeric.notna().all():
+            levels = sorted(set(numeric.astype(float).tolist()))
+        else:
+            levels = sorted(set(present.astype(str).str.strip().tolist()))
+    if cov.reference is not None:
+        match = [lv for lv in levels if _label(lv) == str(cov.reference)]
+        if not match:
+            raise ValueError(f"term C({cov.name}): reference {cov.reference!r} is not a level "
+                             f"of {cov.name!r}; levels: {[_label(lv) for lv in levels]}")
+        levels.remove(match[0])
+        levels.insert(0, match[0])
+    return tuple(levels)
+
+
+def _dummies(values: pd.Series, cov: Covariate) -> dict[str, np.ndarray]:
+    """Treatment-coded 0/1 columns ``name[level]`` of every level but the reference."""
+    levels = category_levels(values, cov)
+    numeric = pd.to_numeric(values, errors="coerce")
+    if all(isinstance(lv, int | float) for lv in levels) and \
+            (numeric.notna() | values.isna()).all():
+        x = numeric.to_numpy(dtype=float, na_value=np.nan)
+        keys = [float(lv) for lv in levels]
+    else:  # text levels (or codes read as text)
+        x = values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
+        keys = [_label(lv) for lv in levels]
+    missing = pd.isna(values).to_numpy()
+    return {f"{cov.name}[{_label(lv)}]": np.where(missing, np.nan, (x == key) * 1.0)
+            for lv, key in zip(levels[1:], keys[1:], strict=True)}
 
 
 def complete_cases(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -22,6 +22,7 @@ from models.design import ModelData, PreparationError
 from models.families import (
     FAMILIES,
     Bernoulli,
+    Binomial,
     Cumulative,
     Family,
     Gaussian,
@@ -31,7 +32,8 @@ from models.families import (
 from models.spec import DEFAULT_PRIORS, ModelSpec
 
 FAST = "FAST_COMPILE"
-NAMES = ("bernoulli", "cumulative", "gaussian", "graded")
+NAMES = ("bernoulli", "binomial", "cumulative", "gaussian", "graded")
+TRIALS = np.array([3, 5, 2, 4, 6])  # the binomial family's trials in the tiny data sets
 
 
 def _spec(family: str, **kw) -> ModelSpec:
@@ -39,15 +41,17 @@ def _spec(family: str, **kw) -> ModelSpec:
                 focal=None, reference=None, variant="none")
     if family == "graded":
         args |= dict(items=("a", "b"), reversed_items=("b",), categories=(1, 2, 3, 4, 5))
+    if family == "binomial":
+        args |= dict(trials="n")
     return ModelSpec(**(args | kw))
 
 
-def _data(y: np.ndarray, categories: tuple = ()) -> ModelData:
+def _data(y: np.ndarray, categories: tuple = (), trials: np.ndarray | None = None) -> ModelData:
     n = len(y)
     return ModelData(y=np.asarray(y), X=np.linspace(-1.0, 1.0, n)[:, None], term_names=("x",),
                      level_idx={"g": np.zeros(n, dtype=np.int64)}, level_labels={"g": ("g1",)},
                      categories=categories, row_ids=tuple(map(str, range(n))),
-                     removed=pd.DataFrame(), n_before=n)
+                     removed=pd.DataFrame(), n_before=n, trials=trials)
 
 
 def _draws(values: dict[str, np.ndarray]):
@@ -64,7 +68,8 @@ def test_registry_holds_one_object_per_family_under_its_name():
         assert family.name == name
         assert get_family(name) is family
         assert type(family).__doc__  # each family says what it is
-    assert [type(f) for f in FAMILIES.values()] == [Bernoulli, Cumulative, Gaussian, Graded]
+    assert [type(f) for f in FAMILIES.values()] == [Bernoulli, Binomial, Cumulative, Gaussian,
+                                                     Graded]
     with pytest.raises(TypeError):
         FAMILIES["poisson"] = Bernoulli()  # read-only
 
@@ -102,6 +107,7 @@ def test_items_need_an_item_family_and_back():
 @pytest.mark.parametrize(("name", "ordinal", "items", "intercept", "event", "probability",
                           "bambi"), [
     ("bernoulli", False, False, True, True, True, "bernoulli"),
+    ("binomial", False, False, True, True, True, None),
     ("cumulative", True, False, False, True, True, "cumulative"),
     ("gaussian", False, False, True, True, False, "gaussian"),
     ("graded", True, True, False, False, False, None),
@@ -130,6 +136,25 @@ def test_bernoulli_encode():
         family.encode(np.array([[0.0], [2.0], [0.5]]), spec)
 
 
+def test_binomial_encode_checks_successes_and_trials():
+    family, spec = Binomial(), _spec("binomial")
+    assert family.response_columns(spec) == ["y", "n"]
+    raw = np.array([[0.0, 3.0], [2.0, 2.0], [1.0, 5.0]])
+    y, cats = family.encode(raw, spec)
+    assert y.dtype == np.int64 and y.tolist() == [0, 2, 1] and cats == ()
+    assert family.trials(raw, spec).tolist() == [3, 2, 5]
+    assert Bernoulli().trials(raw, _spec("bernoulli")) is None
+    with pytest.raises(PreparationError, match=r"1 row\(s\) have more successes \('y'\) than "
+                                               r"trials \('n'\)"):
+        family.encode(np.array([[4.0, 3.0]]), spec)
+    with pytest.raises(PreparationError, match=r"'y' must hold whole numbers >= 0, has \[0.5\]"):
+        family.encode(np.array([[0.5, 3.0]]), spec)
+    with pytest.raises(PreparationError, match="fewer than 1 trial"):
+        family.encode(np.array([[0.0, 0.0]]), spec)
+    with pytest.raises(ValueError, match="needs a trials column"):
+        _spec("binomial", trials=None)
+
+
 def test_gaussian_encode_keeps_values():
     raw = np.array([[1.5], [-2.0], [3.25]])
     y, cats = Gaussian().encode(raw, _spec("gaussian"))
@@ -151,7 +176,8 @@ def test_cumulative_encode_codes_categories():
     assert cats == (2, 1) and y.tolist() == [0, 1]
     # neither: the values in the data
     y, cats = family.encode(np.array([[4.0], [9.0], [4.0]]), _spec("cumulative"))
-    assert cats == (4.0, 9.0) and y.tolist() == [0, 1, 0]
+    assert cats == (4, 9) and y.tolist() == [0, 1, 0]
+    assert all(type(c) is int for c in cats)  # categories read from data: 4, not 4.0
     with pytest.raises(PreparationError, match=r"model 't': response \['y'\] has value\(s\) "
                                                r"\[7.0\] outside categories \[1, 2, 3\]"):
         family.encode(np.array([[1.0], [7.0]]), _spec("cumulative", categories=(1, 2, 3)))
@@ -169,7 +195,7 @@ def test_graded_encode_reverses_items_and_codes_them():
     # categories from the data when the spec has none: 2..4, b reversed as 6 - x
     y, cats = family.encode(np.array([[2.0, 4.0], [4.0, 3.0]]), _spec("graded", categories=()),
                             known_levels=(1, 2, 3, 4, 5))  # not for items
-    assert cats == (2.0, 3.0, 4.0) and y.tolist() == [[0, 0], [2, 1]]
+    assert cats == (2, 3, 4) and y.tolist() == [[0, 0], [2, 1]]
     with pytest.raises(PreparationError, match=r"response \['a', 'b'\] has value\(s\) \[6.0\]"):
         family.encode(np.array([[6.0, 1.0]]), spec)
 
@@ -178,10 +204,11 @@ def test_graded_encode_reverses_items_and_codes_them():
 # the likelihood in a tiny model
 # --------------------------------------------------------------------------------------
 Y_TINY = {"bernoulli": np.array([0, 1, 1, 0, 1]),
+          "binomial": np.array([0, 4, 2, 1, 6]),
           "gaussian": np.array([0.3, -1.2, 2.0, 0.7, 1.1]),
           "cumulative": np.array([0, 2, 1, 2, 0]),
           "graded": np.array([[0, 4], [2, 3], [4, 0], [1, 1], [3, 2]])}
-OWN_FREE = {"bernoulli": ["intercept"], "gaussian": ["intercept", "sigma"],
+OWN_FREE = {"bernoulli": ["intercept"], "binomial": ["intercept"], "gaussian": ["intercept", "sigma"],
             "cumulative": ["threshold_first", "threshold_gaps"],
             "graded": ["sd_tenant", "z_tenant", "threshold_first", "threshold_gaps"]}
 
@@ -190,7 +217,7 @@ def _tiny_model(name: str):
     spec = _spec(name)
     family = spec.family_impl
     cats = (1, 2, 3, 4, 5) if name == "graded" else (1, 2, 3) if name == "cumulative" else ()
-    data = _data(Y_TINY[name], cats)
+    data = _data(Y_TINY[name], cats, TRIALS if name == "binomial" else None)
     coords = {"obs": np.arange(data.n)} | family.coords(spec, data.categories)
     with pm.Model(coords=coords) as model:
         priors = {k: pm.Data(k, v) for k, v in data_updates(spec, data).items()
@@ -251,6 +278,9 @@ def test_likelihood_matches_hand_computed_log_density(name):
     if name == "bernoulli":
         p = expit(eta - 0.3)
         expected = np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
+    elif name == "binomial":
+        from scipy.stats import binom
+        expected = binom.logpmf(y, TRIALS, expit(eta - 0.3)).sum()
     elif name == "gaussian":
         expected = norm.logpdf(y, eta - 0.3, 1.7).sum()
     elif name == "cumulative":
@@ -294,6 +324,7 @@ def test_event_labels():
     assert Cumulative().event(_spec("cumulative"), cats) == ("P(y >= 3)", 2)
     assert Cumulative().event(_spec("cumulative"), cats, category=1) == ("P(y >= 2)", 1)
     assert Bernoulli().event(_spec("bernoulli"), cats, category=1) == ("P(y = 1)", None)
+    assert Binomial().event(_spec("binomial"), cats) == ("P(y success per trial)", None)
     with pytest.raises(ValueError, match="not defined"):
         Graded().event(_spec("graded"), cats)
 
@@ -306,6 +337,7 @@ def test_event_probability_without_group_variation():
     draws = _draws({"intercept": [0.5, -0.5], "thresholds": [[-1.0, 0.3], [0.0, 2.0]]})
     p = Bernoulli().event_probability(ETA, draws, sd=zero, event=None)
     np.testing.assert_allclose(p, expit(ETA + [0.5, -0.5]).mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(Binomial().event_probability(ETA, draws, sd=zero, event=None), p)
     mean = Gaussian().event_probability(ETA, draws, sd=np.ones(2), event=None)
     np.testing.assert_allclose(mean, np.array([0.5 - 1.5 + 1.5, 0.5 + 0.0 - 1.5]) / 3)
     # P(y >= cat_2) = 1 - expit(tau_1 - eta); P(y >= cat_1) = 1 - expit(tau_0 - eta)
@@ -337,6 +369,16 @@ def test_event_probability_integrates_group_variation():
     np.testing.assert_allclose(top, expected, atol=1e-5)
 
 
+def test_event_probability_integrates_a_row_specific_sd():
+    """Varying slopes make the new group's SD differ by row: sd of shape (n, S)."""
+    sd = np.array([[0.5, 1.0], [2.0, 0.1], [1.0, 1.0]])
+    draws = _draws({"intercept": [0.0, 0.0]})
+    p = Bernoulli().event_probability(ETA, draws, sd=sd, event=None)
+    expected = [np.mean([_integrated(expit, ETA[i, s], sd[i, s]) for i in range(3)])
+                for s in range(2)]
+    np.testing.assert_allclose(p, expected, atol=1e-5)
+
+
 # --------------------------------------------------------------------------------------
 # predictive-check statistics
 # --------------------------------------------------------------------------------------
@@ -356,6 +398,14 @@ def test_ppc_statistics():
     np.testing.assert_allclose(gauss["mean"](a), [1.0, 2.5])
     np.testing.assert_allclose(gauss["skewness"](a), [2 / np.sqrt(3), 0.0], atol=1e-12)
     np.testing.assert_allclose(gauss["max"](a) - gauss["min"](a), [4.0, 3.0])
+    trials = _data(np.array([1, 2, 0]), trials=np.array([2, 4, 4]))
+    binom = Binomial().ppc_statistics(trials)
+    obs, shares = Binomial().ppc_arrays(trials.y, np.array([[0, 2, 4], [1, 1, 0]]), trials)
+    np.testing.assert_allclose(obs, [0.5, 0.5, 0.0])  # successes / trials per row
+    np.testing.assert_allclose(binom["mean row share"](shares), [0.5, 0.25])
+    np.testing.assert_allclose(binom["rows with no success"](shares), [1 / 3, 1 / 3])
+    np.testing.assert_allclose(binom["sd of row shares"](shares),
+                               [np.std([0, 0.5, 1.0]), np.std([0.5, 0.25, 0.0])])
 
 
 def test_ppc_arrays_pool_items_only_for_the_item_family():
@@ -391,6 +441,8 @@ def test_bambi_pieces():
         == "f"
     for name in ("bernoulli", "cumulative", "gaussian"):
         assert get_family(name).require_bambi(_spec(name)) == name
+    with pytest.raises(ValueError, match="family 'binomial' has no plain Bambi equivalent"):
+        Binomial().require_bambi(_spec("binomial"))
     message = (r"model 't': family 'graded' has no plain Bambi equivalent "
                r"\(supported: \['bernoulli', 'cumulative', 'gaussian'\]\)")
     with pytest.raises(ValueError, match=message):
@@ -413,7 +465,7 @@ def test_graded_family_raises_the_target_acceptance_and_no_other_does():
 
     settings = SamplerSettings(target_accept=0.9)
     assert effective_target_accept(_spec("graded"), settings) == 0.95
-    for name in ("bernoulli", "cumulative", "gaussian"):
+    for name in ("bernoulli", "binomial", "cumulative", "gaussian"):
         assert effective_target_accept(_spec(name), settings) == 0.9
     # a run that asks for more keeps it
     assert effective_target_accept(_spec("graded"), SamplerSettings(target_accept=0.99)) == 0.99
