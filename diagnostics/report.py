@@ -105,8 +105,9 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     ``title``, ``design`` (one sentence on the data's structure) and ``focal_name`` (what
     the focal level is called) are the study's wording. ``tables`` may hold ``diagnostics``,
     ``overview``, ``missing``, ``marginals``, ``effects``, ``ppc``, ``loo``, ``psense``,
-    ``findings`` (its section only when given), ``coverage``; ``figures`` maps a section
-    name to ``(caption, png)`` pairs.
+    ``findings``, ``coverage``; ``figures`` maps a section name to ``(caption, png)`` pairs.
+    Sections with nothing to show are left out: the focal-level effects without effect
+    rows, the conclusions without ``findings``, recovery without ``coverage`` (real data).
     """
     diag = tables.get("diagnostics", pd.DataFrame())
     bad = diag[diag["verdict"] != "ok"] if len(diag) else diag
@@ -145,13 +146,13 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         "(fail &gt; 1.05), bulk and tail ESS &ge; 100 per chain, no divergences, E-BFMI "
         f"&ge; 0.3.</p>{_table(diag)}{figs('convergence')}</section>",
         f'<section id="effects"><h2>{focal} effects (latent scale)</h2>'
-        f"{figs('effects')}{_table(latent)}</section>",
+        f"{figs('effects')}{_table(latent)}</section>" if len(latent) else "",
         f'<section id="probability"><h2>{focal} effects on the probability scale</h2>'
         "<p>Average counterfactual effects: the analysed population placed in each "
         "level in turn; <em>new_complex</em> integrates over the between-group variation of "
-        "the lowest grouping level (a new group of that level), <em>average_complex</em> sets "
+        "every random grouping level (a new group of each), <em>average_complex</em> sets "
         "it to zero.</p>"
-        f"{figs('probability')}{_table(prob)}</section>",
+        f"{figs('probability')}{_table(prob)}</section>" if len(prob) else "",
         '<section id="ppc"><h2>Posterior predictive checks</h2>'
         f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
         f"their replications.</p>{figs('ppc')}<h3>Misfits</h3>{_table(misfits)}</section>",
@@ -161,7 +162,8 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         f"{_table(tables.get('findings'))}</section>" if tables.get("findings") is not None
         else "",
         '<section id="recovery"><h2>Recovery of the simulator\'s truth</h2>'
-        f"{_table(tables.get('coverage'))}</section>",
+        f"{_table(tables.get('coverage'))}</section>" if tables.get("coverage") is not None
+        else "",
     ]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{_CSS}</style>"

@@ -26,9 +26,11 @@ def _tables():
         {"model": m, "outcome": m, "contrast": f"{f} - HZ", "scale": "latent", "mean": 0.3,
          "sd": 0.1, "q05": 0.1, "q95": 0.5, "verdict": v}
         for m, v in (("contact", "ok"), ("gossip", "fail")) for f in ("GG", "RB")])
-    return {"diagnostics": diagnostics, "effects": effects,
+    probability = effects.assign(scale="probability", mean=4.0, q05=1.0, q95=7.0)
+    return {"diagnostics": diagnostics, "effects": pd.concat([effects, probability]),
             "findings": pd.DataFrame([{"outcome": "contact", "parameter": "RB - HZ",
-                                       "verdict": "supported"}])}
+                                       "verdict": "supported"}]),
+            "coverage": pd.DataFrame([{"model": "contact", "covered": 9, "n": 10}])}
 
 
 def _report():
@@ -73,6 +75,17 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
 
 
+def test_sections_with_nothing_to_show_are_left_out():
+    """A generic run without a focal level or a simulator's truth: no empty sections."""
+    tables = {"diagnostics": _tables()["diagnostics"],
+              "effects": pd.DataFrame(columns=["model", "contrast", "scale"])}
+    text = build_report(title="Wine", source="wine.csv", tables=tables, figures={})
+    for absent in ("effects", "probability", "findings", "recovery"):
+        assert f'id="{absent}"' not in text
+    for present in ("flags", "data", "convergence", "ppc", "loo", "sensitivity"):
+        assert f'id="{present}"' in text
+
+
 def test_report_prior_sensitivity_section():
     tables = _tables()
     tables["psense"] = pd.DataFrame([
@@ -85,6 +98,7 @@ def test_report_prior_sensitivity_section():
     figures = {"sensitivity": [("contact: power-scaled (not drawn: KeyError: 'x')", None)]}
     text = build_report(title="t", source="s", tables=tables, figures=figures)
     section = text[text.index('id="sensitivity"'):text.index('id="findings"')]
+    assert 'id="recovery"' in text
     assert "Flagged parameters (1)" in section
     assert "sd_living_form" in section and "strong prior / weak likelihood" in section
     assert "contact: 1 of 2 parameters flagged" in section
