@@ -1,12 +1,15 @@
 """Predictions for new housing concepts from the "features" model variant (pure functions).
 
-For the analysed tenant population, the event probability (e.g. P(daily contact)) if they
-lived in a complex with a concept's building features. A concept is a *new* complex of a
-*new* living form: both group effects are unknown and integrated over their posterior SDs,
-so the prediction keeps the between-complex and between-form variation the features do not
-explain. The 7 existing forms are predicted beside them for a new complex of that form with
-the form's typical features (the average over its complexes in the data) and its own
-estimated form effect.
+For a fixed random subsample of the analysed tenants (the *population*, named in every
+row), the event probability (e.g. P(daily contact)) if they lived in a complex with a
+concept's building features. A concept is a *new* complex of a *new* living form: both group
+effects are unknown and integrated over their posterior SDs, so the prediction keeps the
+between-complex and between-form variation the features do not explain. The 7 existing
+forms are predicted beside them for a new complex of that form: the prediction averaged
+over the form's own complexes (each with its features and the form's estimated effect), not
+the prediction at an "average complex" -- averaging the features first put categorical
+features (vitality 1-3, averaged to e.g. 2.55) at their reference level and ignored the
+non-linearity of the link.
 """
 
 from __future__ import annotations
@@ -27,36 +30,48 @@ from diagnostics.effects import (
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["form_feature_profiles", "predict_concepts"]
+__all__ = ["form_complexes", "predict_concepts"]
+
+POPULATION_SEED = 0  # the fixed subsample of analysed tenants every row is standardised to
+_CHUNK = 8  # complexes evaluated together (memory: chunk x tenants x draws x 15 nodes)
 
 
 def _feature_terms(spec: ModelSpec):
     return [t for t in spec.terms if t.name in COMPLEX_LEVEL]
 
 
-def _design_with(data: ModelData, spec: ModelSpec, features: pd.DataFrame) -> np.ndarray:
-    """The population's design with its complex-level columns set to ``features`` (1 row)."""
-    X = data.X.copy()
-    cm = cb.covariate_matrix(features, _feature_terms(spec))
+def _design_with(X: np.ndarray, data: ModelData, spec: ModelSpec,
+                 features: pd.DataFrame) -> np.ndarray:
+    """``X`` (the population's design) with its complex-level columns set to each row of
+    ``features`` in turn, stacked: shape ``(len(features) * len(X), p)``."""
+    cm = cb.covariate_matrix(features.reset_index(drop=True), _feature_terms(spec))
     names = list(data.term_names)
-    for col in cm.columns:
-        X[:, names.index(col)] = cm[col].to_numpy()[0]
-    return X
+    blocks = []
+    for j in range(len(features)):
+        block = X.copy()
+        for col in cm.columns:
+            block[:, names.index(col)] = cm[col].to_numpy()[j]
+        blocks.append(block)
+    return np.vstack(blocks)
 
 
-def form_feature_profiles(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Each living form's typical complex: mean of each feature over its complexes."""
+def form_complexes(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """One row per complex: its living form and building features (as in the data)."""
     cols = [t.name for t in _feature_terms(spec)]
-    complexes = frame.drop_duplicates("complex_id")[["living_form", *cols]]
-    return complexes.groupby("living_form")[cols].mean()
+    return frame.drop_duplicates("complex_id")[["complex_id", "living_form", *cols]] \
+        .reset_index(drop=True)
 
 
 def predict_concepts(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
-                     concepts: pd.DataFrame, profiles: pd.DataFrame, ci_prob: float = 0.9,
-                     max_draws: int = 400) -> pd.DataFrame:
+                     concepts: pd.DataFrame, complexes: pd.DataFrame, ci_prob: float = 0.9,
+                     max_draws: int = 400, max_tenants: int = 500) -> pd.DataFrame:
     """Predicted event probability (percent) per concept and per existing form.
 
-    Columns: ``model, outcome, event, kind (concept|living form), name, mean, sd, q05, q95``.
+    ``complexes`` (:func:`form_complexes`): each existing form is predicted as the average of
+    its complexes' predictions. Every row is standardised to the same population: all
+    analysed tenants, or a fixed random ``max_tenants`` of them (the cost of the forms grows
+    with complexes x tenants). Columns: ``model, outcome, event, kind (concept|living
+    form), name, population, complexes, mean, sd, q05, q95``.
     """
     if spec.focal is None or spec.variant != "hierarchical":
         raise ValueError(f"model {spec.name!r}: concept predictions need the hierarchical "
@@ -64,6 +79,14 @@ def predict_concepts(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     if not _feature_terms(spec):
         raise ValueError(f"model {spec.name!r} has no building-feature terms")
     draws = posterior_draws(tree, max_draws=max_draws)
+    rows_pop = np.arange(data.n)
+    if data.n > max_tenants:
+        rng = np.random.default_rng(POPULATION_SEED)
+        rows_pop = np.sort(rng.choice(data.n, size=max_tenants, replace=False))
+    X_pop = data.X[rows_pop]
+    population = (f"all {data.n} analysed tenants" if len(rows_pop) == data.n else
+                  f"{len(rows_pop)} of {data.n} analysed tenants (random, seed "
+                  f"{POPULATION_SEED})")
     sd_complex = random_sd(spec, draws)
     sd_form = draws(f"sd_{spec.focal}")
     effects = focal_effects(spec, data, draws)
@@ -72,22 +95,28 @@ def predict_concepts(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
     rows = []
 
-    def add(kind, name, values):
+    def add(kind, name, values, n_complexes):
         v = values * scale
         rows.append({"model": spec.name, "outcome": spec.outcome, "event": label,
-                     "kind": kind, "name": name, "mean": float(v.mean()), "sd": float(v.std()),
+                     "kind": kind, "name": name, "population": population,
+                     "complexes": n_complexes, "mean": float(v.mean()), "sd": float(v.std()),
                      "q05": float(np.quantile(v, lo)), "q95": float(np.quantile(v, hi))})
 
     forms = list(data.level_labels[spec.focal])
     for f, form in enumerate(forms):
-        if form not in profiles.index:
+        own = complexes[complexes["living_form"] == form]
+        if own.empty:
             continue
-        X = _design_with(data, spec, profiles.loc[[form]].reset_index(drop=True))
-        add("living form", form, event_probability(spec, data, draws, X=X,
-                                                   offset=effects[:, f], sd=sd_complex))
+        total = 0.0
+        for start in range(0, len(own), _CHUNK):  # mean over (complex, tenant) pairs
+            chunk = own.iloc[start:start + _CHUNK]
+            X = _design_with(X_pop, data, spec, chunk)
+            total = total + len(chunk) * event_probability(
+                spec, data, draws, X=X, offset=effects[:, f], sd=sd_complex)
+        add("living form", form, total / len(own), len(own))
     new_sd = np.sqrt(sd_complex**2 + sd_form**2)
     for _, concept in concepts.iterrows():
-        X = _design_with(data, spec, concept.to_frame().T.reset_index(drop=True))
+        X = _design_with(X_pop, data, spec, concept.to_frame().T)
         add("concept", concept["name"], event_probability(
-            spec, data, draws, X=X, offset=np.zeros_like(new_sd), sd=new_sd))
+            spec, data, draws, X=X, offset=np.zeros_like(new_sd), sd=new_sd), np.nan)
     return pd.DataFrame(rows)

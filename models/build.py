@@ -176,8 +176,7 @@ def _random_levels(spec: ModelSpec, data: ModelData, key: dict, X, idx: dict, pd
     for lv in reversed(levels):
         cols = slope_columns(spec, data, lv)
         if cols:
-            out = out + _varying_slopes(key[lv], cols, X, idx[lv], pd_,
-                                        centered=data.centered(lv))
+            out = out + _varying_slopes(key[lv], cols, X, idx[lv], pd_)
             continue
         sd = pm.HalfNormal(f"sd_{key[lv]}", pd_["prior_group_sd_scale"])
         if data.centered(lv):  # groups the data pin down: centred mixes better
@@ -195,13 +194,14 @@ def _random_levels(spec: ModelSpec, data: ModelData, key: dict, X, idx: dict, pd
     return out
 
 
-def _varying_slopes(key: str, cols: list[int], X, idx, pd_: dict, *, centered: bool):
+def _varying_slopes(key: str, cols: list[int], X, idx, pd_: dict):
     """Correlated group intercepts and slopes of one level: its part of ``eta``, (n_obs,).
 
     ``u_g ~ MvNormal(0, Sigma)`` over (intercept, slopes...) with ``Sigma = diag(sd) R
-    diag(sd)``, ``sd_k ~ HalfNormal(group_sd_scale)``, ``R ~ LKJ(lkj_eta)``; non-centred as
-    ``u = z L^T`` with ``z ~ N(0, 1)`` unless the level is centred. Reported: ``sd_<level>``
-    per coefficient and ``corr_<level>`` per pair.
+    diag(sd)``, ``sd_k ~ HalfNormal(group_sd_scale)``, ``R ~ LKJ(lkj_eta)``, always
+    non-centred: ``u = z L^T`` with ``z ~ N(0, 1)`` (a centred ``MvNormal`` needs a
+    triangular solve per gradient, and this PyTensor build links no BLAS for it). Reported:
+    ``sd_<level>`` per coefficient and ``corr_<level>`` per pair.
     """
     import pymc as pm
 
@@ -213,10 +213,7 @@ def _varying_slopes(key: str, cols: list[int], X, idx, pd_: dict, *, centered: b
     pm.Deterministic(f"sd_{key}", sds, dims=f"coef_{key}")
     upper = np.triu_indices(k, 1)
     pm.Deterministic(f"corr_{key}", corr[upper], dims=f"pair_{key}")
-    if centered:
-        u = pm.MvNormal(f"z_{key}", mu=pt.zeros(k), chol=chol, dims=(key, f"coef_{key}"))
-    else:
-        z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(key, f"coef_{key}"))
-        u = pt.dot(z, chol.T)  # (n_group, k)
+    z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(key, f"coef_{key}"))
+    u = pt.dot(z, chol.T)  # (n_group, k)
     u_row = u[idx]  # (n_obs, k)
     return u_row[:, 0] + (u_row[:, 1:] * X[:, cols]).sum(axis=1)

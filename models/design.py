@@ -207,7 +207,9 @@ def choose_parametrisation(spec: ModelSpec, y: np.ndarray,
     for i, lv in enumerate(levels):
         how = spec.parametrisation_of(lv)
         rel = group_reliability(y_num, level_idx[lv]) if how == "auto" else float("nan")
-        if how == "auto":
+        if spec.slope_terms(lv):  # varying slopes are always non-centred (models.build)
+            how, rel = "noncentered", float("nan")
+        elif how == "auto":
             nested_in_random = spec.nested and i + 1 < len(levels)
             how = "centered" if rel >= CENTRED_RELIABILITY and not nested_in_random \
                 else "noncentered"

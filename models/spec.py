@@ -212,10 +212,12 @@ class ModelSpec:
         self._check_slopes()
         for entry in self.parametrisation:
             level, _, how = entry.partition("=")
-            if level not in self.random_levels or how not in PARAMETRISATIONS:
+            if level not in self.random_levels or how not in PARAMETRISATIONS or \
+                    (self.slope_terms(level) and how == "centered"):
                 raise ValueError(f"model {self.name!r}: parametrisation {entry!r} must be "
                                  f"'level=centered|noncentered|auto' for a random level "
-                                 f"({list(self.random_levels)})")
+                                 f"({list(self.random_levels)}); a level with varying "
+                                 f"slopes is always non-centred")
         check_priors(self.priors, owner=f"model {self.name!r}")
         object.__setattr__(self, "priors", MappingProxyType(dict(self.priors)))
 

@@ -6,7 +6,7 @@ import pytest
 
 from data.concepts import ConceptError, concepts_frame, load_concepts
 from data.suite import feature_specs
-from diagnostics.concepts import form_feature_profiles, predict_concepts
+from diagnostics.concepts import form_complexes, predict_concepts
 from inference.engine import Engine, SamplerSettings
 from models.design import prepare
 
@@ -66,22 +66,51 @@ def features_fit(small_frame):
     return spec, data, tree
 
 
-def test_concept_identical_to_a_form_predicts_close_to_it(features_fit, small_frame):
+def test_a_form_is_the_average_of_its_own_complexes_predictions(features_fit, small_frame):
+    """The old code predicted a form at its *average* complex: vitality (1-3) averaged to
+    e.g. 2.55 matched no level, so every vitality dummy was 0 (the reference level)."""
+    from diagnostics.effects import event_probability, focal_effects, posterior_draws, \
+        random_sd
+
     spec, data, tree = features_fit
-    profiles = form_feature_profiles(small_frame, spec)
-    # a concept with exactly RB's typical features (and HZ's, for a second check)
-    concepts = pd.concat([profiles.loc[[f]].assign(name=f"like {f}") for f in ("RB", "HZ")],
-                         ignore_index=True)
-    table = predict_concepts(tree, spec, data, concepts=concepts, profiles=profiles)
+    complexes = form_complexes(small_frame, spec)
+    concepts = concepts_frame([GOOD])
+    table = predict_concepts(tree, spec, data, concepts=concepts, complexes=complexes)
     by = table.set_index("name")
+    draws = posterior_draws(tree, max_draws=400)
+    forms = list(data.level_labels[spec.focal])
     for form in ("RB", "HZ"):
-        concept, existing = by.loc[f"like {form}"], by.loc[form]
-        # only the form's own (small) residual effect and its uncertainty separate them
-        width = concept["q95"] - concept["q05"]
-        assert abs(concept["mean"] - existing["mean"]) < 0.35 * width, (form, concept,
-                                                                          existing)
+        own = complexes[complexes["living_form"] == form]
+        names = list(data.term_names)
+        per_complex = []
+        for _, c in own.iterrows():  # one complex at a time, by hand
+            X = data.X.copy()
+            X[:, names.index("high_rise")] = c["high_rise"]
+            X[:, names.index("log_units")] = c["log_units"] - np.log(40.0)
+            for flag in ("meeting_room", "kitchen_dining", "care_facilities",
+                         "involvement_activities", "involvement_spaces", "rural"):
+                X[:, names.index(flag)] = c[flag]
+            for level in (2, 3):
+                X[:, names.index(f"vitality[{level}]")] = float(c["vitality"] == level)
+            per_complex.append(event_probability(
+                spec, data, draws, X=X, offset=focal_effects(spec, data, draws)[:, forms.index(
+                    form)], sd=random_sd(spec, draws)))
+        expected = 100 * np.mean(per_complex, axis=0)
+        assert by.loc[form, "mean"] == pytest.approx(expected.mean(), rel=1e-9)
+        assert by.loc[form, "complexes"] == len(own)
     assert set(table["kind"]) == {"concept", "living form"}
+    assert table["population"].nunique() == 1  # every row standardised to one population
     assert (table["q05"] <= table["mean"]).all() and (table["mean"] <= table["q95"]).all()
+
+
+def test_the_population_is_a_fixed_subsample_when_large(features_fit, small_frame):
+    spec, data, tree = features_fit
+    complexes = form_complexes(small_frame, spec)
+    kwargs = dict(concepts=concepts_frame([GOOD]), complexes=complexes, max_draws=50)
+    a = predict_concepts(tree, spec, data, max_tenants=100, **kwargs)
+    b = predict_concepts(tree, spec, data, max_tenants=100, **kwargs)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["population"].iloc[0] == f"100 of {data.n} analysed tenants (random, seed 0)"
 
 
 def test_concepts_need_feature_terms(features_fit):
@@ -89,4 +118,4 @@ def test_concepts_need_feature_terms(features_fit):
     bare = spec.with_(terms=tuple(t for t in spec.terms if t.name == "female"))
     with pytest.raises(ValueError, match="building-feature"):
         predict_concepts(tree, bare, data, concepts=concepts_frame([GOOD]),
-                         profiles=pd.DataFrame())
+                         complexes=pd.DataFrame())

@@ -146,9 +146,13 @@ def test_group_reliability_separates_informative_from_weak_groups():
 
 def test_parametrisation_rule_and_override():
     spec, frame = _spec_and_frame("sleepstudy")
-    data = prepare(frame, spec)
+    data = prepare(frame.assign(Days=frame["Days"]), spec.with_(slopes=()))
     ((level, how, rel),) = data.parametrisation
-    assert level == "Subject" and how == "centered" and rel > 0.75
+    assert level == "Subject" and how == "centered" and rel > 0.75  # informative subjects
+    ((level, how, _),) = prepare(frame, spec).parametrisation
+    assert how == "noncentered"  # ... but varying slopes are always non-centred
+    with pytest.raises(ValueError, match="always non-centred"):
+        spec.with_(parametrisation=("Subject=centered",))
     spec, frame = _spec_and_frame("pastes")
     data = prepare(frame, spec)
     choice = {lv: how for lv, how, _ in data.parametrisation}

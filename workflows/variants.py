@@ -71,7 +71,7 @@ def compare_command(args: argparse.Namespace) -> int:
 def concepts_command(args: argparse.Namespace) -> int:
     """Predict outcomes for new housing concepts from their building features."""
     from data.concepts import load_concepts
-    from diagnostics.concepts import form_feature_profiles, predict_concepts
+    from diagnostics.concepts import form_complexes, predict_concepts
     from diagnostics.plots import concepts_figure, save_figure
 
     concepts = load_concepts(args.concepts)
@@ -82,9 +82,9 @@ def concepts_command(args: argparse.Namespace) -> int:
                         progress=console.progress)
     tables = []
     for r in results:
-        profiles = form_feature_profiles(run.frame, r.spec)
         tables.append(predict_concepts(r.tree, r.spec, r.data, concepts=concepts,
-                                       profiles=profiles).assign(verdict=_verdict(r)))
+                                       complexes=form_complexes(run.frame, r.spec))
+                      .assign(verdict=_verdict(r)))
     table = pd.concat(tables, ignore_index=True)
     write_csv(table, out / "concepts.csv")
     save_figure(concepts_figure(table, names=run.study.label_name), out / "concepts.png")
