@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    verdicts = table.drop_duplicates("data")["verdict"].value_counts().to_dict()
     print(f"\n{int(table['inside_90'].sum())} of {len(table)} published values inside the "
-          f"90% interval; verdicts: {table.drop_duplicates('data')['verdict'].value_counts()"
-          f".to_dict()}")
+          f"90% interval; verdicts: {verdicts}")
     return 0
 
 

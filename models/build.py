@@ -21,8 +21,8 @@ import pytensor.tensor as pt
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["build_model", "centred_on_parent", "contrast_labels", "data_updates", "is_structural", "model_coords",
-           "slope_columns"]
+__all__ = ["build_model", "centred_on_parent", "contrast_labels", "data_updates",
+           "is_structural", "model_coords", "slope_columns"]
 
 
 def is_structural(name: str) -> bool:

@@ -24,9 +24,10 @@ class Covariate:
     """A term as it enters a model's linear predictor.
 
     Binary terms enter as 0/1; categorical ones (numeric codes or text) treatment-coded
-    against the first level or the named ``reference``; ``scaled`` ones as ``(x - center) / scale`` with fixed, data-independent
-    values (so that coefficients compare across data sets, e.g. with a simulator's truth);
-    ``standardize``/``center`` with the data's own mean (and sd).
+    against the first level or the named ``reference``; ``scaled`` ones as
+    ``(x - center) / scale`` with fixed, data-independent values (so that coefficients
+    compare across data sets, e.g. with a simulator's truth); ``standardize``/``center``
+    with the data's own mean (and sd).
     """
 
     name: str

@@ -69,8 +69,7 @@ def features_fit(small_frame):
 def test_a_form_is_the_average_of_its_own_complexes_predictions(features_fit, small_frame):
     """The old code predicted a form at its *average* complex: vitality (1-3) averaged to
     e.g. 2.55 matched no level, so every vitality dummy was 0 (the reference level)."""
-    from diagnostics.effects import event_probability, focal_effects, posterior_draws, \
-        random_sd
+    from diagnostics.effects import event_probability, focal_effects, posterior_draws, random_sd
 
     spec, data, tree = features_fit
     complexes = form_complexes(small_frame, spec)

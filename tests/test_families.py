@@ -208,7 +208,8 @@ Y_TINY = {"bernoulli": np.array([0, 1, 1, 0, 1]),
           "gaussian": np.array([0.3, -1.2, 2.0, 0.7, 1.1]),
           "cumulative": np.array([0, 2, 1, 2, 0]),
           "graded": np.array([[0, 4], [2, 3], [4, 0], [1, 1], [3, 2]])}
-OWN_FREE = {"bernoulli": ["intercept"], "binomial": ["intercept"], "gaussian": ["intercept", "sigma"],
+OWN_FREE = {"bernoulli": ["intercept"], "binomial": ["intercept"],
+            "gaussian": ["intercept", "sigma"],
             "cumulative": ["threshold_first", "threshold_gaps"],
             "graded": ["sd_tenant", "z_tenant", "threshold_first", "threshold_gaps"]}
 

@@ -24,7 +24,7 @@ import run_models
 from data.config import load_config
 from data.loader import read_table
 from models.build import build_model, centred_on_parent
-from models.design import PreparationError, choose_parametrisation, group_reliability, prepare
+from models.design import PreparationError, group_reliability, prepare
 from models.spec import ModelSpec, parse_terms, specs_from_config
 
 DATA = Path(__file__).parent / "data"
