@@ -2,15 +2,17 @@
 
 Each claim: outcome, the parameter it is about, and the expected direction (+1 / -1).
 ``contrast`` claims compare two living forms on the latent scale ("RB - HZ"); ``beta``
-claims are tenant- or complex-level coefficients (term names as in the codebook). Claims
-the report states as "no difference" are not directional and are not listed.
+claims are tenant- or complex-level coefficients (term names as in the codebook). The
+pairs of one sentence ("GG the most daily contact": GG - RO, GG - RR, GG - RB) are also
+judged jointly. Claims of "little difference" are :data:`EQUIVALENCES`, judged against a
+region of practical equivalence on the outcome scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FINDINGS", "Finding"]
+__all__ = ["EQUIVALENCES", "FINDINGS", "Equivalence", "Finding"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,22 @@ class Finding:
     target: str
     direction: int
     claim: str
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """A "little difference between the forms" claim: every form within a region of
+    practical equivalence of every other on the outcome scale."""
+
+    outcome: str
+    claim: str
+
+
+# the report's non-directional conclusions (docs/STUDY.md, "Published findings")
+EQUIVALENCES: tuple[Equivalence, ...] = (
+    Equivalence("cohesion", "cohesion: little difference between forms"),
+    Equivalence("lonely", "loneliness: little difference between forms"),
+)
 
 
 def _c(outcome: str, pairs: str, direction: int, claim: str) -> list[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -114,7 +115,11 @@ class Engine:
             import nutpie
 
             model = build_model(spec, data)
-            compiled = nutpie.compile_pymc_model(model)
+            with warnings.catch_warnings():
+                # pip's PyTensor links no BLAS; only the initial point of an LKJ prior
+                # (varying slopes) compiles an op that would use it, once, in C
+                warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS")
+                compiled = nutpie.compile_pymc_model(model)
             self._cache[key] = (model, compiled)
             log.info("compiled %s in %.1f s", spec.name, time.perf_counter() - t0)
         model, compiled = self._cache[key]

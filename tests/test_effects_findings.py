@@ -105,3 +105,57 @@ def test_findings_verdicts(gossip):
     assert list(table["verdict"]) == ["supported", "not supported", "uncertain",
                                       "not estimable", "not estimable"]
     assert table["p_claim"].iloc[0] == 1.0
+    assert table["p_mcse"].iloc[0] == 0.0  # every draw agrees
+    gg = effect[..., FORMS.index("GG")] - effect[..., FORMS.index("HZ")]
+    from arviz_stats.base import array_stats
+    expected = array_stats.mcse((gg > 0).astype(float), chain_axis=-2, draw_axis=-1)
+    assert table["p_mcse"].iloc[2] == pytest.approx(float(expected))
+    assert 0.02 < table["p_mcse"].iloc[2] < 0.2  # ~ sqrt(p (1 - p) / ESS), 100 draws
+
+
+def test_a_sentence_with_several_pairs_is_judged_jointly(gossip):
+    """Two pairs that each hold in about half the draws but never in the same draw: the
+    joint claim has probability 0, which judging the pairs one by one cannot show."""
+    spec, data = gossip
+    rng = np.random.default_rng(3)
+    effect = np.zeros((2, 50, 7))
+    split = rng.random((2, 50)) < 0.5
+    effect[..., FORMS.index("RB")] = np.where(split, 1.0, -0.05)
+    effect[..., FORMS.index("RG")] = np.where(split, -0.05, 1.0)
+    effect[..., FORMS.index("GG")] = 1.0
+    tree = _tree(data, effect=effect, sd_complex=0.3)
+    claim = "RB and RG more"
+    findings = [Finding("gossip", "contrast", "RB - HZ", +1, claim),
+                Finding("gossip", "contrast", "RG - HZ", +1, claim),
+                Finding("gossip", "contrast", "GG - HZ", +1, "GG more")]
+    table = check_findings({"gossip": tree}, findings=findings)
+    joint = table[table["kind"] == "joint"]
+    assert len(joint) == 1  # one sentence with two pairs; GG's sentence has one
+    row = joint.iloc[0]
+    assert row["parameter"] == "RB - HZ & RG - HZ" and row["claim"] == claim
+    assert row["p_claim"] == 0.0 and row["verdict"] == "not supported"
+    pairs = table[table["kind"] == "contrast"].set_index("parameter")["p_claim"]
+    assert pairs["RB - HZ"] == pytest.approx(split.mean()) and pairs["GG - HZ"] == 1.0
+
+
+def test_little_difference_claims_use_a_region_of_practical_equivalence():
+    import xarray as xr
+
+    from data.findings import Equivalence
+    from diagnostics.findings import check_equivalences
+
+    rng = np.random.default_rng(4)
+    close = xr.DataArray(0.30 + rng.normal(0, 0.002, (400, 7)), dims=("sample", "form"))
+    apart = close.copy()
+    apart[:, 3] += 0.05  # one form 5 pp higher
+    gauss = xr.DataArray(3.5 + rng.normal(0, 0.01, (400, 7)), dims=("sample", "form"))
+    table = check_equivalences(
+        {"a": (close, True, 0.5), "b": (apart, True, 0.5), "c": (gauss, False, 0.8)},
+        equivalences=[Equivalence(o, f"{o}: little difference") for o in "abc"])
+    by = table.set_index("outcome")
+    assert by.loc["a", "verdict"] == "supported" and by.loc["a", "p_claim"] == 1.0
+    assert by.loc["b", "verdict"] == "not supported" and by.loc["b", "p_claim"] == 0.0
+    assert by.loc["b", "posterior_mean"] == pytest.approx(5.0, abs=0.5)  # in pp
+    assert by.loc["c", "expected"] == "< 0.08 response units (ROPE)"  # 0.1 x sd 0.8
+    assert by.loc["c", "verdict"] == "supported"
+    assert set(table["kind"]) == {"equivalence"}

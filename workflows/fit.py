@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data.study import HOUSING, Study
@@ -146,10 +147,18 @@ def _write_timing(out: Path, clock: PhaseClock, results: list[FitResult],
 
 def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
     """The study's published conclusions checked against the fits of their outcomes."""
-    from diagnostics.findings import check_findings
+    from data.findings import EQUIVALENCES
+    from diagnostics.effects import form_probabilities
+    from diagnostics.findings import check_equivalences, check_findings
 
     findings = check_findings({r.spec.name: r.tree for r in results})
     findings = findings[findings["outcome"].isin([r.spec.outcome for r in results])]
+    on_scale = {r.spec.outcome: (form_probabilities(r.tree, r.spec, r.data),
+                                 r.spec.family_impl.has_probability_scale, float(np.std(r.data.y)))
+                for r in results if r.spec.outcome in {e.outcome for e in EQUIVALENCES}
+                and r.spec.focal and r.spec.variant != "none"
+                and r.spec.family_impl.has_event_prediction}
+    findings = pd.concat([findings, check_equivalences(on_scale)], ignore_index=True)
     findings["model_verdict"] = findings["outcome"].map(status)
     return findings
 
