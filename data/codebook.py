@@ -19,7 +19,9 @@ from models.terms import Covariate, covariate_matrix
 __all__ = [
     "ASSUMPTIONS",
     "COMPLEX_COLUMNS",
+    "ADJUSTMENT_SETS",
     "COVARIATES",
+    "COVARIATE_ROLES",
     "DERIVED",
     "FORMS",
     "FEATURES",
@@ -297,6 +299,42 @@ COVARIATES: tuple[Covariate, ...] = (
     Covariate("residence_duration", "categorical", (1, 2, 3)),
     Covariate("shared_norms", "binary"),
 )
+
+# The causal role of each covariate with respect to the living form, and why. Holding a
+# covariate fixed while the form is swapped gives the effect *controlled* for it; that is
+# the total effect of the form only when the covariate is a pre-residence characteristic
+# (a confounder), not when the form may have changed it (a mediator).
+PRE_RESIDENCE = "pre_residence"
+AFFECTED = "possibly_affected_by_form"
+COVARIATE_ROLES: dict[str, tuple[str, str]] = {
+    "female": (PRE_RESIDENCE, "fixed before moving in"),
+    "age_group": (PRE_RESIDENCE, "age decides eligibility and choice of the home, not the "
+                                 "reverse"),
+    "education": (PRE_RESIDENCE, "completed long before moving in"),
+    "personal_care": (PRE_RESIDENCE, "health need that drives selection into forms with "
+                                     "care (RO), a confounder"),
+    "activity_limitation": (PRE_RESIDENCE, "health that drives selection into forms, a "
+                                           "confounder"),
+    "lives_alone": (PRE_RESIDENCE, "household composition, mostly given at moving in"),
+    "little_outside_contact": (AFFECTED, "a form with neighbours nearby can replace or "
+                                         "create outside contact"),
+    "financial_vulnerability": (PRE_RESIDENCE, "income and assets precede the tenancy"),
+    "extraversion": (PRE_RESIDENCE, "a personality trait, stable in adults"),
+    "social_motive": (AFFECTED, "the motive is reported after choosing the home and may be "
+                                "coloured by it; chosen with the form"),
+    "residence_duration": (AFFECTED, "how long one has lived there depends on when the "
+                                     "complex opened and whether one stays"),
+    "shared_norms": (AFFECTED, "'same norms as my neighbours' is partly the community the "
+                               "form creates"),
+}
+# Named adjustment sets: "study" reproduces the report's analysis (all twelve covariates,
+# a controlled effect); "pre_residence" adjusts for confounders only (the total effect of
+# the form, if no unmeasured confounding).
+ADJUSTMENT_SETS: dict[str, tuple[str, ...]] = {
+    "study": tuple(c.name for c in COVARIATES),
+    "pre_residence": tuple(c.name for c in COVARIATES
+                           if COVARIATE_ROLES[c.name][0] == PRE_RESIDENCE),
+}
 
 
 # Building features that explain complex-level effects in the "features" model variant

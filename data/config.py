@@ -13,6 +13,9 @@ evaluated. Example (see README for a worked non-housing example)::
 
     [model]
     variant = "hierarchical"         # or "fixed", "none"
+    adjustment = "study"             # housing suite: "study", "pre_residence" or "both"
+    populations = ["RO"]             # probability effects also for the rows of these focal
+                                     # levels ("RO's own residents"), beside all analysed
 
     [priors]                         # overrides for every model (see DEFAULT_PRIORS)
     beta_sd = 1.0
@@ -67,6 +70,8 @@ class StudyConfig:
     table: Path | None = None
     column_map: dict = field(default_factory=dict)
     variant: str = "hierarchical"
+    adjustment: str = "study"
+    populations: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=dict)
     outcomes: tuple[dict, ...] = ()
@@ -109,6 +114,8 @@ def load_config(path: Path | None) -> StudyConfig:
         table=(base / data["table"]) if "table" in data else None,
         column_map=dict(data.get("columns", {})),
         variant=raw.get("model", {}).get("variant", "hierarchical"),
+        adjustment=raw.get("model", {}).get("adjustment", "study"),
+        populations=tuple(raw.get("model", {}).get("populations", ())),
         priors=dict(raw.get("priors", {})),
         sampler=dict(raw.get("sampler", {})),
         outcomes=outcomes,

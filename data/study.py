@@ -86,7 +86,8 @@ def _config_suite(cfg: StudyConfig, columns: set[str]) -> dict:
     from models.spec import specs_from_config
 
     if not cfg.outcomes:
-        return {k: s.with_(priors=cfg.priors) for k, s in default_specs(cfg.variant).items()}
+        return {k: s.with_(priors=cfg.priors)
+                for k, s in default_specs(cfg.variant, cfg.adjustment).items()}
     return specs_from_config(cfg, columns=columns)
 
 

@@ -14,8 +14,8 @@ from models.families import get_family
 from models.spec import ModelSpec
 from models.terms import Covariate
 
-__all__ = ["BENEFIT_OUTCOMES", "COMPLEX_LEVEL", "LEVELS", "MODERATORS", "benefit_specs",
-           "default_specs", "feature_specs"]
+__all__ = ["ADJUSTMENTS", "BENEFIT_OUTCOMES", "COMPLEX_LEVEL", "LEVELS", "MODERATORS",
+           "benefit_specs", "default_specs", "feature_specs"]
 
 LEVELS = ("complex_id", "living_form")  # tenants nested in complexes nested in forms
 
@@ -32,24 +32,46 @@ _COMPLEX_TERMS = {
 _EVENT = {"help_received": 1, "help_given": 1}
 
 
-def _base(oc: cb.Outcome, variant: str) -> ModelSpec:
+def _base(oc: cb.Outcome, variant: str, adjustment: str = "study") -> ModelSpec:
     extra = tuple(Covariate(t, "binary") for t in _COMPLEX_TERMS.get(oc.name, ()))
     ordinal = get_family(oc.family).ordinal
+    kept = cb.ADJUSTMENT_SETS[adjustment]
     return ModelSpec(
-        name=oc.name, outcome=oc.name, response=oc.column, family=oc.family,
-        terms=cb.COVARIATES + extra, levels=LEVELS, focal=LEVELS[-1],
+        name=oc.name if adjustment == "study" else f"{oc.name}__{adjustment}",
+        outcome=oc.name, response=oc.column, family=oc.family, adjustment=adjustment,
+        terms=tuple(c for c in cb.COVARIATES if c.name in kept) + extra, levels=LEVELS,
+        focal=LEVELS[-1],
         reference=cb.REFERENCE_FORM, level_order=cb.FORM_CODES, subset=oc.subset,
         variant=variant, categories=tuple(oc.levels) if ordinal else (),
         event=_EVENT.get(oc.name), id_column="tenant_id",
     )
 
 
-def default_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
-    """The default model of every outcome in the study codebook (plus item-level cohesion)."""
-    specs = {oc.name: _base(oc, variant) for oc in cb.OUTCOMES}
+ADJUSTMENTS = (*cb.ADJUSTMENT_SETS, "both")
+
+
+def default_specs(variant: str = "hierarchical",
+                  adjustment: str = "study") -> dict[str, ModelSpec]:
+    """The default model of every outcome in the study codebook (plus item-level cohesion).
+
+    ``adjustment`` names the tenant covariates (:data:`data.codebook.ADJUSTMENT_SETS`):
+    ``study`` the report's twelve (the effect of the form *controlled* for all of them, the
+    report's own analysis), ``pre_residence`` the confounders only (names get
+    ``__pre_residence``), ``both`` the two suites side by side.
+    """
+    if adjustment == "both":
+        return default_specs(variant, "study") | default_specs(variant, "pre_residence")
+    if adjustment not in cb.ADJUSTMENT_SETS:
+        raise ValueError(f"unknown adjustment set {adjustment!r}; choose one of {ADJUSTMENTS}")
+    specs = {}
+    for oc in cb.OUTCOMES:
+        spec = _base(oc, variant, adjustment)
+        specs[spec.name] = spec
     # the better cohesion model: five items, one latent cohesion per tenant (Bambi can't)
-    specs["cohesion_items"] = specs["cohesion"].with_(
-        name="cohesion_items", family="graded",
+    cohesion = specs[_base(cb.OUTCOME_BY_NAME["cohesion"], variant, adjustment).name]
+    name = "cohesion_items" if adjustment == "study" else f"cohesion_items__{adjustment}"
+    specs[name] = cohesion.with_(
+        name=name, family="graded",
         items=cb.OUTCOME_BY_NAME["cohesion"].source_columns, reversed_items=("cohesion_3",),
         categories=(1, 2, 3, 4, 5))
     return specs

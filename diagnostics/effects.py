@@ -9,6 +9,9 @@ lower level is the complex:
   variation ``u ~ N(0, sd^2)`` of every random level (Gauss-Hermite quadrature per draw);
 * ``average_complex``: the average existing group, ``u = 0``.
 
+The target population is every analysed row, or the rows of one focal level ("the effect
+for RO's own residents": each form's counterfactual for the people who live in RO).
+
 Intervals are computed draw-wise: the population average is formed per draw first, then
 summarised (not the mean of per-unit bounds). The event, its probability given the latent
 predictor and whether it is a probability at all are the response family's
@@ -29,8 +32,9 @@ from models.build import slope_columns
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["ESTIMANDS", "event_label", "event_probability", "focal_effects",
-           "form_probabilities", "posterior_draws", "probability_effects", "random_sd"]
+__all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability", "focal_effects",
+           "form_probabilities", "population_label", "population_rows", "posterior_draws",
+           "probability_effects", "random_sd"]
 
 ESTIMANDS = ("new_complex", "average_complex")
 
@@ -114,12 +118,40 @@ def random_sd(spec: ModelSpec, draws, X: np.ndarray | None = None,
     return np.sqrt(var)
 
 
+ALL = "all analysed"  # the default target population: every analysed row
+
+
+def population_rows(spec: ModelSpec, data: ModelData, population: str = ALL) -> np.ndarray:
+    """Indices of the analysed rows of a target population.
+
+    ``"all analysed"``, or a focal level's label (e.g. ``"RO"``): the rows that belong to
+    it -- "the effect for RO's own residents", every form's counterfactual computed for
+    the people who actually live in RO.
+    """
+    if population == ALL:
+        return np.arange(data.n)
+    labels = list(data.level_labels[spec.focal]) if spec.focal else []
+    if population not in labels:
+        raise ValueError(f"model {spec.name!r}: target population {population!r} is neither "
+                         f"{ALL!r} nor a level of {spec.focal!r} ({labels})")
+    rows = np.flatnonzero(data.level_idx[spec.focal] == labels.index(population))
+    if not len(rows):
+        raise ValueError(f"model {spec.name!r}: no analysed rows in {population!r}")
+    return rows
+
+
+def population_label(spec: ModelSpec, population: str) -> str:
+    """How a target population reads in tables: ``all analysed`` or ``living_form=RO``."""
+    return population if population == ALL else f"{spec.focal}={population}"
+
+
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
-                       seed: int = 0) -> xr.DataArray:
+                       seed: int = 0, population: str = ALL) -> xr.DataArray:
     """Posterior draws of the population-average event probability per focal level.
 
-    Returns an array with dims ``(sample, <focal level>)``.
+    ``population`` (:func:`population_rows`) is the target population the counterfactuals
+    are averaged over. Returns an array with dims ``(sample, <focal level>)``.
     """
     if estimand not in ESTIMANDS:
         raise ValueError(f"unknown estimand {estimand!r}; choose one of {ESTIMANDS}")
@@ -128,11 +160,12 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     event_label(spec, data)  # ValueError for a family without an event (graded)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
-    sd = random_sd(spec, draws, data.X, data)
+    X = data.X[population_rows(spec, data, population)]
+    sd = random_sd(spec, draws, X, data)
     if estimand == "average_complex":
         sd = np.zeros_like(sd)
     forms = list(data.level_labels[spec.focal])
-    out = np.column_stack([event_probability(spec, data, draws, X=data.X, offset=effect[:, f],
+    out = np.column_stack([event_probability(spec, data, draws, X=X, offset=effect[:, f],
                                              sd=sd) for f in range(len(forms))])
     return xr.DataArray(out, dims=("sample", spec.focal),
                         coords={spec.focal: forms}, name=event_label(spec, data)[0])
@@ -141,7 +174,8 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
 def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                         estimand: str = "new_complex", ci_prob: float = 0.9,
                         max_draws: int = 400,
-                        pooled: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+                        pooled: Mapping[str, tuple[str, ...]] | None = None,
+                        population: str = ALL) -> pd.DataFrame:
     """Per focal level and contrast, in percentage points for probabilities: mean, sd,
     interval and P(direction).
 
@@ -149,7 +183,8 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     ``pooled`` whose levels are all present, each other level vs the group's unweighted
     average (``"RB - non-clustered"``).
     """
-    probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws)
+    probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws,
+                               population=population)
     on_probability_scale = spec.family_impl.has_probability_scale
     scale = 100.0 if on_probability_scale else 1.0
     unit = "percentage points" if on_probability_scale else "response units"
@@ -174,6 +209,7 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         rows.append({"model": spec.name, "outcome": spec.outcome, "contrast": name,
                      "scale": "probability" if on_probability_scale else "response",
                      "estimand": estimand, "event": label,
+                     "population": population_label(spec, population),
                      "unit": unit if is_contrast else ("percent" if scale == 100 else unit),
                      **stats.loc[name].to_dict(),
                      "p_positive": float((v > 0).mean()) if is_contrast else np.nan})

@@ -73,6 +73,8 @@ def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
     rows = rows[~rows["contrast"].str.split(" - ").str[-1].isin(pooled)]
     if "estimand" in rows and scale != "latent":
         rows = rows[rows["estimand"] == "new_complex"]
+    if "population" in rows and scale != "latent":
+        rows = rows[rows["population"] == "all analysed"]
     models = list(dict.fromkeys(rows["model"]))
     ncol = 3
     nrow = max(1, -(-len(models) // ncol))

@@ -140,6 +140,9 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
             f"<h3>{heading}</h3>{_table(tables.get(key))}" for key, heading in (
                 ("overview", "Tenants and complexes per living form"),
                 ("marginals", "Marginals beside the report's published figures"),
+                ("overlap", "Covariate overlap per contrast: the share of the two groups' "
+                            "rows outside the common support of their generalised propensity "
+                            "score (extrapolates: more than 10%)"),
                 ("missing", "Missing values and rows removed per model"))
             if key == "missing" or tables.get(key) is not None) + "</section>",
         '<section id="convergence"><h2>Convergence</h2><p>Thresholds: R-hat &le; 1.01 '

@@ -10,6 +10,7 @@ each data set's results stay in ``<out>/<name>/`` (summary.csv, report.html, ...
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +19,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import run_models  # noqa: E402
 from tests.test_public_data import DATA, PUBLISHED  # noqa: E402
 
 
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, published in PUBLISHED.items():
         out = args.out / name
-        rc = run_models.main(["--config", str(DATA / f"{name}.toml"), "--out", str(out)])
+        rc = subprocess.run([sys.executable, str(ROOT / "run_models.py"), "--config",
+                             str(DATA / f"{name}.toml"), "--out", str(out)], cwd=ROOT).returncode
         summary = pd.read_csv(out / "summary.csv").set_index("parameter")
         verdict = pd.read_csv(out / "diagnostics.csv")["verdict"].iloc[0]
         for kind in ("fixed", "other"):

@@ -155,6 +155,9 @@ class ModelSpec:
         Varying slopes as ``"term|level"``: the coefficient(s) of a term of ``terms`` vary
         by a random level, with correlated group effects (lme4's ``(1 + x | g)``; an LKJ
         prior on the correlations, non-centred).
+    adjustment
+        The name of the covariate set the terms are (e.g. a study's ``pre_residence``
+        confounders only), carried into the effects tables; ``None``: the terms as declared.
     parametrisation
         Per random level, ``"level=centered"`` or ``"level=noncentered"``; levels not named
         are ``auto``: chosen from how informative the data are about each group
@@ -184,6 +187,7 @@ class ModelSpec:
     nested: bool = True
     slopes: tuple[str, ...] = ()
     parametrisation: tuple[str, ...] = ()
+    adjustment: str | None = None
     priors: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ __all__ = ["COMMANDS", "DEFAULT_COMMAND", "Command", "build_parser"]
 
 
 def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
+    from data.suite import ADJUSTMENTS
     from inference.engine import ADAPTATIONS, SAMPLERS
     from models.spec import VARIANTS
 
@@ -27,6 +28,13 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                        help="comma-separated outcomes to fit (default: all present)")
     p.add_argument("--variant", choices=VARIANTS,
                    help="focal-level variant (default hierarchical)")
+    p.add_argument("--adjustment", choices=ADJUSTMENTS,
+                   help="housing suite's tenant covariates: the report's twelve (study, the "
+                   "default: a controlled effect), pre-residence confounders only (the total "
+                   "effect), or both side by side")
+    p.add_argument("--population", help="comma-separated focal levels whose own rows are "
+                   "also a target population of the probability-scale effects (e.g. RO: "
+                   "every form's counterfactual for RO's residents); all analysed rows always")
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--adaptation", choices=ADAPTATIONS,
                    help="nutpie mass-matrix adaptation (default draw_diag)")

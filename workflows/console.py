@@ -92,6 +92,8 @@ def print_probabilities(effects: pd.DataFrame, *, pooled: tuple[str, ...] = ()) 
         return
     rows = effects[(effects["scale"] == "probability") & (effects["estimand"] == "new_complex")
                    & effects["contrast"].str.contains(" - ")]
+    if "population" in rows:
+        rows = rows[rows["population"] == "all analysed"]
     for name in pooled:
         rows = rows[~rows["contrast"].str.endswith(f" - {name}")]
     if not len(rows):

@@ -35,7 +35,8 @@ def fit_command(args: argparse.Namespace) -> int:
         run = setup(args)
     out = args.out or Path("results") / "default"
     verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
-                         study=run.study, source=run.source, clock=clock)
+                         study=run.study, source=run.source, clock=clock,
+                         populations=run.config.populations)
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
@@ -44,8 +45,12 @@ def fit_command(args: argparse.Namespace) -> int:
 
 def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: SamplerSettings,
               out: Path, truth: dict | None = None, study: Study = HOUSING,
-              source: str | None = None, clock: PhaseClock | None = None) -> pd.DataFrame:
+              source: str | None = None, clock: PhaseClock | None = None,
+              populations: tuple[str, ...] = ()) -> pd.DataFrame:
     """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
+
+    ``populations``: focal levels whose own rows are target populations of the
+    probability-scale effects beside all analysed rows (``effects.csv`` ``population``).
 
     Every phase is timed (``clock``, which may already hold the setup's seconds); the
     seconds per phase and per model go to ``run.json``.
@@ -78,10 +83,21 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     verdict = pd.concat(verdicts, ignore_index=True)
     missing = pd.concat(missing, ignore_index=True)
     with clock("probability-scale effects"):
-        effects = pd.concat([effects_latent(summary), *_probability_rows(results, study)],
+        effects = pd.concat([effects_latent(summary),
+                             *_probability_rows(results, study, populations)],
                             ignore_index=True)
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
+    # which covariates each effect is controlled for (a study's named set, or as declared)
+    effects["adjustment"] = effects["model"].map(
+        {r.spec.name: r.spec.adjustment or "terms as declared" for r in results})
+    with clock("covariate overlap"):
+        overlap = _overlap(results)
+    if overlap is not None:
+        write_csv(overlap, out / "overlap.csv")
+        keyed = overlap.set_index(["model", "contrast"])["outside_support"]
+        effects["outside_support"] = [keyed.get((m, c), np.nan) for m, c in
+                                      zip(effects["model"], effects["contrast"], strict=True)]
     write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     write_csv(effects, out / "effects.csv")
     write_csv(missing, out / "missing.csv")
@@ -109,7 +125,11 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     write_csv(verdict, out / "diagnostics.csv")
     with clock("findings and recovery"):
         findings = _findings(results, status) if study.has_findings else None
-        coverage = _recovery(summary, truth, out) if truth is not None else None
+        # the simulator's truth is the effect controlled for every covariate it draws: only
+        # models adjusted for the study's full set are compared with it
+        as_simulated = {r.spec.name for r in results if r.spec.adjustment in (None, "study")}
+        coverage = _recovery(summary[summary["model"].isin(as_simulated)], truth, out) \
+            if truth is not None else None
     if findings is not None:
         write_csv(findings, out / "findings.csv")
     focal = {s.focal for s in specs.values() if s.focal}
@@ -118,6 +138,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         write_report(out, frame=frame, study=study, source=source or str(out),
                      focal_name=focal_name, fits={r.spec.name: r.tree for r in results},
                      tables={"diagnostics": verdict, "effects": effects, "findings": findings,
+                             "overlap": overlap,
                              "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
                              "coverage": coverage, "psense": psense})
     _write_timing(out, clock, results, engine.timings, settings)
@@ -156,11 +177,21 @@ def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
     on_scale = {r.spec.outcome: (form_probabilities(r.tree, r.spec, r.data),
                                  r.spec.family_impl.has_probability_scale, float(np.std(r.data.y)))
                 for r in results if r.spec.outcome in {e.outcome for e in EQUIVALENCES}
+                and r.spec.adjustment in (None, "study")
                 and r.spec.focal and r.spec.variant != "none"
                 and r.spec.family_impl.has_event_prediction}
     findings = pd.concat([findings, check_equivalences(on_scale)], ignore_index=True)
     findings["model_verdict"] = findings["outcome"].map(status)
     return findings
+
+
+def _overlap(results: list[FitResult]) -> pd.DataFrame | None:
+    """Covariate overlap per contrast of every model with a focal level and terms."""
+    from diagnostics.overlap import overlap_table
+
+    tables = [overlap_table(r.spec, r.data) for r in results
+              if r.spec.focal and r.spec.reference is not None and r.data.X.shape[1]]
+    return pd.concat(tables, ignore_index=True) if tables else None
 
 
 def _psense(results: list[FitResult]) -> pd.DataFrame | None:
@@ -172,17 +203,20 @@ def _psense(results: list[FitResult]) -> pd.DataFrame | None:
     return pd.concat(tables, ignore_index=True) if tables else None
 
 
-def _probability_rows(results: list[FitResult], study: Study) -> Iterator[pd.DataFrame]:
-    """Probability-scale effects of every model with a focal effect and such a scale."""
-    from diagnostics.effects import ESTIMANDS, probability_effects
+def _probability_rows(results: list[FitResult], study: Study,
+                      populations: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
+    """Probability-scale effects of every model with a focal effect and such a scale: for
+    all analysed rows, and for the rows of each focal level in ``populations``."""
+    from diagnostics.effects import ALL, ESTIMANDS, probability_effects
 
     for r in results:
         spec = r.spec
         if not spec.focal or spec.variant == "none" or not spec.family_impl.has_event_prediction:
             continue
-        for estimand in ESTIMANDS:
-            yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
-                                      pooled=study.pooled)
+        for population in (ALL, *populations):
+            for estimand in ESTIMANDS:
+                yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
+                                          pooled=study.pooled, population=population)
 
 
 def _recovery(summary: pd.DataFrame, truth: dict, out: Path) -> pd.DataFrame | None:

@@ -121,6 +121,11 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
         cfg = load_config(getattr(args, "config", None))
         if getattr(args, "variant", None):
             cfg = replace(cfg, variant=args.variant)
+        if getattr(args, "adjustment", None):
+            cfg = replace(cfg, adjustment=args.adjustment)
+        if getattr(args, "population", None):
+            cfg = replace(cfg, populations=tuple(
+                p.strip() for p in args.population.split(",") if p.strip()))
         settings = sampler_settings(args, cfg)
         frame, described, truth = load_frame(getattr(args, "data", None), cfg)
         study = study_for(cfg)

@@ -1,0 +1,144 @@
+"""Estimands a methodologist can defend: covariate roles, named adjustment sets and
+target populations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import run_models
+from data import codebook as cb
+from data.suite import ADJUSTMENTS, default_specs
+
+
+def test_every_covariate_has_a_role_and_a_reason():
+    assert set(cb.COVARIATE_ROLES) == {c.name for c in cb.COVARIATES}
+    for name, (role, why) in cb.COVARIATE_ROLES.items():
+        assert role in (cb.PRE_RESIDENCE, cb.AFFECTED), name
+        assert len(why) > 15, name  # a sentence, not a tag
+
+
+def test_adjustment_sets():
+    assert cb.ADJUSTMENT_SETS["study"] == tuple(c.name for c in cb.COVARIATES)
+    pre = set(cb.ADJUSTMENT_SETS["pre_residence"])
+    # plausibly consequences of the form (mediators), so not held fixed for a total effect
+    assert not pre & {"shared_norms", "little_outside_contact", "social_motive",
+                      "residence_duration"}
+    assert {"female", "age_group", "education", "extraversion"} <= pre
+    assert ADJUSTMENTS == ("study", "pre_residence", "both")
+
+
+def test_suites_per_adjustment_set():
+    study = default_specs()
+    pre = default_specs(adjustment="pre_residence")
+    both = default_specs(adjustment="both")
+    assert set(both) == set(study) | set(pre) and len(both) == 2 * len(study)
+    assert all(name.endswith("__pre_residence") for name in pre)
+    for name, spec in study.items():
+        twin = pre[f"{name}__pre_residence"]
+        assert spec.adjustment == "study" and twin.adjustment == "pre_residence"
+        assert twin.outcome == spec.outcome and twin.response == spec.response
+        dropped = {t.name for t in spec.terms} - {t.name for t in twin.terms}
+        assert dropped == {"shared_norms", "little_outside_contact", "social_motive",
+                           "residence_duration"}, name
+    # complex-level terms the report's findings call for stay in both
+    assert "rural" in {t.name for t in pre["contact__pre_residence"].terms}
+    with pytest.raises(ValueError, match="unknown adjustment set 'none'"):
+        default_specs(adjustment="none")
+
+
+def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, tmp_path):
+    out = tmp_path / "run"
+    argv = ["--data", str(data_dir), "--outcomes", "gossip,gossip__pre_residence",
+            "--adjustment", "both", "--population", "RO", "--draws", "60", "--tune", "80",
+            "--chains", "2", "--out", str(out)]
+    assert run_models.main(argv) in (0, 1)
+    effects = pd.read_csv(out / "effects.csv")
+    assert set(effects["adjustment"]) == {"study", "pre_residence"}
+    assert set(effects.loc[effects["adjustment"] == "pre_residence", "model"]) == \
+        {"gossip__pre_residence"}
+    assert set(effects["outcome"]) == {"gossip"}
+    prob = effects[effects["scale"] == "probability"]
+    assert set(prob["population"]) == {"all analysed", "living_form=RO"}
+    overlap = pd.read_csv(out / "overlap.csv")
+    assert set(overlap["model"]) == {"gossip", "gossip__pre_residence"}
+    assert overlap["outside_support"].between(0, 1).all()
+    assert effects.loc[effects["contrast"] == "RO - HZ", "outside_support"].notna().all()
+    summary = pd.read_csv(out / "summary.csv")
+    pre_terms = set(summary.loc[summary["model"] == "gossip__pre_residence", "parameter"])
+    assert "beta[shared_norms]" not in pre_terms and "beta[female]" in pre_terms
+    # the report's conclusions are checked on the report's own (study) adjustment only
+    findings = pd.read_csv(out / "findings.csv")
+    assert set(findings["outcome"]) == {"gossip"}
+
+
+def test_target_population_of_one_form(gossip_fit):
+    """"The effect for RO's own residents": every form's counterfactual averaged over the
+    rows that live in RO, equal to the g-computation done by hand on those rows."""
+    import numpy as np
+
+    from diagnostics.effects import (
+        event_probability,
+        focal_effects,
+        form_probabilities,
+        population_rows,
+        posterior_draws,
+        probability_effects,
+        random_sd,
+    )
+
+    spec, data, tree = gossip_fit
+    rows = population_rows(spec, data, "RO")
+    forms = list(data.level_labels[spec.focal])
+    assert len(rows) and (data.level_idx[spec.focal][rows] == forms.index("RO")).all()
+    probs = form_probabilities(tree, spec, data, population="RO")
+    draws = posterior_draws(tree, max_draws=400)
+    by_hand = event_probability(spec, data, draws, X=data.X[rows],
+                                offset=focal_effects(spec, data, draws)[:, forms.index("GG")],
+                                sd=random_sd(spec, draws))
+    np.testing.assert_allclose(probs.sel({spec.focal: "GG"}).values, by_hand)
+    everyone = form_probabilities(tree, spec, data)
+    assert not np.allclose(everyone.values, probs.values)  # another population
+    table = probability_effects(tree, spec, data, population="RO")
+    assert set(table["population"]) == {"living_form=RO"}
+    assert set(probability_effects(tree, spec, data)["population"]) == {"all analysed"}
+    with pytest.raises(ValueError, match="target population 'XX'"):
+        population_rows(spec, data, "XX")
+
+
+@pytest.fixture(scope="module")
+def gossip_fit(small_frame):
+    from inference.engine import Engine, SamplerSettings
+    from models.design import prepare
+
+    spec = default_specs()["gossip"]
+    data = prepare(small_frame, spec)
+    tree = Engine().fit(spec, data, SamplerSettings(draws=100, tune=150, chains=2, seed=3,
+                                                   predictive=False))
+    return spec, data, tree
+
+
+def test_overlap_flags_a_contrast_that_extrapolates():
+    import numpy as np
+
+    from diagnostics.overlap import overlap_table
+    from models.design import ModelData
+    from models.spec import ModelSpec
+
+    rng = np.random.default_rng(0)
+    n = 600
+    form = np.repeat([0, 1, 2], n // 3)  # A (reference), B like A, C far from A in x
+    x = rng.normal(0, 1, n)
+    x[form == 2] += 4.0  # C's rows live where almost none of A's do
+    data = ModelData(y=np.zeros(n), X=x[:, None], term_names=("x",),
+                     level_idx={"g": form}, level_labels={"g": ("A", "B", "C")},
+                     categories=(), row_ids=tuple(map(str, range(n))),
+                     removed=pd.DataFrame(), n_before=n)
+    spec = ModelSpec(name="m", outcome="m", response="y", family="gaussian", levels=("g",),
+                     focal="g", reference="A")
+    table = overlap_table(spec, data).set_index("contrast")
+    assert list(table.index) == ["B - A", "C - A"]
+    assert table.loc["B - A", "outside_support"] < 0.05
+    assert not table.loc["B - A", "extrapolates"]
+    assert table.loc["C - A", "outside_support"] > 0.3 and table.loc["C - A", "extrapolates"]
+    assert table.loc["C - A", "mean_score_a"] > 0.9 > 0.1 > table.loc["C - A", "mean_score_b"]
