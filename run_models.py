@@ -18,7 +18,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from workflows.commands import COMMANDS, DEFAULT_COMMAND, build_parser
+from inference.cache import use_project_cache
+
+use_project_cache()  # before PyTensor is imported: .cache/pytensor (see inference/cache.py)
+
+from workflows.commands import COMMANDS, DEFAULT_COMMAND, build_parser  # noqa: E402
 
 _NOISY = ("pymc", "pytensor", "arviz", "numba", "distributed")
 

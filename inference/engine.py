@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -98,13 +99,15 @@ class Engine:
     ``timings`` records, per fit, seconds spent compiling, sampling and post-processing.
     ``cores`` caps nutpie's sampling threads (default: all cores); a Dask worker sets it to
     its own thread count so that workers do not oversubscribe the machine. Draws do not
-    depend on it (each chain has its own seeded stream).
+    depend on it (each chain has its own seeded stream). ``progress``: nutpie's progress
+    bar per fit (default: when standard output is a terminal; plain lines otherwise).
     """
 
-    def __init__(self, *, cores: int | None = None) -> None:
+    def __init__(self, *, cores: int | None = None, progress: bool | None = None) -> None:
         self._cache: dict[str, tuple[pm.Model, object]] = {}
         self.timings: list[dict] = []
         self.cores = cores
+        self.progress = sys.stdout.isatty() if progress is None else progress
 
     def model_for(self, spec: ModelSpec, data: ModelData) -> tuple[pm.Model, object | None,
                                                                      float]:
@@ -141,7 +144,7 @@ class Engine:
             t1 = time.perf_counter()
             tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
                                  chains=settings.chains, seed=settings.seed, cores=self.cores,
-                                 target_accept=target_accept, progress_bar=False,
+                                 target_accept=target_accept, progress_bar=self.progress,
                                  save_warmup=False, adaptation=settings.adaptation)
         else:
             model = build_model(spec, data)

@@ -201,3 +201,34 @@ def test_generic_engine_names_no_housing_concept(module):
     found = sorted({w for s in literals for w in HOUSING_WORDS
                     if re.search(rf"(?<![A-Za-z_]){re.escape(w)}(?![A-Za-z_])", s)})
     assert found == [], f"{module} names housing concepts in code: {found}"
+
+
+def test_the_project_compile_cache(tmp_path):
+    """run_models points PyTensor at .cache/pytensor, unless the user names a compiledir."""
+    import os
+    import subprocess
+    import sys
+
+    from inference.cache import CACHE_DIR, clear_cache
+
+    code = "import run_models, pytensor; print(pytensor.config.compiledir)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    got = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True, timeout=300).stdout.strip()
+    assert Path(got) == CACHE_DIR and CACHE_DIR.is_relative_to(ROOT)
+    own = tmp_path / "mine"
+    env["PYTENSOR_FLAGS"] = f"compiledir={own}"
+    got = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True, timeout=300).stdout.strip()
+    assert Path(got) == own  # the user's choice wins
+    (tmp_path / "c" / "sub").mkdir(parents=True)
+    (tmp_path / "c" / "sub" / "mod.so").write_bytes(b"x" * 1000)
+    assert clear_cache(tmp_path / "c") == 1000 and not (tmp_path / "c").exists()
+    assert clear_cache(tmp_path / "c") == 0
+
+
+def test_progress_bars_only_on_a_terminal():
+    from inference.engine import Engine
+
+    assert Engine().progress is False  # pytest captures stdout: plain lines
+    assert Engine(progress=True).progress is True

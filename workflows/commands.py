@@ -144,7 +144,18 @@ COMMANDS: tuple[Command, ...] = (
     Command("sensitivity", "refit every model under a grid of priors", _sensitivity_args,
             _lazy("workflows.sensitivity", "sensitivity_command")),
     Command("simulate", "write a simulated data set with its truth", _simulate_args, _simulate),
+    Command("clear-cache", "remove the project's compile cache (.cache/pytensor)",
+            lambda p: None, lambda args: _clear_cache()),
 )
+
+
+def _clear_cache() -> int:
+    from inference.cache import CACHE_DIR, clear_cache
+    from workflows.console import say
+
+    freed = clear_cache()
+    say(f"removed {CACHE_DIR} ({freed / 1e6:.1f} MB)" if freed else f"{CACHE_DIR}: empty")
+    return 0
 DEFAULT_COMMAND = "fit"
 
 
