@@ -206,11 +206,15 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     rows = []
     for name, v in series.items():
         is_contrast = " - " in name
+        p = float((v > 0).mean()) if is_contrast else np.nan
         rows.append({"model": spec.name, "outcome": spec.outcome, "contrast": name,
                      "scale": "probability" if on_probability_scale else "response",
                      "estimand": estimand, "event": label,
                      "population": population_label(spec, population),
                      "unit": unit if is_contrast else ("percent" if scale == 100 else unit),
-                     **stats.loc[name].to_dict(),
-                     "p_positive": float((v > 0).mean()) if is_contrast else np.nan})
+                     **stats.loc[name].to_dict(), "p_positive": p,
+                     # Monte Carlo error of the summaries: the draws are a random subset
+                     # of the chains, treated as independent (iid approximation)
+                     "n_draws": len(v), "mcse_mean": float(np.std(v, ddof=1) / np.sqrt(len(v))),
+                     "p_mcse": float(np.sqrt(p * (1 - p) / len(v))) if is_contrast else np.nan})
     return pd.DataFrame(rows)

@@ -79,6 +79,13 @@ def test_intervals_are_drawwise(gossip):
     diff = 100 * (expit(effect[..., 0]) - expit(effect[..., 2])).ravel()  # GG - HZ per draw
     assert table.loc["GG - HZ", "mean"] == pytest.approx(diff.mean())
     assert table.loc["GG - HZ", "q05"] == pytest.approx(np.quantile(diff, 0.05))
+    # Monte Carlo errors of the summaries, from the draws used (all 100 here)
+    row = table.loc["GG - HZ"]
+    assert row["n_draws"] == 100
+    assert row["mcse_mean"] == pytest.approx(np.std(diff, ddof=1) / 10)
+    p = (diff > 0).mean()
+    assert row["p_mcse"] == pytest.approx(np.sqrt(p * (1 - p) / 100))
+    assert np.isnan(table.loc["GG", "p_mcse"])  # a level, not a contrast
 
 
 def test_unknown_estimand_is_an_error(gossip):
