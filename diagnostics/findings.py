@@ -92,7 +92,7 @@ def check_findings(fits: dict[str, xr.DataTree], *, findings=FINDINGS,
         base = {"outcome": f.outcome, "parameter": f.target, "kind": f.kind,
                 "expected": "+" if f.direction > 0 else "-", "claim": f.claim}
         holds.setdefault((f.outcome, f.claim), []).append(
-            None if draws is None else np.sign(draws) == f.direction)
+            (f, None if draws is None else np.sign(draws) == f.direction))
         if draws is None:
             rows.append(base | {"posterior_mean": np.nan, "p_claim": np.nan,
                                 "p_mcse": np.nan, "verdict": "not estimable"})
@@ -101,15 +101,13 @@ def check_findings(fits: dict[str, xr.DataTree], *, findings=FINDINGS,
         p = float(hold.mean())
         rows.append(base | {"posterior_mean": float(draws.mean()), "p_claim": p,
                             "p_mcse": _mcse(hold), "verdict": _verdict(p)})
-    by_claim = {(f.outcome, f.claim): f for f in findings}
     for (outcome, claim), parts in holds.items():
         if len(parts) < 2:
             continue
-        f = by_claim[(outcome, claim)]
-        targets = [g.target for g in findings if (g.outcome, g.claim) == (outcome, claim)]
-        base = {"outcome": outcome, "parameter": " & ".join(targets), "kind": "joint",
-                "expected": "+" if f.direction > 0 else "-", "claim": claim,
-                "posterior_mean": np.nan}
+        sentence, parts = [f for f, _ in parts], [h for _, h in parts]
+        base = {"outcome": outcome, "parameter": " & ".join(f.target for f in sentence),
+                "kind": "joint", "expected": "+" if sentence[0].direction > 0 else "-",
+                "claim": claim, "posterior_mean": np.nan}
         if any(h is None for h in parts):
             rows.append(base | {"p_claim": np.nan, "p_mcse": np.nan,
                                 "verdict": "not estimable"})

@@ -115,14 +115,15 @@ def _numeric(frame: pd.DataFrame, columns: list[str], name: str,
     """Columns as numbers; any non-numeric cell is an error naming column, row and value."""
     out = frame.copy()
     problems, hints = [], []
-    rows = row_labels(frame, id_column)
     for col in dict.fromkeys(columns):
         raw = frame[col]
         num = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
         bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        problems += [f"column {col!r}, {r}: value {v!r} is not a number"
-                     for r, v in zip(rows[bad.to_numpy()], raw[bad], strict=True)]
+        out[col] = num
         if bad.any():
+            rows = row_labels(frame, id_column)[bad.to_numpy()]
+            problems += [f"column {col!r}, {r}: value {v!r} is not a number"
+                         for r, v in zip(rows, raw[bad], strict=True)]
             values = sorted(raw[bad].astype(str).unique().tolist())
             hints.append(f"column {col!r} holds text ({', '.join(map(repr, values[:5]))}"
                          f"{', ...' if len(values) > 5 else ''}): as a term write "
@@ -205,11 +206,11 @@ def choose_parametrisation(spec: ModelSpec, y: np.ndarray,
     out = []
     levels = spec.random_levels
     for i, lv in enumerate(levels):
-        how = spec.parametrisation_of(lv)
-        rel = group_reliability(y_num, level_idx[lv]) if how == "auto" else float("nan")
+        how, rel = spec.parametrisation_of(lv), float("nan")
         if spec.slope_terms(lv):  # varying slopes are always non-centred (models.build)
-            how, rel = "noncentered", float("nan")
+            how = "noncentered"
         elif how == "auto":
+            rel = group_reliability(y_num, level_idx[lv])
             nested_in_random = spec.nested and i + 1 < len(levels)
             how = "centered" if rel >= CENTRED_RELIABILITY and not nested_in_random \
                 else "noncentered"
@@ -234,11 +235,9 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
     absent = [c for c in needed if c not in frame]
     if absent:
         raise PreparationError(f"model {spec.name!r}: column(s) {absent} not in the data")
-    text_ok = {t.name for t in spec.terms if t.kind == "categorical"}
+    # categorical terms may hold text; every other column must be numeric
     numeric = [c for t in spec.terms if t.kind != "categorical" for c in t.columns]
-    frame = _numeric(frame, [*responses, *(c for c in term_columns
-                                           if c in numeric or c not in text_ok)],
-                     spec.name, spec.id_column)
+    frame = _numeric(frame, [*responses, *numeric], spec.name, spec.id_column)
     sub = _apply_subset(frame, spec.subset, spec.name)
     n_before = len(sub)
     sub, removed = complete_cases(sub, needed)  # reported per variable, never silent

@@ -22,6 +22,18 @@ def small_study() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return simulate(SMALL_DESIGN, seed=SMALL_SEED)
 
 
+def quick_fit(spec, frame: pd.DataFrame, *, draws: int, tune: int, seed: int):
+    """``(spec, data, tree)``: ``spec`` prepared on ``frame`` and fitted briefly (2 chains,
+    no predictive groups) -- for tests that need a real posterior, not a good one."""
+    from inference.engine import Engine, SamplerSettings
+    from models.design import prepare
+
+    data = prepare(frame, spec)
+    tree = Engine().fit(spec, data, SamplerSettings(draws=draws, tune=tune, chains=2,
+                                                   seed=seed, predictive=False))
+    return spec, data, tree
+
+
 @pytest.fixture(scope="session")
 def small_frame(small_study) -> pd.DataFrame:
     """The small study as an analysis frame: derived variables, recodes, complexes merged."""

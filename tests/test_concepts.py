@@ -7,8 +7,7 @@ import pytest
 from data.concepts import ConceptError, concepts_frame, load_concepts
 from data.suite import feature_specs
 from diagnostics.concepts import form_complexes, predict_concepts
-from inference.engine import Engine, SamplerSettings
-from models.design import prepare
+from tests.conftest import quick_fit
 
 GOOD = {"name": "small low-rise", "floors": 2, "units": 20, "meeting_room": 1,
         "kitchen_dining": 1, "care_facilities": 0, "involvement_activities": 1,
@@ -59,11 +58,8 @@ def test_bad_toml_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def features_fit(small_frame):
-    spec = feature_specs()["gossip_features"]
-    data = prepare(small_frame, spec)
-    tree = Engine().fit(spec, data, SamplerSettings(draws=150, tune=200, chains=2, seed=4,
-                                                   predictive=False))
-    return spec, data, tree
+    return quick_fit(feature_specs()["gossip_features"], small_frame, draws=150, tune=200,
+                     seed=4)
 
 
 def test_a_form_is_the_average_of_its_own_complexes_predictions(features_fit, small_frame):

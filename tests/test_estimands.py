@@ -9,6 +9,7 @@ import pytest
 import run_models
 from data import codebook as cb
 from data.suite import ADJUSTMENTS, default_specs
+from tests.conftest import quick_fit
 
 
 def test_every_covariate_has_a_role_and_a_reason():
@@ -108,14 +109,7 @@ def test_target_population_of_one_form(gossip_fit):
 
 @pytest.fixture(scope="module")
 def gossip_fit(small_frame):
-    from inference.engine import Engine, SamplerSettings
-    from models.design import prepare
-
-    spec = default_specs()["gossip"]
-    data = prepare(small_frame, spec)
-    tree = Engine().fit(spec, data, SamplerSettings(draws=100, tune=150, chains=2, seed=3,
-                                                   predictive=False))
-    return spec, data, tree
+    return quick_fit(default_specs()["gossip"], small_frame, draws=100, tune=150, seed=3)
 
 
 def test_overlap_flags_a_contrast_that_extrapolates():
