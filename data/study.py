@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from data import codebook as cb
 from data.config import StudyConfig
+from data.suite import two_part_specs
 
 __all__ = ["HOUSING", "Study", "study_for"]
 
@@ -50,6 +51,10 @@ class Study:
         level, marginals beside published figures).
     suites
         Named spec builders ``(config, columns) -> {name: ModelSpec}``; ``default`` always.
+    two_parts
+        ``specs -> {name: TwoPart}``: the joint models of two-part outcomes among a suite's
+        specs, whose *total* effects the run reports beside the parts' conditional ones
+        (:mod:`models.joint`); ``None``: the study has none.
     """
 
     title: str
@@ -63,6 +68,7 @@ class Study:
     has_findings: bool = False
     has_overview: bool = False
     suites: Mapping[str, Callable] = field(default_factory=dict)
+    two_parts: Callable | None = None
 
     def level_name(self, level: str) -> str:
         """Display name of a grouping column (the column itself when none is declared)."""
@@ -115,6 +121,7 @@ HOUSING = Study(
     has_overview=True,
     suites=MappingProxyType({"default": _config_suite, "features": _housing_suite("features"),
                              "benefit": _housing_suite("benefit")}),
+    two_parts=two_part_specs,
 )
 
 _WORDING = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,

@@ -9,13 +9,15 @@ features of the concepts variant and the moderators of "who benefits".
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from data import codebook as cb
 from models.families import get_family
 from models.spec import ModelSpec
 from models.terms import Covariate
 
 __all__ = ["ADJUSTMENTS", "BENEFIT_OUTCOMES", "COMPLEX_LEVEL", "LEVELS", "MODERATORS",
-           "benefit_specs", "default_specs", "feature_specs"]
+           "benefit_specs", "default_specs", "feature_specs", "two_part_specs"]
 
 LEVELS = ("complex_id", "living_form")  # tenants nested in complexes nested in forms
 
@@ -75,6 +77,40 @@ def default_specs(variant: str = "hierarchical",
         items=cb.OUTCOME_BY_NAME["cohesion"].source_columns, reversed_items=("cohesion_3",),
         categories=(1, 2, 3, 4, 5))
     return specs
+
+
+def two_part_specs(specs: dict[str, ModelSpec]) -> dict:
+    """The joint models of the study's two-part outcomes among ``specs`` (by adjustment set).
+
+    * friendly contact: the gate is contact (``contact >= 2``: regular or daily), the part
+      friendly contact, whose ``contact_daily`` term follows from the gate (daily = 3);
+      total event ``P(contact >= 2 and friendly)``;
+    * activity participation: the gate is "activities organised", the part participation
+      where organised; total event ``P(organised and weekly participation)``.
+
+    Named ``<part>__total`` (``friendly_contact__pre_residence__total``); a joint model is
+    made where both parts are in ``specs``.
+    """
+    from models.joint import TwoPart
+
+    plans = (("contact", "friendly_contact", (2, 3), "contact >= 2", "contact_daily",
+              {2: 0.0, 3: 1.0}),
+             ("activity_organised", "activity_participation", (1,), "activity_organised = 1",
+              None, {}))
+    out = {}
+    for gate, part, open_, label, mediator, values in plans:
+        for spec in specs.values():
+            if spec.outcome != part or spec.items or spec.variant != "hierarchical":
+                continue
+            twins = [s for s in specs.values() if s.outcome == gate
+                     and s.adjustment == spec.adjustment and s.variant == spec.variant
+                     and not s.items]
+            if not twins:
+                continue
+            name = f"{spec.name}__total"
+            out[name] = TwoPart(name, twins[0], spec, open_, label, mediator,
+                                MappingProxyType(values))
+    return out
 
 
 # complex-level columns: in the features variant they describe the building, not the tenant

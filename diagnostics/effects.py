@@ -34,7 +34,8 @@ from models.spec import ModelSpec
 
 __all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability", "focal_effects",
            "form_probabilities", "population_label", "population_rows", "posterior_draws",
-           "probability_effects", "random_sd"]
+           "probability_effects", "random_sd",
+           "summarise_probabilities", "total_effects"]
 
 ESTIMANDS = ("new_complex", "average_complex")
 
@@ -185,15 +186,37 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     """
     probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws,
                                population=population)
-    on_probability_scale = spec.family_impl.has_probability_scale
+    label, _ = event_label(spec, data)
+    # the event is defined on the spec's subset only: an effect *conditional* on it
+    if spec.subset:
+        label = f"{label[:-1]} | {spec.subset})"
+    return summarise_probabilities(
+        probs, model=spec.name, outcome=spec.outcome, reference=spec.reference,
+        estimand=estimand, event=label, population=population_label(spec, population),
+        on_probability_scale=spec.family_impl.has_probability_scale,
+        effect="conditional" if spec.subset else "total", ci_prob=ci_prob, pooled=pooled)
+
+
+def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, reference: str,
+                            estimand: str, event: str, population: str,
+                            on_probability_scale: bool, effect: str, ci_prob: float = 0.9,
+                            pooled: Mapping[str, tuple[str, ...]] | None = None
+                            ) -> pd.DataFrame:
+    """The rows of :func:`probability_effects` from draws ``(sample, level)`` of the event
+    probability per focal level (shared with the total effects of two-part models).
+
+    ``effect``: ``total``, or ``conditional`` where the event is defined on a subset that
+    the focal level may itself change (friendly contact among those with contact).
+    """
+    focal = probs.dims[1]
     scale = 100.0 if on_probability_scale else 1.0
     unit = "percentage points" if on_probability_scale else "response units"
-    forms = list(probs[spec.focal].values)
-    series = {f"{f}": probs.sel({spec.focal: f}).values * scale for f in forms}
-    ref = probs.sel({spec.focal: spec.reference}).values * scale
+    forms = list(probs[focal].values)
+    series = {f"{f}": probs.sel({focal: f}).values * scale for f in forms}
+    ref = probs.sel({focal: reference}).values * scale
     for f in forms:
-        if f != spec.reference:
-            series[f"{f} - {spec.reference}"] = series[f] - ref
+        if f != reference:
+            series[f"{f} - {reference}"] = series[f] - ref
     for group, members in (pooled or {}).items():
         if not set(members) <= set(forms):
             continue
@@ -201,16 +224,15 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         for f in forms:
             if f not in members:
                 series[f"{f} - {group}"] = series[f] - avg
-    label, _ = event_label(spec, data)
     stats = draws_table(series, ci_prob=ci_prob)
     rows = []
     for name, v in series.items():
         is_contrast = " - " in name
         p = float((v > 0).mean()) if is_contrast else np.nan
-        rows.append({"model": spec.name, "outcome": spec.outcome, "contrast": name,
+        rows.append({"model": model, "outcome": outcome, "contrast": name,
                      "scale": "probability" if on_probability_scale else "response",
-                     "estimand": estimand, "event": label,
-                     "population": population_label(spec, population),
+                     "estimand": estimand, "effect": effect, "event": event,
+                     "population": population,
                      "unit": unit if is_contrast else ("percent" if scale == 100 else unit),
                      **stats.loc[name].to_dict(), "p_positive": p,
                      # Monte Carlo error of the summaries: the draws are a random subset
@@ -218,3 +240,29 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                      "n_draws": len(v), "mcse_mean": float(np.std(v, ddof=1) / np.sqrt(len(v))),
                      "p_mcse": float(np.sqrt(p * (1 - p) / len(v))) if is_contrast else np.nan})
     return pd.DataFrame(rows)
+
+
+def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame: pd.DataFrame,
+                  *, estimand: str = "new_complex", ci_prob: float = 0.9,
+                  max_draws: int = 400,
+                  pooled: Mapping[str, tuple[str, ...]] | None = None,
+                  population: str = ALL) -> pd.DataFrame:
+    """The *total* effect of a two-part outcome (:class:`models.joint.TwoPart`) per focal
+    level and contrast, as :func:`probability_effects` reports a single model's.
+
+    The population is the gate's analysed rows (those of one focal level for a named
+    ``population``); the event is "gate open and the part's event"
+    (``P(contact >= 2 and friendly_contact = 1)``).
+    """
+    from models.joint import total_event_label, total_probabilities
+
+    rows = population_rows(joint.gate, d1, population)
+    probs, n = total_probabilities(tree, joint, d1, d2, frame, estimand=estimand,
+                                   max_draws=max_draws, rows=rows)
+    label = population_label(joint.gate, population)
+    if n < len(rows):  # rows without the part's covariates are not in the population
+        label = f"{label} (with the part's covariates: {n} of {len(rows)})"
+    return summarise_probabilities(
+        probs, model=joint.name, outcome=joint.outcome, reference=joint.gate.reference,
+        estimand=estimand, event=total_event_label(joint, d2), population=label,
+        on_probability_scale=True, effect="total", ci_prob=ci_prob, pooled=pooled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from inference.store import save_fit, try_load_fit
 from models.design import ModelData, prepare
 from models.spec import ModelSpec
 
-__all__ = ["FitResult", "fit_suite"]
+__all__ = ["FitResult", "JointResult", "fit_joints", "fit_suite"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,11 @@ class FitResult:
     path: Path
     reused: bool
     seconds: float
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.spec.name
 
 
 def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
@@ -60,4 +66,50 @@ def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
             tree = save_fit(tree, path, **keys)
         results.append(FitResult(spec, data, tree, path, reused, time.perf_counter() - t0))
         progress(f"[{i}/{len(specs)}] {name}: done in {time.perf_counter() - t0:.0f} s")
+    return results
+
+
+@dataclass
+class JointResult:
+    """One fitted joint model of a two-part outcome (:mod:`models.joint`)."""
+
+    joint: object  # models.joint.TwoPart
+    data: tuple[ModelData, ModelData]  # (gate, part)
+    tree: xr.DataTree
+    path: Path
+    reused: bool
+    seconds: float
+
+    @property
+    def name(self) -> str:
+        """The joint model's name."""
+        return self.joint.name
+
+
+def fit_joints(joints: dict, frame: pd.DataFrame, *, settings: SamplerSettings,
+               fits_dir: Path, engine: Engine | None = None,
+               progress: Callable[[str], None] = log.info) -> list[JointResult]:
+    """Fit (or reuse) the joint model of every two-part outcome, saved as it finishes."""
+    from models.joint import joint_data_hash
+
+    engine = engine or Engine()
+    settings = dataclasses.replace(settings, predictive=False)  # none for joint models
+    results = []
+    for i, (name, joint) in enumerate(joints.items(), start=1):
+        t0 = time.perf_counter()
+        d1, d2 = prepare(frame, joint.gate), prepare(frame, joint.part)
+        path = Path(fits_dir) / f"{name}.nc"
+        keys = {"spec_json": joint.to_json(), "data_hash": joint_data_hash(d1, d2),
+                "settings_json": settings.to_json()}
+        tree = try_load_fit(path, **keys)
+        reused = tree is not None
+        if reused:
+            progress(f"[joint {i}/{len(joints)}] {name}: reusing saved fit {path}")
+        else:
+            progress(f"[joint {i}/{len(joints)}] {name}: fitting {joint.gate.name} and "
+                     f"{joint.part.name} jointly on {d1.n} + {d2.n} rows ...")
+            tree = save_fit(engine.fit_joint(joint, d1, d2, settings), path, **keys)
+        results.append(JointResult(joint, (d1, d2), tree, path, reused,
+                                   time.perf_counter() - t0))
+        progress(f"[joint {i}/{len(joints)}] {name}: done in {time.perf_counter() - t0:.0f} s")
     return results

@@ -68,6 +68,15 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     with clock("fits (prepare, compile, sample, predictive)"):
         results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
                             engine=engine, progress=console.progress)
+    joints = study.two_parts(specs) if study.two_parts else {}
+    joint_results = []
+    if joints:
+        from inference.suite import fit_joints
+
+        with clock("joint two-part fits"):
+            joint_results = fit_joints(joints, frame, settings=settings,
+                                       fits_dir=out / "fits", engine=engine,
+                                       progress=console.progress)
     summaries, verdicts, missing, ppcs, priors = [], [], [], [], []
     for r in results:
         if "posterior_predictive" in r.tree.children:
@@ -79,24 +88,34 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
             summaries.append(table)
             verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
         missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
+    for j in joint_results:
+        with clock("summaries and convergence"):
+            table = summary_rows(j.tree, model=j.joint.name, outcome=j.joint.outcome)
+            summaries.append(table)
+            verdicts.append(model_verdict(j.tree, table, model=j.joint.name))
     summary = pd.concat(summaries, ignore_index=True)
     verdict = pd.concat(verdicts, ignore_index=True)
     missing = pd.concat(missing, ignore_index=True)
     with clock("probability-scale effects"):
-        effects = pd.concat([effects_latent(summary),
-                             *_probability_rows(results, study, populations)],
+        # latent contrasts of the single models (a joint model's parts repeat them)
+        effects = pd.concat([effects_latent(summary[~summary["model"].isin(joints)]),
+                             *_probability_rows(results, study, populations),
+                             *_total_rows(joint_results, frame, study, populations)],
                             ignore_index=True)
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
     # which covariates each effect is controlled for (a study's named set, or as declared)
     effects["adjustment"] = effects["model"].map(
-        {r.spec.name: r.spec.adjustment or "terms as declared" for r in results})
+        {r.spec.name: r.spec.adjustment or "terms as declared" for r in results} |
+        {j.joint.name: j.joint.adjustment or "terms as declared" for j in joint_results})
     with clock("covariate overlap"):
         overlap = _overlap(results)
     if overlap is not None:
         write_csv(overlap, out / "overlap.csv")
         keyed = overlap.set_index(["model", "contrast"])["outside_support"]
-        effects["outside_support"] = [keyed.get((m, c), np.nan) for m, c in
+        # a total effect's population is its gate's: the gate model's overlap
+        gate_of = {j.joint.name: j.joint.gate.name for j in joint_results}
+        effects["outside_support"] = [keyed.get((gate_of.get(m, m), c), np.nan) for m, c in
                                       zip(effects["model"], effects["contrast"], strict=True)]
     write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     write_csv(effects, out / "effects.csv")
@@ -141,7 +160,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                              "overlap": overlap,
                              "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
                              "coverage": coverage, "psense": psense})
-    _write_timing(out, clock, results, engine.timings, settings)
+    _write_timing(out, clock, [*results, *joint_results], engine.timings, settings)
     console.print_effects(effects, verdict, focal_name=focal_name)
     if not (effects["scale"] == "latent").any():
         console.print_verdicts(verdict)
@@ -154,12 +173,12 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     return verdict
 
 
-def _write_timing(out: Path, clock: PhaseClock, results: list[FitResult],
+def _write_timing(out: Path, clock: PhaseClock, results: list,
                   timings: list[dict], settings: SamplerSettings) -> None:
     """``run.json``: wall seconds per phase and per model (fresh fits: compile, sample, ...)."""
     fresh = {t["model"]: t for t in timings}
-    models = [{"model": r.spec.name, "reused": r.reused, "seconds": r.seconds,
-               **{k: v for k, v in fresh.get(r.spec.name, {}).items() if k != "model"}}
+    models = [{"model": r.name, "reused": r.reused, "seconds": r.seconds,
+               **{k: v for k, v in fresh.get(r.name, {}).items() if k != "model"}}
               for r in results]
     write_text(out / "run.json", json.dumps({
         "total_s": clock.total, "phases_s": clock.seconds, "models": models,
@@ -217,6 +236,18 @@ def _probability_rows(results: list[FitResult], study: Study,
             for estimand in ESTIMANDS:
                 yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
                                           pooled=study.pooled, population=population)
+
+
+def _total_rows(joint_results: list, frame: pd.DataFrame, study: Study,
+                populations: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
+    """Total effects of the two-part outcomes (joint models), as :func:`_probability_rows`."""
+    from diagnostics.effects import ALL, ESTIMANDS, total_effects
+
+    for j in joint_results:
+        for population in (ALL, *populations):
+            for estimand in ESTIMANDS:
+                yield total_effects(j.tree, j.joint, *j.data, frame, estimand=estimand,
+                                    pooled=study.pooled, population=population)
 
 
 def _recovery(summary: pd.DataFrame, truth: dict, out: Path) -> pd.DataFrame | None:
