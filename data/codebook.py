@@ -22,6 +22,8 @@ __all__ = [
     "ADJUSTMENT_SETS",
     "COVARIATES",
     "COVARIATE_ROLES",
+    "FEATURE_ROLES",
+    "FEATURE_SETS",
     "DERIVED",
     "FORMS",
     "FEATURES",
@@ -352,6 +354,30 @@ FEATURES: tuple[Covariate, ...] = (
     Covariate("rural", "binary"),
 )
 
+# What each building feature is: a *design* lever a housing association chooses when it
+# builds or converts (the default concept inputs), or a consultant's *rating of the
+# community* living there -- an outcome of the form as much as a cause, not something a
+# new concept can be given (used only with ``--features all``, the report's own model).
+DESIGN = "design"
+COMMUNITY = "community_rating"
+FEATURE_ROLES: dict[str, tuple[str, str]] = {
+    "high_rise": (DESIGN, "number of floors, chosen in the design"),
+    "log_units": (DESIGN, "size of the complex, chosen in the design"),
+    "meeting_room": (DESIGN, "a shared room is built or not"),
+    "kitchen_dining": (DESIGN, "a shared kitchen/dining room is built or not"),
+    "care_facilities": (DESIGN, "a care point on site is planned or not"),
+    "rural": (DESIGN, "the location is chosen (address density < 1000)"),
+    "involvement_activities": (COMMUNITY, "residents organising activities is what a "
+                                          "community does, rated afterwards"),
+    "involvement_spaces": (COMMUNITY, "residents running the shared spaces is what a "
+                                      "community does, rated afterwards"),
+    "vitality": (COMMUNITY, "a consultant's rating of how vital the resident group is: "
+                            "partly the contact and cohesion being explained"),
+}
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "design": tuple(f.name for f in FEATURES if FEATURE_ROLES[f.name][0] == DESIGN),
+    "all": tuple(f.name for f in FEATURES),
+}
 
 # --------------------------------------------------------------------------------------
 # Derived variables

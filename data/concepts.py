@@ -9,13 +9,16 @@ A concept names the building features of the "features" model variant::
     meeting_room = 1
     kitchen_dining = 1
     care_facilities = 0
+    rural = 0             # or address_density = 2500
+    # ratings of the community, used only by the model with --features all:
     involvement_activities = 1
     involvement_spaces = 1
     vitality = 3          # 1 low, 2 mixed, 3 high
-    rural = 0             # or address_density = 2500
 
-Every feature is required and checked against the codebook; an unknown key or an
-impossible value is an error naming the concept, the key and the value.
+The design features (:data:`DESIGN_KEYS` and the location) are required; the community
+ratings (:data:`COMMUNITY_KEYS`) are required only for the model with every feature
+(``features="all"``) and otherwise not used. Values are checked against the codebook; an
+unknown key or an impossible value is an error naming the concept, the key and the value.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ import pandas as pd
 from data import codebook as cb
 from data.config import read_toml
 
-__all__ = ["CONCEPT_FEATURES", "ConceptError", "load_concepts", "concepts_frame"]
+__all__ = ["COMMUNITY_KEYS", "CONCEPT_FEATURES", "ConceptError", "DESIGN_KEYS",
+           "load_concepts", "concepts_frame"]
 
-CONCEPT_FEATURES = ("floors", "units", "meeting_room", "kitchen_dining", "care_facilities",
-                    "involvement_activities", "involvement_spaces", "vitality")
+DESIGN_KEYS = ("floors", "units", "meeting_room", "kitchen_dining", "care_facilities")
+COMMUNITY_KEYS = ("involvement_activities", "involvement_spaces", "vitality")
+CONCEPT_FEATURES = DESIGN_KEYS + COMMUNITY_KEYS
 
 
 class ConceptError(ValueError):
@@ -55,8 +60,13 @@ def _check_value(where: str, key: str, value) -> None:
         raise ConceptError(f"{where}: {key} = {value!r} must be a whole number")
 
 
-def concepts_frame(entries: list[dict], *, source: str = "concepts") -> pd.DataFrame:
-    """Validate concept dicts and return one row per concept with the model's features."""
+def concepts_frame(entries: list[dict], *, source: str = "concepts",
+                   features: str = "design") -> pd.DataFrame:
+    """Validate concept dicts and return one row per concept with the model's features.
+
+    ``features``: ``design`` (community ratings optional and unused) or ``all``.
+    """
+    required = DESIGN_KEYS if features == "design" else CONCEPT_FEATURES
     rows, names = [], set()
     allowed = {"name", "description", *CONCEPT_FEATURES, "rural", "address_density"}
     for i, entry in enumerate(entries, start=1):
@@ -70,7 +80,7 @@ def concepts_frame(entries: list[dict], *, source: str = "concepts") -> pd.DataF
         if unknown:
             raise ConceptError(f"{where}: unknown feature(s) {unknown}; known: "
                                f"{sorted(allowed - {'name', 'description'})}")
-        missing = [k for k in CONCEPT_FEATURES if k not in entry]
+        missing = [k for k in required if k not in entry]
         if "rural" not in entry and "address_density" not in entry:
             missing.append("rural (or address_density)")
         if missing:
@@ -78,7 +88,7 @@ def concepts_frame(entries: list[dict], *, source: str = "concepts") -> pd.DataF
         for key in (*CONCEPT_FEATURES, "rural", "address_density"):
             if key in entry:
                 _check_value(where, key, entry[key])
-        row = {k: entry[k] for k in CONCEPT_FEATURES}
+        row = {k: entry[k] for k in CONCEPT_FEATURES if k in entry}
         row["address_density"] = entry.get("address_density",
                                            500.0 if entry.get("rural") == 1 else 2000.0)
         row["name"] = entry["name"]
@@ -91,11 +101,11 @@ def concepts_frame(entries: list[dict], *, source: str = "concepts") -> pd.DataF
     return derived
 
 
-def load_concepts(path: Path) -> pd.DataFrame:
+def load_concepts(path: Path, *, features: str = "design") -> pd.DataFrame:
     """Read ``[[concept]]`` entries from a TOML file (see module docstring)."""
     path = Path(path)
     raw = read_toml(path, error=ConceptError)
     entries = raw.get("concept")
     if not entries:
         raise ConceptError(f"{path}: no [[concept]] entries")
-    return concepts_frame(entries, source=str(path))
+    return concepts_frame(entries, source=str(path), features=features)

@@ -71,6 +71,7 @@ class StudyConfig:
     column_map: dict = field(default_factory=dict)
     variant: str = "hierarchical"
     adjustment: str = "study"
+    features: str = "design"  # concepts: building features of the features model
     populations: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=dict)

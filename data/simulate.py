@@ -2,10 +2,17 @@
 
 Generating model (per outcome ``o``, tenant ``i`` in complex ``c`` of living form ``f``)::
 
-    eta_i = alpha_f[o] + x_i' beta[o] + z_c' gamma[o] + u_c[o],   u_c[o] ~ N(0, sd[o]^2)
+    eta_i = alpha_f[o] + x_i' beta[o] + z_c' gamma[o] + u_c[o] + l[o] s_i,
+    u_c[o] = sd[o] (sqrt(r) w_c + sqrt(1 - r) v_c[o]),   w_c, v_c[o], s_i/sigma_s ~ N(0, 1)
 
-with a cumulative-logit (3 ordered levels) or Bernoulli-logit response. Complex effects are
-independent across outcomes (ASSUMPTION). Cohesion is generated item-wise from a tenant
+with a cumulative-logit (3 ordered levels) or Bernoulli-logit response. By default (the
+built-in data set) complex effects are independent across outcomes (``r = 0``) and there is
+no tenant trait (``sigma_s = 0``): the fitted models' own world. ``Design(sociability=,
+complex_correlation=)`` turns on an *unmeasured* tenant sociability ``s_i`` shared by the
+outcomes (loadings :data:`TRAIT_LOADINGS`) and complex effects correlated across outcomes
+(a common complex factor ``w_c``), the world where conditioning friendly contact on contact
+opens a collider path and the conditional effect differs from the total one
+(:func:`total_truth` gives the latter by brute-force simulation). Cohesion is generated item-wise from a tenant
 latent ``theta_i = eta_i + e_i`` (``e_i ~ N(0, COHESION_TENANT_SD^2)``) through five
 cumulative-logit items; loneliness from a Bernoulli-logit model, after which the three
 support items are drawn consistent with it. Intercepts and thresholds are solved
@@ -40,6 +47,7 @@ __all__ = [
     "simulate",
     "simulated_study",
     "simulated_marginals",
+    "total_truth",
     "write_simulation",
 ]
 
@@ -69,6 +77,14 @@ COVARIATE_MODEL = {
 }
 
 
+# how the unmeasured sociability enters each outcome's latent predictor (sign: loneliness
+# falls with it); and the sign of each outcome's loading on the common complex factor
+TRAIT_LOADINGS = {"contact": 1.0, "friendly_contact": 1.0, "activity_organised": 0.5,
+                  "activity_participation": 1.0, "organised_together": 1.0,
+                  "maintained_together": 1.0, "gossip": 0.5, "help_received": 0.5,
+                  "help_given": 1.0, "cohesion": 0.5, "lonely": -1.0}
+
+
 @dataclass(frozen=True)
 class Design:
     """Size of a simulated study: tenants, complexes and optional missingness (MCAR)."""
@@ -76,8 +92,15 @@ class Design:
     n_tenants: int = 2963
     n_complexes: int = 470
     missing_rate: float = 0.0
+    sociability: float = 0.0  # SD of the unmeasured tenant trait shared by the outcomes
+    complex_correlation: float = 0.0  # correlation of complex effects across outcomes
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.sociability <= 3.0:
+            raise ValueError(f"sociability must be in [0, 3], got {self.sociability}")
+        if not 0.0 <= self.complex_correlation < 1.0:
+            raise ValueError(f"complex_correlation must be in [0, 1), got "
+                             f"{self.complex_correlation}")
         if self.n_complexes < len(cb.FORMS):
             raise ValueError(f"need at least {len(cb.FORMS)} complexes, got {self.n_complexes}")
         if self.n_tenants < self.n_complexes:
@@ -194,12 +217,18 @@ def _cumulative_thresholds(eta: np.ndarray, sd: float, cum_targets) -> list[floa
 
 
 @lru_cache(maxsize=4)
-def calibrate(scale: int = 8) -> dict:
+def calibrate(scale: int = 8, sociability: float = 0.0) -> dict:
     """Solve intercepts/thresholds so expected marginals equal the published ones.
 
     Uses a reference population ``scale`` times the default design, drawn with a fixed seed
-    (so the truth does not depend on the seed of a simulated data set).
+    (so the truth does not depend on the seed of a simulated data set). With a shared
+    tenant trait (``sociability``) its variance joins the complex effects' in the
+    integration (the dependence between friendly contact and contact it adds is not).
     """
+    def sd_of(name: str) -> float:
+        return float(np.hypot(TRUE_EFFECTS[name]["complex_sd"],
+                              TRAIT_LOADINGS[name] * sociability))
+
     base = Design()
     _, _, merged = _population(Design(base.n_tenants * scale, base.n_complexes * scale),
                                CALIBRATION_SEED)
@@ -209,7 +238,7 @@ def calibrate(scale: int = 8) -> dict:
         if oc.name in ("friendly_contact", "cohesion"):
             continue
         eta = _linear_predictor(oc.name, merged, X)
-        sd = TRUE_EFFECTS[oc.name]["complex_sd"]
+        sd = sd_of(oc.name)
         if oc.family == "cumulative":
             cum = np.cumsum([oc.published[k] for k in oc.levels])[:-1]
             out[oc.name] = {"thresholds": _cumulative_thresholds(eta, sd, cum)}
@@ -221,11 +250,11 @@ def calibrate(scale: int = 8) -> dict:
     # friendly contact: intercept from the regular group, daily shift from daily+friendly
     tau = out["contact"]["thresholds"]
     eta_c = _linear_predictor("contact", merged, X)
-    sd_c = TRUE_EFFECTS["contact"]["complex_sd"]
+    sd_c = sd_of("contact")
     p_le1, p_le2 = (_integrated(t - eta_c, sd_c) for t in tau)
     p2, p3 = p_le2 - p_le1, 1 - p_le2
     eta_f = _linear_predictor("friendly_contact", merged, X)
-    sd_f = TRUE_EFFECTS["friendly_contact"]["complex_sd"]
+    sd_f = sd_of("friendly_contact")
     pub = cb.OUTCOME_BY_NAME["friendly_contact"].published
     a = _solve(pub["friendly_if_regular"],
                lambda a: (p2 * _integrated(a + eta_f, sd_f)).sum() / p2.sum())
@@ -234,7 +263,7 @@ def calibrate(scale: int = 8) -> dict:
     out["friendly_contact"] = {"intercept": a, "contact_daily": d}
     # cohesion items: latent theta = eta + u + e; thresholds per item
     eta_h = _linear_predictor("cohesion", merged, X)
-    sd_h = float(np.hypot(TRUE_EFFECTS["cohesion"]["complex_sd"], COHESION_TENANT_SD))
+    sd_h = float(np.hypot(sd_of("cohesion"), COHESION_TENANT_SD))
     out["cohesion"] = {"item_thresholds": [
         _cumulative_thresholds(eta_h, sd_h, np.cumsum(t)[:-1]) for t in COHESION_ITEM_TARGETS]}
     return out
@@ -248,16 +277,29 @@ def _draw_cumulative(eta: np.ndarray, tau, rng) -> np.ndarray:
     return 1 + (rng.random(len(eta))[:, None] > cum).sum(axis=1)
 
 
-def _outcomes(merged: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    cal = calibrate()
+def _outcomes(merged: pd.DataFrame, rng: np.random.Generator, design: Design | None = None,
+              shared_rng: np.random.Generator | None = None) -> pd.DataFrame:
+    design = design or Design()
+    cal = calibrate(sociability=design.sociability)
     X = cb.covariate_matrix(merged, cb.COVARIATES)
     cidx = pd.factorize(merged["complex_id"])[0]
     n_c = cidx.max() + 1
     out = pd.DataFrame(index=merged.index)
+    # the shared trait and complex factor come from their own stream, so that the default
+    # world (both off) draws exactly what it always drew
+    trait = common = 0.0
+    r = design.complex_correlation
+    if design.sociability > 0 or r > 0:
+        shared_rng = shared_rng or np.random.default_rng(0)
+        trait = shared_rng.normal(0.0, design.sociability, len(merged))
+        common = shared_rng.normal(0.0, 1.0, n_c)
 
     def eta_of(name: str) -> np.ndarray:
-        u = rng.normal(0.0, TRUE_EFFECTS[name]["complex_sd"], n_c)
-        return _linear_predictor(name, merged, X) + u[cidx]  # (n,) <- (n_c,)[cidx]
+        sd = TRUE_EFFECTS[name]["complex_sd"]
+        u = rng.normal(0.0, sd, n_c)
+        if r > 0:  # sd (sqrt(r) w_c + sqrt(1 - r) v_c): correlation r across outcomes
+            u = np.sqrt(1 - r) * u + np.sign(TRAIT_LOADINGS[name]) * np.sqrt(r) * sd * common
+        return _linear_predictor(name, merged, X) + u[cidx] + TRAIT_LOADINGS[name] * trait
 
     def bernoulli(eta):
         return (rng.random(len(eta)) < expit(eta)).astype(int)
@@ -315,7 +357,8 @@ def simulate(design: Design | None = None, *, seed: int) -> tuple[pd.DataFrame, 
     design = design or Design()
     complexes, tenants, merged = _population(design, seed)
     rng = np.random.default_rng([seed, 1])
-    tenants = pd.concat([tenants, _outcomes(merged, rng)], axis=1)
+    tenants = pd.concat([tenants, _outcomes(merged, rng, design,
+                                            np.random.default_rng([seed, 3]))], axis=1)
     for col in tenants.columns.drop(["tenant_id", "complex_id", "friendly_contact"]):
         tenants[col] = tenants[col].astype("Int64")
     if design.missing_rate > 0:
@@ -325,7 +368,7 @@ def simulate(design: Design | None = None, *, seed: int) -> tuple[pd.DataFrame, 
 
 def truth(design: Design, *, seed: int) -> dict:
     """Every generating parameter, named as fitted summaries name them."""
-    cal = calibrate()
+    cal = calibrate(sociability=design.sociability)
     outcomes = {}
     ref = cb.FORM_CODES.index(cb.REFERENCE_FORM)
     for oc in cb.OUTCOMES:
@@ -353,10 +396,41 @@ def truth(design: Design, *, seed: int) -> dict:
         "latent_scale": "logit (cumulative logit: P(y <= k) = expit(threshold_k - eta))",
         "extraversion_scaling": "(extraversion - 6.5) / 3",
         "missingness": "MCAR per cell at design.missing_rate (covariates and outcome items)",
+        "shared_trait": {"sd": design.sociability, "loadings": TRAIT_LOADINGS,
+                         "note": "unmeasured tenant sociability added to every outcome's "
+                                 "latent predictor with these loadings (0: none)"},
+        "complex_correlation": design.complex_correlation,
         "outcomes": outcomes,
         "assumptions": dict(cb.ASSUMPTIONS),
         "covariate_model": COVARIATE_MODEL,
     }
+
+
+def total_truth(design: Design | None = None, *, seed: int, n_rep: int = 100) -> dict:
+    """Probability-scale truth of the two-part outcomes' *total* events per form, by
+    brute-force simulation (not the project's g-computation, so a bug there cannot cancel).
+
+    Every tenant of the data set simulated with ``design`` and ``seed`` keeps their
+    covariates and complex features and is placed in each form, in a *new* complex of
+    their own; the generator draws their outcomes ``n_rep`` times (new complex effects,
+    a new draw of the unmeasured trait). Returns ``{"friendly_contact": {form: P(contact >=
+    2 and friendly)}, "activity_participation": {form: P(organised and weekly)}}`` with
+    Monte Carlo SE about 0.001.
+    """
+    design = design or Design()
+    _, _, merged = _population(design, seed)
+    rng = np.random.default_rng([seed, 11])
+    out = {"friendly_contact": {}, "activity_participation": {}}
+    for form in cb.FORM_CODES:
+        placed = merged.assign(living_form=form, complex_id=np.arange(len(merged)))
+        friendly = weekly = 0.0
+        for _ in range(n_rep):
+            y = _outcomes(placed, rng, design, rng)
+            friendly += float(((y["contact"] >= 2) & (y["friendly_contact"] == 1)).mean())
+            weekly += float((y["activity_participation"] == 3).mean())
+        out["friendly_contact"][form] = friendly / n_rep
+        out["activity_participation"][form] = weekly / n_rep
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def _housing_suite(kind: str) -> Callable:
         from data.suite import benefit_specs, feature_specs
 
         # concepts need the form effects as variance: always the hierarchical variant
-        made = feature_specs() if kind == "features" else benefit_specs(cfg.variant)
+        made = feature_specs(features=cfg.features) if kind == "features" else \
+            benefit_specs(cfg.variant)
         return {k.removesuffix(f"_{kind}"): s.with_(priors=cfg.priors) for k, s in made.items()}
     return build
 

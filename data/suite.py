@@ -117,20 +117,27 @@ def two_part_specs(specs: dict[str, ModelSpec]) -> dict:
 COMPLEX_LEVEL = frozenset({t.name for t in cb.FEATURES} | {"small_community", "rural"})
 
 
-def feature_specs(variant: str = "hierarchical") -> dict[str, ModelSpec]:
+def feature_specs(variant: str = "hierarchical", features: str = "design") -> dict[str, ModelSpec]:
     """The "features" variant: complex-level effects explained by building features.
 
     Every default model (except the item-level one) gains the building features of
-    :data:`data.codebook.FEATURES`; the living form stays as a partially pooled effect and
-    the complex as a random intercept, so the variation the features do not explain stays
-    in the predictions of new concepts as variance.
+    :data:`data.codebook.FEATURE_SETS` ``[features]``: ``design`` (default) the levers a
+    housing association chooses, ``all`` also the consultant's ratings of the community
+    (resident involvement, vitality -- the report's own model; they are outcomes as much
+    as causes). The living form stays as a partially pooled effect and the complex as a
+    random intercept, so the variation the features do not explain stays in the
+    predictions of new concepts as variance.
     """
+    if features not in cb.FEATURE_SETS:
+        raise ValueError(f"unknown feature set {features!r}; choose one of "
+                         f"{sorted(cb.FEATURE_SETS)}")
+    kept = [f for f in cb.FEATURES if f.name in cb.FEATURE_SETS[features]]
     out = {}
     for name, spec in default_specs(variant).items():
         if spec.items:
             continue
         have = {t.name for t in spec.terms}
-        terms = spec.terms + tuple(f for f in cb.FEATURES if f.name not in have)
+        terms = spec.terms + tuple(f for f in kept if f.name not in have)
         out[f"{name}_features"] = spec.with_(name=f"{name}_features", terms=terms)
     return out
 

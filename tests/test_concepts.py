@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from data.concepts import ConceptError, concepts_frame, load_concepts
-from data.suite import feature_specs
-from diagnostics.concepts import form_complexes, predict_concepts
+from data.suite import COMPLEX_LEVEL, feature_specs
+from diagnostics.concepts import feature_identification, form_complexes, predict_concepts
 from tests.conftest import quick_fit
 
 GOOD = {"name": "small low-rise", "floors": 2, "units": 20, "meeting_room": 1,
@@ -58,8 +58,9 @@ def test_bad_toml_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def features_fit(small_frame):
-    return quick_fit(feature_specs()["gossip_features"], small_frame, draws=150, tune=200,
-                     seed=4)
+    # every feature (vitality included: the profile bug was about a categorical feature)
+    return quick_fit(feature_specs(features="all")["gossip_features"], small_frame, draws=150,
+                     tune=200, seed=4)
 
 
 def test_a_form_is_the_average_of_its_own_complexes_predictions(features_fit, small_frame):
@@ -114,3 +115,35 @@ def test_concepts_need_feature_terms(features_fit):
     with pytest.raises(ValueError, match="building-feature"):
         predict_concepts(tree, bare, data, concepts=concepts_frame([GOOD]),
                          complexes=pd.DataFrame())
+
+
+def test_design_features_are_the_default_concept_inputs():
+    design = {t.name for t in feature_specs()["contact_features"].terms}
+    every = {t.name for t in feature_specs(features="all")["contact_features"].terms}
+    community = {"involvement_activities", "involvement_spaces", "vitality"}
+    assert not design & community and community <= every
+    assert {"meeting_room", "high_rise", "log_units", "rural"} <= design
+    with pytest.raises(ValueError, match="unknown feature set"):
+        feature_specs(features="some")
+    bare = {k: v for k, v in GOOD.items() if k not in community}
+    assert "vitality" not in concepts_frame([bare])  # design model: ratings not needed
+    with pytest.raises(ConceptError, match="missing feature.*vitality"):
+        concepts_frame([bare], features="all")
+
+
+def test_feature_identification(features_fit, small_frame):
+    spec, data, tree = features_fit
+    complexes = form_complexes(small_frame, spec)
+    table = feature_identification(tree, spec, data, complexes).set_index("feature")
+    assert set(table.index) == {n for n in data.term_names
+                                if n.split("[")[0] in COMPLEX_LEVEL}
+    assert "vitality[3]" in table.index and "female" not in table.index
+    beta = tree["posterior"]["beta"].sel(term="meeting_room").values
+    assert table.loc["meeting_room", "sd_ratio"] == pytest.approx(beta.std() / 1.5)
+    assert table.loc["vitality[3]", "role"] == "community_rating"
+    # a feature fixed within forms is wholly between forms; a constant-per-form column
+    fixed = complexes.assign(meeting_room=complexes["living_form"].isin(
+        ["RO", "RR", "RG", "RB"]).astype(int))
+    assert feature_identification(tree, spec, data, fixed).set_index("feature").loc[
+        "meeting_room", "between_form_share"] == pytest.approx(1.0)
+    assert (table["between_form_share"].between(0, 1 + 1e-9)).all()

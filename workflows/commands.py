@@ -63,6 +63,10 @@ def _parallel_args(p: argparse.ArgumentParser) -> None:
 def _concepts_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concepts", type=Path, default=Path("concepts.toml"),
                    help="TOML file of [[concept]] entries (default concepts.toml)")
+    p.add_argument("--features", choices=("design", "all"), default="design",
+                   help="building features of the model: design levers only (default), or "
+                   "also the consultant's ratings of the community (involvement, vitality: "
+                   "the report's model)")
     _fit_args(p)
 
 

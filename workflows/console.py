@@ -15,6 +15,7 @@ import pandas as pd
 from inference.files import write_csv
 
 __all__ = ["batch_timing", "print_benefit", "print_compare", "print_concepts",
+           "print_identification",
            "print_effects", "print_probabilities", "print_sbc", "print_sensitivity",
            "progress", "report_failures", "say", "task_progress", "warn"]
 
@@ -146,6 +147,17 @@ def print_compare(table: pd.DataFrame) -> None:
         say(f"\n{outcome}")
         for r in g.itertuples():
             say(f"  {r.model:<52} elpd_diff {r.elpd_diff:6.1f} (SE {r.dse:4.1f})  {r.meaning}")
+
+
+def print_identification(table: pd.DataFrame) -> None:
+    """Per building feature: how much the data (not the prior) pin its effect down."""
+    by = table.groupby("feature", sort=False).agg(
+        role=("role", "first"), sd_ratio=("sd_ratio", "median"),
+        between_form_share=("between_form_share", "first"))
+    say("\nBuilding features: posterior sd / prior sd (median over outcomes; near 1: the "
+        "prior decides) and the share of each feature's variance between living forms "
+        "(near 1: confounded with the forms) -- identification.csv")
+    say(by.round(2).to_string())
 
 
 def print_concepts(table: pd.DataFrame, out: Path) -> None:

@@ -123,6 +123,8 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
             cfg = replace(cfg, variant=args.variant)
         if getattr(args, "adjustment", None):
             cfg = replace(cfg, adjustment=args.adjustment)
+        if getattr(args, "features", None):
+            cfg = replace(cfg, features=args.features)
         if getattr(args, "population", None):
             cfg = replace(cfg, populations=tuple(
                 p.strip() for p in args.population.split(",") if p.strip()))

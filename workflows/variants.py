@@ -71,22 +71,28 @@ def compare_command(args: argparse.Namespace) -> int:
 def concepts_command(args: argparse.Namespace) -> int:
     """Predict outcomes for new housing concepts from their building features."""
     from data.concepts import load_concepts
-    from diagnostics.concepts import form_complexes, predict_concepts
+    from diagnostics.concepts import feature_identification, form_complexes, predict_concepts
     from diagnostics.plots import concepts_figure, save_figure
 
-    concepts = load_concepts(args.concepts)
+    features = getattr(args, "features", None) or "design"
+    concepts = load_concepts(args.concepts, features=features)
     run = setup(args, suite="features")
     out = args.out or Path("results") / "concepts"
     out.mkdir(parents=True, exist_ok=True)
     results = fit_suite(run.specs, run.frame, settings=run.settings, fits_dir=out / "fits",
                         progress=console.progress)
-    tables = []
+    tables, identified = [], []
     for r in results:
+        complexes = form_complexes(run.frame, r.spec)
         tables.append(predict_concepts(r.tree, r.spec, r.data, concepts=concepts,
-                                       complexes=form_complexes(run.frame, r.spec))
-                      .assign(verdict=_verdict(r)))
+                                       complexes=complexes)
+                      .assign(verdict=_verdict(r), features=features))
+        identified.append(feature_identification(r.tree, r.spec, r.data, complexes))
     table = pd.concat(tables, ignore_index=True)
     write_csv(table, out / "concepts.csv")
+    identified = pd.concat(identified, ignore_index=True)
+    write_csv(identified, out / "identification.csv")
+    console.print_identification(identified)
     save_figure(concepts_figure(table, names=run.study.label_name), out / "concepts.png")
     console.print_concepts(table, out)
     return 0
