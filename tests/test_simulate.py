@@ -203,3 +203,27 @@ def test_building_features_consistent_with_forms():
     assert (by_form.get_group("LZ")["kitchen_dining"] == 0).all()
     assert (cx["floors"] >= 1).all() and (cx["units"] >= 1).all()
     assert (cx["address_density"] > 0).all()
+
+
+def test_shared_trait_and_correlated_complexes_link_the_outcomes():
+    """The stress switches: an unmeasured sociability shared by the outcomes and complex
+    effects correlated across them; off (the default) nothing else changes."""
+    base = Design(n_tenants=2000, n_complexes=300)
+    _, plain, _ = simulate(base, seed=3)
+    _, trait, tr = simulate(Design(2000, 300, sociability=1.5), seed=3)
+    _, corr, _ = simulate(Design(2000, 300, complex_correlation=0.9), seed=3)
+    covariates = ["female", "age_group", "extraversion", "lives_alone"]
+    pd.testing.assert_frame_equal(plain[covariates], trait[covariates])
+
+    def within(t):  # tenant-level association of two outcomes sharing the trait
+        return np.corrcoef(t["organised_together"], t["maintained_together"])[0, 1]
+
+    def between(t):  # association of the complexes' mean outcomes
+        m = t.groupby("complex_id")[["organised_together", "gossip"]].mean()
+        return np.corrcoef(m["organised_together"], m["gossip"])[0, 1]
+
+    assert within(trait) > within(plain) + 0.05
+    assert between(corr) > between(plain) + 0.1
+    assert tr["shared_trait"]["sd"] == 1.5
+    with pytest.raises(ValueError, match="complex_correlation"):
+        Design(complex_correlation=1.0)
