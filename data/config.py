@@ -15,7 +15,12 @@ evaluated. Example (see README for a worked non-housing example)::
     variant = "hierarchical"         # or "fixed", "none"
     adjustment = "study"             # housing suite: "study", "pre_residence" or "both"
     populations = ["RO"]             # probability effects also for the rows of these focal
-                                     # levels ("RO's own residents"), beside all analysed
+                                     # levels ("RO's own residents"), beside all analysed,
+                                     # or of a subgroup: "age_group=4"
+    by = ["age_group"]               # ... and for each value of these columns (subgroups)
+
+    [contrasts]                      # own contrasts of the focal level's probabilities:
+    "clustered - non-clustered" = { plus = ["RO", "RR", "RG", "RB"], minus = ["GG", "LZ", "HZ"] }
 
     [priors]                         # overrides for every model (see DEFAULT_PRIORS)
     beta_sd = 1.0
@@ -51,7 +56,8 @@ from pathlib import Path
 
 __all__ = ["ConfigError", "StudyConfig", "load_config", "read_toml"]
 
-_TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study"}
+_TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study",
+        "contrasts"}
 _OUTCOME_KEYS = {"name", "response", "family", "terms", "levels", "focal", "reference",
                  "subset", "categories", "priors", "variant", "items", "reversed_items",
                  "trials", "nested", "slopes", "parametrisation", "id"}
@@ -73,11 +79,32 @@ class StudyConfig:
     adjustment: str = "study"
     features: str = "design"  # concepts: building features of the features model
     populations: tuple[str, ...] = ()
+    by: tuple[str, ...] = ()
+    contrasts: dict = field(default_factory=dict)  # name -> (plus levels, minus levels)
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=dict)
     outcomes: tuple[dict, ...] = ()
     sensitivity: dict = field(default_factory=dict)
     study: dict = field(default_factory=dict)
+
+
+def _contrasts(section: dict, path: Path) -> dict[str, tuple[tuple, tuple]]:
+    """``[contrasts]``: ``name = { plus = [levels], minus = [levels] }``, checked."""
+    out = {}
+    for name, entry in section.items():
+        where = f"{path}: [contrasts] {name!r}"
+        if not isinstance(entry, dict) or set(entry) != {"plus", "minus"}:
+            raise ConfigError(f"{where}: must be {{ plus = [levels], minus = [levels] }}, "
+                              f"got {entry!r}")
+        plus, minus = ([str(x) for x in entry[k]] if isinstance(entry[k], list) else None
+                       for k in ("plus", "minus"))
+        if not plus or not minus:
+            raise ConfigError(f"{where}: plus and minus must be non-empty lists of levels")
+        if set(plus) & set(minus):
+            raise ConfigError(f"{where}: level(s) {sorted(set(plus) & set(minus))} on both "
+                              f"sides")
+        out[name] = (tuple(plus), tuple(minus))
+    return out
 
 
 def read_toml(path: Path, *, error: type[ValueError]) -> dict:
@@ -117,6 +144,8 @@ def load_config(path: Path | None) -> StudyConfig:
         variant=raw.get("model", {}).get("variant", "hierarchical"),
         adjustment=raw.get("model", {}).get("adjustment", "study"),
         populations=tuple(raw.get("model", {}).get("populations", ())),
+        by=tuple(raw.get("model", {}).get("by", ())),
+        contrasts=_contrasts(raw.get("contrasts", {}), path),
         priors=dict(raw.get("priors", {})),
         sampler=dict(raw.get("sampler", {})),
         outcomes=outcomes,

@@ -51,6 +51,10 @@ class Study:
         level, marginals beside published figures).
     suites
         Named spec builders ``(config, columns) -> {name: ModelSpec}``; ``default`` always.
+    size_column, size_unit
+        A column of the lowest grouping level giving its size (``units``: dwellings per
+        complex); pooled groups are then also averaged weighted by it (``dwelling-weighted``),
+        beside equal weights and weights by analysed rows (``tenant-weighted``).
     two_parts
         ``specs -> {name: TwoPart}``: the joint models of two-part outcomes among a suite's
         specs, whose *total* effects the run reports beside the parts' conditional ones
@@ -68,6 +72,8 @@ class Study:
     has_findings: bool = False
     has_overview: bool = False
     suites: Mapping[str, Callable] = field(default_factory=dict)
+    size_column: str | None = None
+    size_unit: str = "size"
     two_parts: Callable | None = None
 
     def level_name(self, level: str) -> str:
@@ -122,6 +128,7 @@ HOUSING = Study(
     has_overview=True,
     suites=MappingProxyType({"default": _config_suite, "features": _housing_suite("features"),
                              "benefit": _housing_suite("benefit")}),
+    size_column="units", size_unit="dwelling",
     two_parts=two_part_specs,
 )
 

@@ -29,13 +29,13 @@ import xarray as xr
 
 from diagnostics.summary import draws_table
 from models.build import slope_columns
-from models.design import ModelData
+from models.design import ModelData, aligned_frame
 from models.spec import ModelSpec
 
-__all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability", "focal_effects",
-           "form_probabilities", "population_label", "population_rows", "posterior_draws",
-           "probability_effects", "random_sd",
-           "summarise_probabilities", "total_effects"]
+__all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability",
+           "focal_effects", "form_probabilities", "population_label", "population_rows",
+           "posterior_draws", "probability_effects", "random_sd", "summarise_probabilities",
+           "total_effects"]
 
 ESTIMANDS = ("new_complex", "average_complex")
 
@@ -122,33 +122,61 @@ def random_sd(spec: ModelSpec, draws, X: np.ndarray | None = None,
 ALL = "all analysed"  # the default target population: every analysed row
 
 
-def population_rows(spec: ModelSpec, data: ModelData, population: str = ALL) -> np.ndarray:
+def _matches(column: pd.Series, value: str) -> np.ndarray:
+    """``column == value`` with ``value`` as text: numbers compare as numbers (``4`` and
+    ``4.0`` alike), anything else as text."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    try:
+        return (numeric == float(value)).to_numpy() if numeric.notna().any() else \
+            (column.astype(str) == value).to_numpy()
+    except ValueError:
+        return (column.astype(str) == value).to_numpy()
+
+
+def population_rows(spec: ModelSpec, data: ModelData, population: str = ALL,
+                    frame: pd.DataFrame | None = None) -> np.ndarray:
     """Indices of the analysed rows of a target population.
 
-    ``"all analysed"``, or a focal level's label (e.g. ``"RO"``): the rows that belong to
-    it -- "the effect for RO's own residents", every form's counterfactual computed for
-    the people who actually live in RO.
+    ``"all analysed"``; a focal level's label (e.g. ``"RO"``): the rows that belong to it --
+    "the effect for RO's own residents", every form's counterfactual computed for the
+    people who actually live in RO; or ``"column=value"`` (``"age_group=4"``): a subgroup
+    by any column of ``frame`` (the analysis frame the data were prepared from).
     """
     if population == ALL:
         return np.arange(data.n)
-    labels = list(data.level_labels[spec.focal]) if spec.focal else []
-    if population not in labels:
-        raise ValueError(f"model {spec.name!r}: target population {population!r} is neither "
-                         f"{ALL!r} nor a level of {spec.focal!r} ({labels})")
-    rows = np.flatnonzero(data.level_idx[spec.focal] == labels.index(population))
+    if "=" in population:
+        column, value = (part.strip() for part in population.split("=", 1))
+        if frame is None:
+            raise ValueError(f"model {spec.name!r}: the subgroup {population!r} needs the "
+                             f"analysis frame")
+        if column not in frame:
+            raise ValueError(f"model {spec.name!r}: subgroup column {column!r} is not in the "
+                             f"data")
+        rows = np.flatnonzero(_matches(aligned_frame(frame, spec, data)[column], value))
+    else:
+        labels = list(data.level_labels[spec.focal]) if spec.focal else []
+        if population not in labels:
+            raise ValueError(f"model {spec.name!r}: target population {population!r} is "
+                             f"neither {ALL!r}, a level of {spec.focal!r} ({labels}) nor "
+                             f"'column=value'")
+        rows = np.flatnonzero(data.level_idx[spec.focal] == labels.index(population))
     if not len(rows):
         raise ValueError(f"model {spec.name!r}: no analysed rows in {population!r}")
     return rows
 
 
 def population_label(spec: ModelSpec, population: str) -> str:
-    """How a target population reads in tables: ``all analysed`` or ``living_form=RO``."""
-    return population if population == ALL else f"{spec.focal}={population}"
+    """How a target population reads in tables: ``all analysed``, ``living_form=RO`` or
+    ``age_group=4``."""
+    if population == ALL or "=" in population:
+        return population
+    return f"{spec.focal}={population}"
 
 
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
-                       seed: int = 0, population: str = ALL) -> xr.DataArray:
+                       seed: int = 0, population: str = ALL,
+                       frame: pd.DataFrame | None = None) -> xr.DataArray:
     """Posterior draws of the population-average event probability per focal level.
 
     ``population`` (:func:`population_rows`) is the target population the counterfactuals
@@ -161,7 +189,7 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     event_label(spec, data)  # ValueError for a family without an event (graded)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
-    X = data.X[population_rows(spec, data, population)]
+    X = data.X[population_rows(spec, data, population, frame)]
     sd = random_sd(spec, draws, X, data)
     if estimand == "average_complex":
         sd = np.zeros_like(sd)
@@ -176,16 +204,22 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                         estimand: str = "new_complex", ci_prob: float = 0.9,
                         max_draws: int = 400,
                         pooled: Mapping[str, tuple[str, ...]] | None = None,
-                        population: str = ALL) -> pd.DataFrame:
+                        population: str = ALL, frame: pd.DataFrame | None = None,
+                        weights: Mapping[str, Mapping[str, float]] | None = None,
+                        contrasts: Mapping[str, tuple[tuple, tuple]] | None = None
+                        ) -> pd.DataFrame:
     """Per focal level and contrast, in percentage points for probabilities: mean, sd,
     interval and P(direction).
 
-    Contrasts are each level vs the reference (``"RB - HZ"``) and, for each named group of
+    Contrasts are each level vs the reference (``"RB - HZ"``); for each named group of
     ``pooled`` whose levels are all present, each other level vs the group's unweighted
-    average (``"RB - non-clustered"``).
+    average (``"RB - non-clustered"``) and vs its average weighted by each of ``weights``
+    (``"RB - non-clustered [tenant-weighted]"``); and the custom ``contrasts`` (see
+    :func:`summarise_probabilities`). ``population`` (:func:`population_rows`) with
+    ``frame`` for a ``column=value`` subgroup.
     """
     probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws,
-                               population=population)
+                               population=population, frame=frame)
     label, _ = event_label(spec, data)
     # the event is defined on the spec's subset only: an effect *conditional* on it
     if spec.subset:
@@ -194,19 +228,26 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         probs, model=spec.name, outcome=spec.outcome, reference=spec.reference,
         estimand=estimand, event=label, population=population_label(spec, population),
         on_probability_scale=spec.family_impl.has_probability_scale,
-        effect="conditional" if spec.subset else "total", ci_prob=ci_prob, pooled=pooled)
+        effect="conditional" if spec.subset else "total", ci_prob=ci_prob, pooled=pooled,
+        weights=weights, contrasts=contrasts)
 
 
 def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, reference: str,
                             estimand: str, event: str, population: str,
                             on_probability_scale: bool, effect: str, ci_prob: float = 0.9,
-                            pooled: Mapping[str, tuple[str, ...]] | None = None
+                            pooled: Mapping[str, tuple[str, ...]] | None = None,
+                            weights: Mapping[str, Mapping[str, float]] | None = None,
+                            contrasts: Mapping[str, tuple[tuple, tuple]] | None = None
                             ) -> pd.DataFrame:
     """The rows of :func:`probability_effects` from draws ``(sample, level)`` of the event
     probability per focal level (shared with the total effects of two-part models).
 
     ``effect``: ``total``, or ``conditional`` where the event is defined on a subset that
     the focal level may itself change (friendly contact among those with contact).
+    ``weights``: named weightings of the levels (``tenant-weighted``: analysed rows per
+    level) for the pooled groups' averages. ``contrasts``: ``{name: (plus, minus)}``, the
+    unweighted mean of the ``plus`` levels minus that of the ``minus`` levels (a
+    ``ValueError`` names a level that is not in the data).
     """
     focal = probs.dims[1]
     scale = 100.0 if on_probability_scale else 1.0
@@ -220,14 +261,27 @@ def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, re
     for group, members in (pooled or {}).items():
         if not set(members) <= set(forms):
             continue
-        avg = np.mean([series[f] for f in members], axis=0)
-        for f in forms:
-            if f not in members:
-                series[f"{f} - {group}"] = series[f] - avg
+        avgs = {group: np.mean([series[f] for f in members], axis=0)}
+        for how, w in (weights or {}).items():  # e.g. by the forms' numbers of tenants
+            wm = np.array([float(w.get(f, 0.0)) for f in members])
+            if wm.sum() > 0:
+                avgs[f"{group} [{how}]"] = np.average([series[f] for f in members], axis=0,
+                                                      weights=wm)
+        for name, avg in avgs.items():
+            for f in forms:
+                if f not in members:
+                    series[f"{f} - {name}"] = series[f] - avg
+    for name, (plus, minus) in (contrasts or {}).items():
+        unknown = sorted((set(plus) | set(minus)) - set(forms))
+        if unknown:
+            raise ValueError(f"contrast {name!r}: level(s) {unknown} not in the data "
+                             f"({forms})")
+        series[name] = np.mean([series[f] for f in plus], axis=0) - \
+            np.mean([series[f] for f in minus], axis=0)
     stats = draws_table(series, ci_prob=ci_prob)
     rows = []
     for name, v in series.items():
-        is_contrast = " - " in name
+        is_contrast = " - " in name or name in (contrasts or {})
         p = float((v > 0).mean()) if is_contrast else np.nan
         rows.append({"model": model, "outcome": outcome, "contrast": name,
                      "scale": "probability" if on_probability_scale else "response",
@@ -246,7 +300,9 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
                   *, estimand: str = "new_complex", ci_prob: float = 0.9,
                   max_draws: int = 400,
                   pooled: Mapping[str, tuple[str, ...]] | None = None,
-                  population: str = ALL) -> pd.DataFrame:
+                  population: str = ALL,
+                  weights: Mapping[str, Mapping[str, float]] | None = None,
+                  contrasts: Mapping[str, tuple[tuple, tuple]] | None = None) -> pd.DataFrame:
     """The *total* effect of a two-part outcome (:class:`models.joint.TwoPart`) per focal
     level and contrast, as :func:`probability_effects` reports a single model's.
 
@@ -256,7 +312,7 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
     """
     from models.joint import total_event_label, total_probabilities
 
-    rows = population_rows(joint.gate, d1, population)
+    rows = population_rows(joint.gate, d1, population, frame)
     probs, n = total_probabilities(tree, joint, d1, d2, frame, estimand=estimand,
                                    max_draws=max_draws, rows=rows)
     label = population_label(joint.gate, population)
@@ -265,4 +321,5 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
     return summarise_probabilities(
         probs, model=joint.name, outcome=joint.outcome, reference=joint.gate.reference,
         estimand=estimand, event=total_event_label(joint, d2), population=label,
-        on_probability_scale=True, effect="total", ci_prob=ci_prob, pooled=pooled)
+        on_probability_scale=True, effect="total", ci_prob=ci_prob, pooled=pooled,
+        weights=weights, contrasts=contrasts)

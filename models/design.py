@@ -18,7 +18,7 @@ from models.errors import PreparationError
 from models.spec import ModelSpec
 from models.terms import complete_cases, covariate_matrix
 
-__all__ = ["ModelData", "PreparationError", "prepare", "row_labels"]
+__all__ = ["ModelData", "PreparationError", "aligned_frame", "prepare", "row_labels"]
 
 _SUBSET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
@@ -289,3 +289,12 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec) -> ModelData:
                      categories=categories, row_ids=tuple(rows), removed=removed,
                      n_before=n_before, trials=trials, parent_idx=parent_idx,
                      parametrisation=choose_parametrisation(spec, y_rel, level_idx))
+
+
+def aligned_frame(frame: pd.DataFrame, spec: ModelSpec, data: ModelData) -> pd.DataFrame:
+    """The rows of ``frame`` behind ``data``'s analysed rows, in their order (matched on
+    the spec's id column, else the frame's index)."""
+    id_col = spec.id_column
+    if id_col and id_col in frame:
+        return frame.set_index(frame[id_col].astype(str)).loc[list(data.row_ids)]
+    return frame.set_index(frame.index.astype(str)).loc[list(data.row_ids)]

@@ -42,7 +42,7 @@ import xarray as xr
 from scipy.special import expit
 
 from models.build import contrast_labels
-from models.design import ModelData
+from models.design import ModelData, aligned_frame
 from models.errors import PreparationError
 from models.families import _thresholds
 from models.spec import ModelSpec
@@ -211,12 +211,7 @@ def part_design(joint: TwoPart, frame: pd.DataFrame, d1: ModelData,
     ``keep`` marks the gate rows whose part covariates are complete (the total effect's
     population); the mediator column is set later per gate category.
     """
-    id_col = joint.gate.id_column
-    if id_col and id_col in frame:
-        rows = frame.set_index(frame[id_col].astype(str)).loc[list(d1.row_ids)]
-    else:
-        rows = frame.loc[frame.index.astype(str).isin(d1.row_ids)]
-    X = covariate_matrix(rows, joint.part.terms)
+    X = covariate_matrix(aligned_frame(frame, joint.gate, d1), joint.part.terms)
     if tuple(X.columns) != d2.term_names:
         raise PreparationError(f"two-part model {joint.name!r}: the part's design on the gate's "
                                f"rows has columns {list(X.columns)}, its fit {list(d2.term_names)}")

@@ -136,3 +136,76 @@ def test_overlap_flags_a_contrast_that_extrapolates():
     assert not table.loc["B - A", "extrapolates"]
     assert table.loc["C - A", "outside_support"] > 0.3 and table.loc["C - A", "extrapolates"]
     assert table.loc["C - A", "mean_score_a"] > 0.9 > 0.1 > table.loc["C - A", "mean_score_b"]
+
+
+def test_subgroup_population_weights_and_custom_contrasts(gossip_fit, small_frame):
+    """A ``column=value`` subgroup is the g-computation over exactly its rows; pooled
+    groups are also averaged with stated weights; custom contrasts are plain averages."""
+    import numpy as np
+
+    from diagnostics.effects import form_probabilities, population_rows, probability_effects
+    from models.design import aligned_frame
+
+    spec, data, tree = gossip_fit
+    rows = population_rows(spec, data, "age_group=4", small_frame)
+    ages = aligned_frame(small_frame, spec, data)["age_group"].to_numpy()
+    assert (ages[rows] == 4).all() and (np.delete(ages, rows) != 4).all()
+    assert 0 < len(rows) < data.n
+    with pytest.raises(ValueError, match="column 'nope'"):
+        population_rows(spec, data, "nope=1", small_frame)
+    with pytest.raises(ValueError, match="no analysed rows"):
+        population_rows(spec, data, "age_group=9", small_frame)
+
+    weights = {"tenant-weighted": {"GG": 1.0, "LZ": 0.0, "HZ": 3.0}}
+    contrasts = {"clustered - non-clustered": (("RO", "RR", "RG", "RB"), ("GG", "LZ", "HZ"))}
+    table = probability_effects(tree, spec, data, population="age_group=4", frame=small_frame,
+                                pooled={"non-clustered": ("GG", "LZ", "HZ")},
+                                weights=weights, contrasts=contrasts).set_index("contrast")
+    assert table["population"].iloc[0] == "age_group=4"
+    p = 100 * form_probabilities(tree, spec, data, population="age_group=4",
+                                 frame=small_frame).to_pandas()
+    weighted = p["RB"] - (p["GG"] + 3 * p["HZ"]) / 4
+    assert table.loc["RB - non-clustered [tenant-weighted]", "mean"] == \
+        pytest.approx(weighted.mean())
+    custom = p[["RO", "RR", "RG", "RB"]].mean(axis=1) - p[["GG", "LZ", "HZ"]].mean(axis=1)
+    assert table.loc["clustered - non-clustered", "mean"] == pytest.approx(custom.mean())
+    assert table.loc["clustered - non-clustered", "p_positive"] == \
+        pytest.approx((custom > 0).mean())
+    with pytest.raises(ValueError, match="contrast 'x'.*'ZZ'"):
+        probability_effects(tree, spec, data, contrasts={"x": (("ZZ",), ("HZ",))})
+
+
+def test_config_contrasts_and_by_are_checked(tmp_path, data_dir):
+    from data.config import ConfigError, load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nby = ["age_group"]\n[contrasts]\n'
+                    '"cl - nc" = { plus = ["RO", "RB"], minus = ["GG"] }\n')
+    cfg = load_config(path)
+    assert cfg.by == ("age_group",)
+    assert cfg.contrasts == {"cl - nc": (("RO", "RB"), ("GG",))}
+    path.write_text('[contrasts]\nx = { plus = ["RO"], minus = ["RO"] }\n')
+    with pytest.raises(ConfigError, match="'RO'.*both sides"):
+        load_config(path)
+    path.write_text('[contrasts]\nx = { plus = ["RO"] }\n')
+    with pytest.raises(ConfigError, match=r"\[contrasts\] 'x'"):
+        load_config(path)
+    path.write_text('[contrasts]\nx = { plus = ["RO"], minus = ["QQ"] }\n')
+    rc = run_models.main(["--data", str(data_dir), "--config", str(path), "--outcomes",
+                          "gossip", "--out", str(tmp_path / "r")])
+    assert rc == 2  # before any fit: the level is named
+    rc = run_models.main(["--data", str(data_dir), "--by", "tenant_id", "--outcomes",
+                          "gossip", "--out", str(tmp_path / "r")])
+    assert rc == 2
+
+
+def test_by_expands_into_one_population_per_value(small_frame):
+    from dataclasses import replace
+
+    from data.config import StudyConfig
+    from workflows.setup import _populations
+
+    cfg = replace(StudyConfig(), populations=("RO",), by=("age_group", "lives_alone"))
+    got = _populations(cfg, small_frame)
+    assert got == ("RO", "age_group=1", "age_group=2", "age_group=3", "age_group=4",
+                   "lives_alone=0", "lives_alone=1")

@@ -34,7 +34,10 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    "effect), or both side by side")
     p.add_argument("--population", help="comma-separated focal levels whose own rows are "
                    "also a target population of the probability-scale effects (e.g. RO: "
-                   "every form's counterfactual for RO's residents); all analysed rows always")
+                   "every form's counterfactual for RO's residents), or subgroups "
+                   "column=value (age_group=4); all analysed rows always")
+    p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "
+                   "for each of their values (subgroups, e.g. age_group)")
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--adaptation", choices=ADAPTATIONS,
                    help="nutpie mass-matrix adaptation (default draw_diag)")

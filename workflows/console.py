@@ -96,7 +96,7 @@ def print_probabilities(effects: pd.DataFrame, *, pooled: tuple[str, ...] = ()) 
     if "population" in rows:
         rows = rows[rows["population"] == "all analysed"]
     for name in pooled:
-        rows = rows[~rows["contrast"].str.endswith(f" - {name}")]
+        rows = rows[~rows["contrast"].str.contains(f" - {name}", regex=False)]
     if not len(rows):
         return
     say("\nOn the probability scale (a new group of each level, this population): "

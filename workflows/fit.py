@@ -36,7 +36,8 @@ def fit_command(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / "default"
     verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
                          study=run.study, source=run.source, clock=clock,
-                         populations=run.config.populations)
+                         populations=run.config.populations,
+                         contrasts=run.config.contrasts)
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
@@ -46,11 +47,13 @@ def fit_command(args: argparse.Namespace) -> int:
 def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: SamplerSettings,
               out: Path, truth: dict | None = None, study: Study = HOUSING,
               source: str | None = None, clock: PhaseClock | None = None,
-              populations: tuple[str, ...] = ()) -> pd.DataFrame:
+              populations: tuple[str, ...] = (),
+              contrasts: dict | None = None) -> pd.DataFrame:
     """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
 
-    ``populations``: focal levels whose own rows are target populations of the
-    probability-scale effects beside all analysed rows (``effects.csv`` ``population``).
+    ``populations``: target populations of the probability-scale effects beside all
+    analysed rows (``effects.csv`` ``population``): a focal level's own rows (``RO``) or a
+    subgroup (``age_group=4``). ``contrasts``: the config's own ``{name: (plus, minus)}``.
 
     Every phase is timed (``clock``, which may already hold the setup's seconds); the
     seconds per phase and per model go to ``run.json``.
@@ -99,8 +102,10 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     with clock("probability-scale effects"):
         # latent contrasts of the single models (a joint model's parts repeat them)
         effects = pd.concat([effects_latent(summary[~summary["model"].isin(joints)]),
-                             *_probability_rows(results, study, populations),
-                             *_total_rows(joint_results, frame, study, populations)],
+                             *_probability_rows(results, study, frame, populations,
+                                                contrasts),
+                             *_total_rows(joint_results, frame, study, populations,
+                                          contrasts)],
                             ignore_index=True)
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
@@ -222,32 +227,56 @@ def _psense(results: list[FitResult]) -> pd.DataFrame | None:
     return pd.concat(tables, ignore_index=True) if tables else None
 
 
-def _probability_rows(results: list[FitResult], study: Study,
-                      populations: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
+def level_weights(frame: pd.DataFrame, spec: ModelSpec, data, study: Study
+                  ) -> dict[str, dict[str, float]]:
+    """Weights of the focal levels for pooled averages: analysed rows per level
+    (``tenant-weighted``) and, where the study names a size column of the lowest level, the
+    summed sizes of each level's groups (``dwelling-weighted``: dwellings per form)."""
+    labels = list(data.level_labels[spec.focal])
+    counts = np.bincount(data.level_idx[spec.focal], minlength=len(labels))
+    out = {f"{study.unit}-weighted": dict(zip(labels, counts.astype(float), strict=True))}
+    group = spec.levels[0] if len(spec.levels) > 1 else None
+    size = study.size_column
+    if size and group and size in frame and group in frame:
+        groups = frame.drop_duplicates(group)
+        sizes = groups.groupby(groups[spec.focal].astype(str))[size].sum()
+        out[f"{study.size_unit}-weighted"] = sizes.astype(float).to_dict()
+    return out
+
+
+def _probability_rows(results: list[FitResult], study: Study, frame: pd.DataFrame,
+                      populations: tuple[str, ...] = (),
+                      contrasts: dict | None = None) -> Iterator[pd.DataFrame]:
     """Probability-scale effects of every model with a focal effect and such a scale: for
-    all analysed rows, and for the rows of each focal level in ``populations``."""
+    all analysed rows, and for each target population in ``populations`` (a focal level's
+    rows or a ``column=value`` subgroup)."""
     from diagnostics.effects import ALL, ESTIMANDS, probability_effects
 
     for r in results:
         spec = r.spec
         if not spec.focal or spec.variant == "none" or not spec.family_impl.has_event_prediction:
             continue
+        weights = level_weights(frame, spec, r.data, study)
         for population in (ALL, *populations):
             for estimand in ESTIMANDS:
                 yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
-                                          pooled=study.pooled, population=population)
+                                          pooled=study.pooled, population=population,
+                                          frame=frame, weights=weights, contrasts=contrasts)
 
 
 def _total_rows(joint_results: list, frame: pd.DataFrame, study: Study,
-                populations: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
+                populations: tuple[str, ...] = (),
+                contrasts: dict | None = None) -> Iterator[pd.DataFrame]:
     """Total effects of the two-part outcomes (joint models), as :func:`_probability_rows`."""
     from diagnostics.effects import ALL, ESTIMANDS, total_effects
 
     for j in joint_results:
+        weights = level_weights(frame, j.joint.gate, j.data[0], study)
         for population in (ALL, *populations):
             for estimand in ESTIMANDS:
                 yield total_effects(j.tree, j.joint, *j.data, frame, estimand=estimand,
-                                    pooled=study.pooled, population=population)
+                                    pooled=study.pooled, population=population,
+                                    weights=weights, contrasts=contrasts)
 
 
 def _recovery(summary: pd.DataFrame, truth: dict, out: Path) -> pd.DataFrame | None:

@@ -103,6 +103,37 @@ def load_frame(data_dir: Path | None, cfg: StudyConfig) -> tuple[pd.DataFrame, s
     return frame, described, truth
 
 
+MAX_BY_VALUES = 12  # a --by column with more values is not a subgroup variable
+
+
+def _populations(cfg: StudyConfig, frame: pd.DataFrame) -> tuple[str, ...]:
+    """The config's target populations plus ``column=value`` for every value of each
+    ``by`` column (sorted; missing values are not a subgroup)."""
+    out = list(cfg.populations)
+    for column in cfg.by:
+        if column not in frame:
+            raise ValueError(f"--by: column {column!r} is not in the data")
+        values = frame[column].dropna().unique()
+        if len(values) > MAX_BY_VALUES:
+            raise ValueError(f"--by: column {column!r} has {len(values)} values (more than "
+                             f"{MAX_BY_VALUES}): not a subgroup variable")
+        for v in sorted(values, key=lambda x: (str(type(x)), x)):
+            text = f"{v:g}" if isinstance(v, float) else str(v)
+            out.append(f"{column}={text}")
+    return tuple(dict.fromkeys(out))
+
+
+def _check_contrasts(cfg: StudyConfig, frame: pd.DataFrame, specs: dict) -> None:
+    """Every level of a ``[contrasts]`` entry exists in each model's focal column."""
+    for focal in {s.focal for s in specs.values() if s.focal}:
+        have = set(frame[focal].dropna().astype(str)) if focal in frame else set()
+        for name, (plus, minus) in cfg.contrasts.items():
+            unknown = sorted((set(plus) | set(minus)) - have)
+            if unknown:
+                raise ValueError(f"{cfg.source}: [contrasts] {name!r}: level(s) {unknown} not "
+                                 f"in column {focal!r} (levels: {sorted(have)})")
+
+
 def setup(args: argparse.Namespace, *, suite: str = "default",
           outcomes: str | None = None) -> Run:
     """Resolve config, settings, data and the specs of ``suite`` for one command.
@@ -123,6 +154,8 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
             cfg = replace(cfg, variant=args.variant)
         if getattr(args, "adjustment", None):
             cfg = replace(cfg, adjustment=args.adjustment)
+        if getattr(args, "by", None):
+            cfg = replace(cfg, by=tuple(c.strip() for c in args.by.split(",") if c.strip()))
         if getattr(args, "features", None):
             cfg = replace(cfg, features=args.features)
         if getattr(args, "population", None):
@@ -132,6 +165,8 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
         frame, described, truth = load_frame(getattr(args, "data", None), cfg)
         study = study_for(cfg)
         specs = study.suite(suite, cfg, columns=set(frame.columns))
+        cfg = replace(cfg, populations=_populations(cfg, frame))
+        _check_contrasts(cfg, frame, specs)
     except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
             ValueError, TypeError) as err:
         raise WorkflowError(f"error: {err}") from err
