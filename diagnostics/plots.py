@@ -71,7 +71,8 @@ def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
     """
     rows = effects[(effects["scale"] == scale) & effects["contrast"].str.contains(" - ")]
     # not vs a pooled group, however weighted ("A - non-clustered [tenant-weighted]")
-    rows = rows[~rows["contrast"].str.split(" - ").str[-1].str.split(" [").str[0].isin(pooled)]
+    rows = rows[~rows["contrast"].str.split(" - ", regex=False).str[-1]
+                .str.split(" [", regex=False).str[0].isin(pooled)]
     if "estimand" in rows and scale != "latent":
         rows = rows[rows["estimand"] == "new_complex"]
     if "population" in rows and scale != "latent":

@@ -7,7 +7,8 @@ import xarray as xr
 
 from diagnostics.convergence import parameter_table
 
-__all__ = ["SUMMARY_COLUMNS", "EFFECT_COLUMNS", "effects_latent", "summary_rows"]
+__all__ = ["SUMMARY_COLUMNS", "EFFECT_COLUMNS", "effects_latent", "estimand_comparison",
+           "summary_rows"]
 
 SUMMARY_COLUMNS = ["model", "outcome", "parameter", "mean", "sd", "q05", "q95", "r_hat",
                    "ess_bulk", "ess_tail"]
@@ -32,3 +33,36 @@ def effects_latent(table: pd.DataFrame) -> pd.DataFrame:
     rows["contrast"] = rows["parameter"].str.extract(r"\[(.*)\]$", expand=False)
     rows["scale"] = "latent"
     return rows[EFFECT_COLUMNS].reset_index(drop=True)
+
+
+def estimand_comparison(effects: pd.DataFrame, *, reference: str | None = None
+                        ) -> pd.DataFrame:
+    """Each outcome's contrasts vs the reference under every estimand the run has, beside
+    the report's own (the single model of the ``study`` adjustment set).
+
+    Probability scale, a new complex, all analysed rows. One row per ``outcome, contrast,
+    effect, adjustment`` with the model, ``mean, q05, q95`` and ``shift`` = its mean minus
+    the report's own mean (percentage points). Empty where the run has one estimand only.
+    """
+    need = {"effect", "adjustment", "estimand", "population"}
+    if not len(effects) or not need <= set(effects):
+        return pd.DataFrame()
+    rows = effects[(effects["scale"] == "probability") & (effects["estimand"] == "new_complex")
+                   & (effects["population"] == "all analysed")
+                   & effects["contrast"].str.contains(" - ", regex=False)].copy()
+    right = rows["contrast"].str.split(" - ", regex=False).str[-1]
+    if reference is None and len(right):
+        reference = right.mode().iloc[0]  # the level every other level is compared with
+    rows = rows[right == reference]
+    sizes = rows.groupby(["outcome", "contrast"]).size()
+    if not len(sizes) or sizes.max() < 2:
+        return pd.DataFrame()  # one estimand per contrast: nothing to compare
+    own = rows[(rows["adjustment"] == "study") & ~rows["model"].str.endswith("__total")]
+    own = own.set_index(["outcome", "contrast"])["mean"]
+    out = rows[["outcome", "contrast", "effect", "adjustment", "model", "mean", "q05",
+                "q95"]].copy()
+    out["report_own"] = [own.get((o, c)) for o, c in zip(out["outcome"], out["contrast"],
+                                                         strict=True)]
+    out["shift"] = out["mean"] - out["report_own"]
+    return out.sort_values(["outcome", "contrast", "adjustment", "effect"],
+                           ignore_index=True)

@@ -141,3 +141,28 @@ def test_fitted_joint_model_gives_total_effect_rows(friendly, small_frame):
     levels = rows[~rows["contrast"].str.contains(" - ")]
     assert ((levels["mean"] > 0) & (levels["mean"] < 100)).all()
     assert "RB - non-clustered" in set(rows["contrast"])
+
+
+def test_estimand_comparison_shifts_from_the_reports_own_contrast():
+    import pandas as pd
+
+    from diagnostics.tables import estimand_comparison
+
+    base = {"scale": "probability", "estimand": "new_complex", "population": "all analysed",
+            "outcome": "friendly_contact", "sd": 1.0, "q05": 0.0, "q95": 1.0}
+    rows = [base | {"model": m, "contrast": c, "effect": e, "adjustment": a, "mean": v}
+            for m, e, a, v in (("friendly_contact", "conditional", "study", 10.0),
+                               ("friendly_contact__total", "total", "study", 14.0),
+                               ("friendly_contact__pre_residence", "conditional",
+                                "pre_residence", 11.5))
+            for c, v in (("RB - HZ", v), ("RB - non-clustered", v + 1), ("RB", 30.0))]
+    rows.append(base | {"model": "friendly_contact", "contrast": "RB - HZ", "effect":
+                        "conditional", "adjustment": "study", "mean": 99.0,
+                        "estimand": "average_complex"})
+    table = estimand_comparison(pd.DataFrame(rows)).set_index("model")
+    assert set(table["contrast"]) == {"RB - HZ"}
+    assert table.loc["friendly_contact__total", "shift"] == pytest.approx(4.0)
+    assert table.loc["friendly_contact__pre_residence", "shift"] == pytest.approx(1.5)
+    assert table.loc["friendly_contact", "shift"] == 0.0
+    one = pd.DataFrame([r for r in rows if r["model"] == "friendly_contact"])
+    assert estimand_comparison(one).empty  # a single estimand: nothing to compare

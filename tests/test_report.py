@@ -27,7 +27,13 @@ def _tables():
          "sd": 0.1, "q05": 0.1, "q95": 0.5, "verdict": v}
         for m, v in (("contact", "ok"), ("gossip", "fail")) for f in ("GG", "RB")])
     probability = effects.assign(scale="probability", mean=4.0, q05=1.0, q95=7.0)
+    estimands = pd.DataFrame([
+        {"outcome": "friendly_contact", "contrast": "RB - HZ", "effect": e, "adjustment": a,
+         "model": m, "mean": mean, "q05": mean - 3, "q95": mean + 3}
+        for e, a, m, mean in (("conditional", "study", "friendly_contact", 12.0),
+                              ("total", "study", "friendly_contact__total", 15.5))])
     return {"diagnostics": diagnostics, "effects": pd.concat([effects, probability]),
+            "estimands": estimands,
             "findings": pd.DataFrame([{"outcome": "contact", "parameter": "RB - HZ",
                                        "verdict": "supported"}]),
             "coverage": pd.DataFrame([{"model": "contact", "covered": 9, "n": 10}])}
@@ -45,6 +51,8 @@ def _report():
 
 def test_report_flags_failed_model_at_the_top():
     text = _report()
+    estimands = text[text.index('id="estimands"'):text.index('id="ppc"')]
+    assert "+15.5 [+12.5, +18.5]" in estimands and "total, study" in estimands
     flags = text.index('id="flags"')
     assert text.index("gossip", flags) < text.index('id="data"')
     assert "3 divergent transition(s)" in text

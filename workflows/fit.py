@@ -60,7 +60,12 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     """
     from diagnostics.convergence import model_verdict
     from diagnostics.ppc import ppc_table, prior_predictive_table
-    from diagnostics.tables import SUMMARY_COLUMNS, effects_latent, summary_rows
+    from diagnostics.tables import (
+        SUMMARY_COLUMNS,
+        effects_latent,
+        estimand_comparison,
+        summary_rows,
+    )
     from inference.engine import Engine
     from workflows.report import write_report
 
@@ -124,6 +129,9 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                                       zip(effects["model"], effects["contrast"], strict=True)]
     write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     write_csv(effects, out / "effects.csv")
+    estimands = estimand_comparison(effects)
+    if len(estimands):
+        write_csv(estimands, out / "estimands.csv")
     write_csv(missing, out / "missing.csv")
     loo = ppc = psense = None
     with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
@@ -163,6 +171,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                      focal_name=focal_name, fits={r.spec.name: r.tree for r in results},
                      tables={"diagnostics": verdict, "effects": effects, "findings": findings,
                              "overlap": overlap,
+                             "estimands": estimands if len(estimands) else None,
                              "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
                              "coverage": coverage, "psense": psense})
     _write_timing(out, clock, [*results, *joint_results], engine.timings, settings)
