@@ -12,7 +12,8 @@ complex_correlation=)`` turns on an *unmeasured* tenant sociability ``s_i`` shar
 outcomes (loadings :data:`TRAIT_LOADINGS`) and complex effects correlated across outcomes
 (a common complex factor ``w_c``), the world where conditioning friendly contact on contact
 opens a collider path and the conditional effect differs from the total one
-(:func:`total_truth` gives the latter by brute-force simulation). Cohesion is generated item-wise from a tenant
+(:func:`total_truth` gives the latter by brute-force simulation); :data:`WORLDS` names
+worlds that break one assumption each. Cohesion is generated item-wise from a tenant
 latent ``theta_i = eta_i + e_i`` (``e_i ~ N(0, COHESION_TENANT_SD^2)``) through five
 cumulative-logit items; loneliness from a Bernoulli-logit model, after which the three
 support items are drawn consistent with it. Intercepts and thresholds are solved
@@ -47,7 +48,10 @@ __all__ = [
     "simulate",
     "simulated_study",
     "simulated_marginals",
+    "probability_truth",
     "total_truth",
+    "TRUTH_EVENTS",
+    "WORLDS",
     "write_simulation",
 ]
 
@@ -94,8 +98,27 @@ class Design:
     missing_rate: float = 0.0
     sociability: float = 0.0  # SD of the unmeasured tenant trait shared by the outcomes
     complex_correlation: float = 0.0  # correlation of complex effects across outcomes
+    # stress switches (the fitted models' assumptions broken one at a time; 0/off: the
+    # fitted models' own world). link: "probit" draws through Phi(x / 1.702) (same scale,
+    # thinner tails); non_proportional: cumulative outcomes' form effects at the top cut
+    # are (1 + x) times those at the other cuts; complex_sd_by_form: complex SD x exp(+x)
+    # in clustered forms, x exp(-x) in the others; form_by_covariate: extraversion's effect
+    # is larger by x in clustered forms; poor_overlap: the covariates' form shifts are
+    # (1 + x) times larger; heavy_tails: complex effects Student-t(3), same SD
+    link: str = "logit"
+    non_proportional: float = 0.0
+    complex_sd_by_form: float = 0.0
+    form_by_covariate: float = 0.0
+    poor_overlap: float = 0.0
+    heavy_tails: bool = False
 
     def __post_init__(self) -> None:
+        if self.link not in ("logit", "probit"):
+            raise ValueError(f"link must be 'logit' or 'probit', got {self.link!r}")
+        for name in ("non_proportional", "complex_sd_by_form", "form_by_covariate",
+                     "poor_overlap"):
+            if not 0.0 <= getattr(self, name) <= 3.0:
+                raise ValueError(f"{name} must be in [0, 3], got {getattr(self, name)}")
         if not 0.0 <= self.sociability <= 3.0:
             raise ValueError(f"sociability must be in [0, 3], got {self.sociability}")
         if not 0.0 <= self.complex_correlation < 1.0:
@@ -160,7 +183,8 @@ def _tenants(design: Design, complexes: pd.DataFrame, rng: np.random.Generator) 
            "complex_id": complexes["complex_id"].to_numpy()[cidx]}
     for name, spec in COVARIATE_MODEL.items():
         if "p" in spec:
-            shift = np.array([spec.get("shift", {}).get(f, 0.0) for f in forms])
+            shift = (1 + design.poor_overlap) * np.array(
+                [spec.get("shift", {}).get(f, 0.0) for f in forms])
             p = expit(np.log(spec["p"] / (1 - spec["p"])) + shift)
             out[name] = (rng.random(n) < p).astype(int)
         elif "probs" in spec:
@@ -272,8 +296,20 @@ def calibrate(scale: int = 8, sociability: float = 0.0) -> dict:
 # --------------------------------------------------------------------------------------
 # Outcomes
 # --------------------------------------------------------------------------------------
-def _draw_cumulative(eta: np.ndarray, tau, rng) -> np.ndarray:
-    cum = expit(np.asarray(tau)[None, :] - eta[:, None])  # (n, K-1)
+def _cdf(link: str):
+    """The inverse link: expit, or the normal CDF on the logistic's scale (x / 1.702)."""
+    if link == "logit":
+        return expit
+    from scipy.stats import norm
+
+    return lambda x: norm.cdf(np.asarray(x) / 1.702)
+
+
+def _draw_cumulative(eta: np.ndarray, tau, rng, cdf=expit, top_shift=None) -> np.ndarray:
+    lin = np.asarray(tau)[None, :] - eta[:, None]  # (n, K-1)
+    if top_shift is not None:  # a category-specific effect at the top cut only
+        lin[:, -1] -= top_shift
+    cum = cdf(lin)
     return 1 + (rng.random(len(eta))[:, None] > cum).sum(axis=1)
 
 
@@ -294,18 +330,40 @@ def _outcomes(merged: pd.DataFrame, rng: np.random.Generator, design: Design | N
         trait = shared_rng.normal(0.0, design.sociability, len(merged))
         common = shared_rng.normal(0.0, 1.0, n_c)
 
+    cdf = _cdf(design.link)
+    clustered = merged["living_form"].isin([f.code for f in cb.FORMS if f.clustered]) \
+        .to_numpy(dtype=float)
+    form_of_complex = np.zeros(n_c)
+    form_of_complex[cidx] = clustered
+    sd_factor = np.exp(design.complex_sd_by_form * (2 * form_of_complex - 1)) \
+        if design.complex_sd_by_form else 1.0
+    extra = design.form_by_covariate * clustered * X["extraversion"].to_numpy() \
+        if design.form_by_covariate else 0.0
+
     def eta_of(name: str) -> np.ndarray:
         sd = TRUE_EFFECTS[name]["complex_sd"]
-        u = rng.normal(0.0, sd, n_c)
+        if design.heavy_tails:  # Student-t(3) scaled to the same SD
+            u = rng.standard_t(3.0, n_c) * sd / np.sqrt(3.0)
+        else:
+            u = rng.normal(0.0, sd, n_c)
         if r > 0:  # sd (sqrt(r) w_c + sqrt(1 - r) v_c): correlation r across outcomes
             u = np.sqrt(1 - r) * u + np.sign(TRAIT_LOADINGS[name]) * np.sqrt(r) * sd * common
-        return _linear_predictor(name, merged, X) + u[cidx] + TRAIT_LOADINGS[name] * trait
+        u = u * sd_factor
+        return _linear_predictor(name, merged, X) + u[cidx] + TRAIT_LOADINGS[name] * trait \
+            + extra
+
+    def top_shift(name: str):
+        if not design.non_proportional:
+            return None
+        form_eff = dict(zip(cb.FORM_CODES, TRUE_EFFECTS[name]["forms"], strict=True))
+        return design.non_proportional * merged["living_form"].map(form_eff).to_numpy(float)
 
     def bernoulli(eta):
-        return (rng.random(len(eta)) < expit(eta)).astype(int)
+        return (rng.random(len(eta)) < cdf(eta)).astype(int)
 
     for name in ("contact", "help_received", "help_given"):
-        out[name] = _draw_cumulative(eta_of(name), cal[name]["thresholds"], rng)
+        out[name] = _draw_cumulative(eta_of(name), cal[name]["thresholds"], rng, cdf,
+                                     top_shift(name))
     daily = (out["contact"] == 3).to_numpy(dtype=float)
     f = cal["friendly_contact"]
     friendly = bernoulli(f["intercept"] + f["contact_daily"] * daily + eta_of("friendly_contact"))
@@ -314,13 +372,14 @@ def _outcomes(merged: pd.DataFrame, rng: np.random.Generator, design: Design | N
     out.loc[out["contact"] == 1, "friendly_contact"] = pd.NA
     organised = bernoulli(cal["activity_organised"]["intercept"] + eta_of("activity_organised"))
     part = _draw_cumulative(eta_of("activity_participation"),
-                            cal["activity_participation"]["thresholds"], rng)
+                            cal["activity_participation"]["thresholds"], rng, cdf,
+                            top_shift("activity_participation"))
     out["activity_participation"] = np.where(organised == 1, part, 0)
     for name in ("organised_together", "maintained_together", "gossip"):
         out[name] = bernoulli(cal[name]["intercept"] + eta_of(name))
     theta = eta_of("cohesion") + rng.normal(0.0, COHESION_TENANT_SD, len(merged))
     for j, tau in enumerate(cal["cohesion"]["item_thresholds"], start=1):
-        item = _draw_cumulative(theta, tau, rng)
+        item = _draw_cumulative(theta, tau, rng, cdf)
         out[f"cohesion_{j}"] = 6 - item if j == 3 else item  # item 3 negatively worded
     lonely = bernoulli(cal["lonely"]["intercept"] + eta_of("lonely"))
     out[["support_1", "support_2", "support_3"]] = _support_items(lonely, rng)
@@ -406,31 +465,74 @@ def truth(design: Design, *, seed: int) -> dict:
     }
 
 
-def total_truth(design: Design | None = None, *, seed: int, n_rep: int = 100) -> dict:
-    """Probability-scale truth of the two-part outcomes' *total* events per form, by
-    brute-force simulation (not the project's g-computation, so a bug there cannot cancel).
+# The events the default models read on the probability scale (data/suite.py: the top
+# category; help "at least monthly"; P(y = 1)), cohesion's mean, and the two-part outcomes'
+# totals, as functions of one replication of the generator's outcomes
+TRUTH_EVENTS = {
+    "contact": ("P(contact >= 3)", lambda y: y["contact"] == 3),
+    "help_received": ("P(help_received >= 2)", lambda y: y["help_received"] >= 2),
+    "help_given": ("P(help_given >= 2)", lambda y: y["help_given"] >= 2),
+    "activity_organised": ("P(activity_organised = 1)",
+                           lambda y: y["activity_participation"] > 0),
+    **{name: (f"P({name} = 1)", lambda y, n=name: y[n] == 1)
+       for name in ("organised_together", "maintained_together", "gossip")},
+    "lonely": ("P(lonely = 1)", lambda y: (y[["support_1", "support_2", "support_3"]]
+                                           <= 3).all(axis=1)),
+    "cohesion": ("mean cohesion", lambda y: (y["cohesion_1"] + y["cohesion_2"]
+                                             + (6 - y["cohesion_3"]) + y["cohesion_4"]
+                                             + y["cohesion_5"]) / 5),
+    "friendly_contact": ("P(contact >= 2 and friendly_contact = 1)",
+                         lambda y: (y["contact"] >= 2) & (y["friendly_contact"] == 1)),
+    "activity_participation": ("P(activity_organised = 1 and activity_participation >= 3)",
+                               lambda y: y["activity_participation"] == 3),
+}
+TWO_PART = ("friendly_contact", "activity_participation")  # their truths are totals
+
+# Named test worlds: the fitted models' own (default) and one broken assumption each
+WORLDS = {
+    "default": Design(),
+    "probit": Design(link="probit"),
+    "non_proportional": Design(non_proportional=0.8),
+    "complex_sd_by_form": Design(complex_sd_by_form=0.5),
+    "shared_trait": Design(sociability=1.0, complex_correlation=0.6),
+    "form_by_covariate": Design(form_by_covariate=0.6),
+    "poor_overlap": Design(poor_overlap=1.5),
+    "heavy_tails": Design(heavy_tails=True),
+}
+
+
+def probability_truth(design: Design | None = None, *, seed: int, n_rep: int = 60,
+                      outcomes: tuple[str, ...] | None = None) -> dict:
+    """Probability-scale truth per outcome and form, by brute-force simulation (not the
+    project's g-computation, so a bug there cannot cancel out).
 
     Every tenant of the data set simulated with ``design`` and ``seed`` keeps their
     covariates and complex features and is placed in each form, in a *new* complex of
-    their own; the generator draws their outcomes ``n_rep`` times (new complex effects,
-    a new draw of the unmeasured trait). Returns ``{"friendly_contact": {form: P(contact >=
-    2 and friendly)}, "activity_participation": {form: P(organised and weekly)}}`` with
-    Monte Carlo SE about 0.001.
+    their own; the generator draws their outcomes ``n_rep`` times (new complex effects, a
+    new draw of any unmeasured trait). Returns ``{outcome: {form: value}}`` for the events
+    of :data:`TRUTH_EVENTS` (the two-part outcomes: their *total* events), Monte Carlo SE
+    about 0.001 at 60 replications of 2,963 tenants.
     """
     design = design or Design()
     _, _, merged = _population(design, seed)
     rng = np.random.default_rng([seed, 11])
-    out = {"friendly_contact": {}, "activity_participation": {}}
+    names = outcomes or tuple(TRUTH_EVENTS)
+    out = {name: {} for name in names}
     for form in cb.FORM_CODES:
         placed = merged.assign(living_form=form, complex_id=np.arange(len(merged)))
-        friendly = weekly = 0.0
+        sums = dict.fromkeys(names, 0.0)
         for _ in range(n_rep):
             y = _outcomes(placed, rng, design, rng)
-            friendly += float(((y["contact"] >= 2) & (y["friendly_contact"] == 1)).mean())
-            weekly += float((y["activity_participation"] == 3).mean())
-        out["friendly_contact"][form] = friendly / n_rep
-        out["activity_participation"][form] = weekly / n_rep
+            for name in names:
+                sums[name] += float(np.mean(TRUTH_EVENTS[name][1](y)))
+        for name in names:
+            out[name][form] = sums[name] / n_rep
     return out
+
+
+def total_truth(design: Design | None = None, *, seed: int, n_rep: int = 100) -> dict:
+    """The two-part outcomes' *total* events per form (:func:`probability_truth`)."""
+    return probability_truth(design, seed=seed, n_rep=n_rep, outcomes=TWO_PART)
 
 
 # --------------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
 def ppc_figure(ppc: pd.DataFrame, model: str):
     """Observed share (dot) vs replicated 90% interval (bar) of the top statistic per group."""
     g = ppc[(ppc["model"] == model)]
+    if "check" in g:  # the shares overall, per level and by group size
+        g = g[g["check"] == "shares"]
     stat = g["statistic"].iloc[-1] if not g["statistic"].str.startswith("share").any() else \
         sorted(s for s in g["statistic"].unique() if s.startswith("share"))[-1]
     g = g[g["statistic"] == stat].reset_index(drop=True)

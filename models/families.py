@@ -215,6 +215,14 @@ class Family(ABC):
         """Observed ``(n,)`` and replicated ``(S, n)`` responses as the statistics read them."""
         return obs, rep
 
+    def draw(self, eta: np.ndarray, draws: Draws, rng: np.random.Generator,
+             data: ModelData) -> np.ndarray:
+        """Replicated responses ``(S, n)`` (coded as ``data.y``) for a latent predictor
+        ``eta`` ``(n, S)`` without intercept or thresholds -- replications with *new*
+        group effects, drawn outside PyMC. ``NotImplementedError`` where not available."""
+        raise NotImplementedError(f"the {self.name} family draws no replications outside "
+                                  f"PyMC")
+
     # -- the plain-Bambi equivalent ----------------------------------------------------
     def require_bambi(self, spec: ModelSpec) -> str:
         """Bambi's family name, or ``ValueError`` where plain Bambi has none."""
@@ -325,9 +333,13 @@ class Bernoulli(Family):
     def event_probability(self, eta, draws, *, sd, event):
         return _integrate(eta + draws("intercept")[None, :], sd, expit)
 
+    def draw(self, eta, draws, rng, data):
+        p = expit(eta + draws("intercept")[None, :]).T  # (S, n)
+        return (rng.random(p.shape) < p).astype(np.int64)
+
     def ppc_statistics(self, data):
-        """The share of 0s and 1s."""
-        return _shares((0, 1))
+        """The share of 1s (the share of 0s is its complement: not a second check)."""
+        return {"share 1": _shares((0, 1))["share 1"]}
 
     def bambi_response(self, spec, data):
         return np.asarray(data.y, dtype=int)
@@ -392,6 +404,10 @@ class Binomial(Family):
     def event_probability(self, eta, draws, *, sd, event):
         return _integrate(eta + draws("intercept")[None, :], sd, expit)
 
+    def draw(self, eta, draws, rng, data):
+        p = expit(eta + draws("intercept")[None, :]).T  # (S, n)
+        return rng.binomial(np.broadcast_to(data.trials, p.shape), p)
+
     def ppc_arrays(self, obs, rep, data=None):
         """Each row's share of successes (successes / trials), so that statistics apply to
         any subset of rows."""
@@ -442,6 +458,10 @@ class Gaussian(Family):
 
     def event_probability(self, eta, draws, *, sd, event):
         return (eta + draws("intercept")[None, :]).mean(axis=0)
+
+    def draw(self, eta, draws, rng, data):
+        mu = (eta + draws("intercept")[None, :]).T  # (S, n)
+        return mu + draws("sigma")[:, None] * rng.standard_normal(mu.shape)
 
     def ppc_statistics(self, data):
         """Mean, sd, skewness, minimum and maximum."""
@@ -516,6 +536,10 @@ class Cumulative(_Ordinal):
     def event_probability(self, eta, draws, *, sd, event):
         tau = draws("thresholds")[:, event - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
         return _integrate(eta, sd, lambda lin: 1.0 - expit(tau[None, :, None] - lin))
+
+    def draw(self, eta, draws, rng, data):
+        cum = expit(draws("thresholds")[:, None, :] - eta.T[:, :, None])  # (S, n, K-1)
+        return (rng.random(eta.T.shape)[:, :, None] > cum).sum(axis=2)  # codes 0..K-1
 
     def bambi_response(self, spec, data):
         import pandas as pd

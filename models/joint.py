@@ -261,9 +261,9 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     """Draws of the population-average *total* probability per focal level.
 
     The population is the gate's analysed rows (``rows`` of them, default all) with
-    complete part covariates; each is placed in every form. ``new_complex`` integrates over the correlated complex effects of
-    both parts, ``average_complex`` sets them to 0. Returns ``(array (sample, form), n)``
-    with ``n`` the population's size.
+    complete part covariates; each is placed in every form. ``new_complex`` integrates over
+    the correlated complex effects of both parts, ``average_complex`` sets them to 0.
+    Returns ``(array (sample, form), n)`` with ``n`` the population's size.
     """
     gate, part = joint.parts
     fkey, key = gate.level_key(gate.focal), gate.level_key(joint.level)

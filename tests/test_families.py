@@ -386,7 +386,7 @@ def test_event_probability_integrates_a_row_specific_sd():
 def test_ppc_statistics():
     rep = np.array([[0, 1, 1, 1], [0, 0, 0, 1]])
     shares = Bernoulli().ppc_statistics(_data(np.zeros(4)))
-    assert list(shares) == ["share 0", "share 1"]
+    assert list(shares) == ["share 1"]
     np.testing.assert_allclose(shares["share 1"](rep), [0.75, 0.25])
     ordinal = _data(np.zeros(4, dtype=int), ("low", "mid", "high"))
     stats = Cumulative().ppc_statistics(ordinal)

@@ -1,9 +1,10 @@
 """Posterior predictive checks flag a model that cannot reproduce the data."""
 
+import numpy as np
 import pytest
 
 from data.suite import default_specs
-from diagnostics.ppc import ppc_table, prior_predictive_table
+from diagnostics.ppc import mid_p, ppc_table, prior_predictive_table, proportional_odds_rows
 from inference.engine import Engine, SamplerSettings
 from models.design import prepare
 
@@ -25,7 +26,7 @@ def test_correct_model_reproduces_overall_shares(engine, small_frame):
     data, tree = _fit(engine, small_frame, spec)
     table = ppc_table(tree, spec, data)
     overall = table[table["group"] == "all"]
-    assert set(overall["statistic"]) == {"share 0", "share 1"}
+    assert set(overall["statistic"]) == {"share 1"}  # share 0 is its complement
     assert (overall["verdict"] == "ok").all(), overall
     assert {"living_form=HZ", "living_form=RB"} <= set(table["group"])
     assert any(g.startswith("size ") for g in table["group"])
@@ -51,3 +52,50 @@ def test_wrong_family_is_flagged(engine, small_frame):
     table = ppc_table(tree, spec, data).set_index(["group", "statistic"])
     assert table.loc[("all", "skewness"), "verdict"] == "misfit"
     assert table.loc[("all", "min"), "verdict"] == "misfit"
+
+
+def test_mid_p_splits_ties():
+    # a discrete statistic equal to the observed value in every replication is no evidence
+    assert mid_p(np.full(100, 0.3), 0.3) == 0.5
+    assert mid_p(np.array([0.1, 0.3, 0.3, 0.5]), 0.3) == pytest.approx(0.5)
+    assert mid_p(np.array([0.4, 0.5]), 0.3) == 1.0
+
+
+def test_new_group_replications_catch_a_missing_complex_level(engine, small_frame):
+    """Fitted complex effects reproduce every share; only replications with *new* complex
+    effects show that a model whose complex SD is forced to ~0 underrates the spread
+    between complexes."""
+    spec = default_specs()["activity_organised"]
+    data, tree = _fit(engine, small_frame, spec)
+    spread = ppc_table(tree, spec, data).query("check == 'between-group spread'")
+    assert len(spread) >= 2 and (spread["verdict"] == "ok").all(), spread
+    flat = spec.with_(name="flat_complex", priors={"group_sd_scale": 0.01})
+    data_f, tree_f = _fit(engine, small_frame, flat)
+    spread_f = ppc_table(tree_f, flat, data_f).query("check == 'between-group spread'")
+    assert spread_f.set_index("group").loc["all", "verdict"] == "misfit", spread_f
+    assert (spread_f["observed"] > spread_f["replicated_q95"]).any()
+
+
+def test_proportional_odds_check_flags_a_category_specific_effect():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    n, S = 2000, 300
+    x = (rng.random(n) < 0.5).astype(float)
+    data = SimpleNamespace(categories=(1, 2, 3), X=x[:, None], term_names=("x",),
+                           level_idx={}, level_labels={})
+    spec = SimpleNamespace(focal=None, reference=None)
+
+    def po(size, shift):  # cumulative logit, one shift for every cut
+        cuts = np.array([-0.5, 1.0])
+        cum = 1 / (1 + np.exp(-(cuts[None, :] - shift[:, None])))
+        return (rng.random(size)[:, None] > cum).sum(axis=1)
+
+    rep = np.stack([po(n, 0.8 * x) for _ in range(S)])
+    ok = proportional_odds_rows(po(n, 0.8 * x), rep, spec, data)[0]
+    # x raises only the top category: the bottom cut is untouched
+    bottom = po(n, np.zeros(n))
+    skewed = np.where((x == 1) & (bottom == 1) & (rng.random(n) < 0.5), 2, bottom)
+    bad = proportional_odds_rows(skewed, rep, spec, data)[0]
+    assert 0.025 < ok["ppp"] < 0.975
+    assert bad["ppp"] < 0.025 or bad["ppp"] > 0.975

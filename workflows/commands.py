@@ -96,6 +96,21 @@ def _sensitivity_args(p: argparse.ArgumentParser) -> None:
     _fit_args(p)
 
 
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--worlds", default="all",
+                   help="comma-separated test worlds (data.simulate.WORLDS: default, probit, "
+                   "non_proportional, complex_sd_by_form, shared_trait, form_by_covariate, "
+                   "poor_overlap, heavy_tails) or 'all' (default)")
+    p.add_argument("--outcomes", help="comma-separated outcomes (default contact, gossip, "
+                   "lonely, friendly_contact; the two-part ones as their total)")
+    p.add_argument("--data-seed", type=int, default=7, help="seed of each world's data set")
+    p.add_argument("--n-rep", type=int, default=60,
+                   help="brute-force replications per form for the truth (default 60)")
+    for flag in ("--draws", "--tune", "--chains", "--seed"):
+        p.add_argument(flag, type=int)
+    p.add_argument("--out", type=Path, help="output folder (default results/validate)")
+
+
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -103,13 +118,22 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-complexes", type=int, default=470)
     p.add_argument("--missing-rate", type=float, default=0.0,
                    help="MCAR share of missing cells in covariates and outcome items")
+    p.add_argument("--world", default="default",
+                   help="test world (data.simulate.WORLDS): the fitted models' own "
+                   "(default) or one that breaks an assumption, e.g. probit, shared_trait")
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from data.simulate import Design, simulated_marginals, write_simulation
+    import dataclasses
+
+    from data.simulate import WORLDS, simulated_marginals, write_simulation
     from workflows.console import say
 
-    design = Design(args.n_tenants, args.n_complexes, args.missing_rate)
+    if args.world not in WORLDS:
+        say(f"error: unknown world {args.world!r}; known: {sorted(WORLDS)}")
+        return 2
+    design = dataclasses.replace(WORLDS[args.world], n_tenants=args.n_tenants,
+                                 n_complexes=args.n_complexes, missing_rate=args.missing_rate)
     out = write_simulation(args.out, seed=args.seed, design=design)
     say(f"wrote {args.out}/complexes.csv ({len(out['complexes'])} complexes), "
         f"tenants.csv ({len(out['tenants'])} tenants), truth.json")
@@ -150,6 +174,8 @@ COMMANDS: tuple[Command, ...] = (
             _lazy("workflows.sbc", "sbc_command")),
     Command("sensitivity", "refit every model under a grid of priors", _sensitivity_args,
             _lazy("workflows.sensitivity", "sensitivity_command")),
+    Command("validate", "coverage of the truth in test worlds that break the model",
+            _validate_args, _lazy("workflows.validate", "validate_command")),
     Command("simulate", "write a simulated data set with its truth", _simulate_args, _simulate),
     Command("clear-cache", "remove the project's compile cache (.cache/pytensor)",
             lambda p: None, lambda args: _clear_cache()),

@@ -1,0 +1,77 @@
+"""Validation in test worlds: probability-scale contrasts against a brute-force truth.
+
+Every test world (:data:`data.simulate.WORLDS`) breaks one assumption of the fitted models
+(or none: ``default``). Its truth per outcome and form comes from simulating new complexes
+with the generator itself (:func:`data.simulate.probability_truth`), not from the
+project's g-computation, so a bug there cannot cancel out. Pure functions; the
+``validate`` command fits and writes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["NULL_BAND", "coverage_by_world", "validation_rows", "worlds_figure"]
+
+# a true contrast this small counts as "no effect": a directional verdict on it is false
+NULL_BAND = {"probability": 1.0, "response": 0.02}  # percentage points; response units
+
+
+def validation_rows(effects: pd.DataFrame, truth: dict[str, float], *, world: str,
+                    reference: str = "HZ") -> pd.DataFrame:
+    """Each ``X - reference`` contrast of one model's probability rows (a new complex, all
+    analysed) beside its truth: ``covered`` (90% interval), ``null`` (the true contrast
+    is within :data:`NULL_BAND`) and ``supported`` (P(> 0) >= 0.95 or <= 0.05)."""
+    rows = effects[(effects["estimand"] == "new_complex")
+                   & (effects["population"] == "all analysed")
+                   & effects["contrast"].str.endswith(f" - {reference}")].copy()
+    scale = np.where(rows["scale"] == "probability", 100.0, 1.0)
+    forms = rows["contrast"].str.split(" - ", regex=False).str[0]
+    rows["truth"] = [truth[f] - truth[reference] for f in forms] * scale
+    rows["error"] = rows["mean"] - rows["truth"]
+    rows["covered"] = (rows["q05"] <= rows["truth"]) & (rows["truth"] <= rows["q95"])
+    band = rows["scale"].map(NULL_BAND)
+    rows["null"] = rows["truth"].abs() < band
+    rows["supported"] = (rows["p_positive"] >= 0.95) | (rows["p_positive"] <= 0.05)
+    rows.insert(0, "world", world)
+    keep = ["world", "model", "outcome", "contrast", "effect", "event", "scale", "truth",
+            "mean", "q05", "q95", "error", "covered", "null", "supported", "p_positive"]
+    return rows[keep].reset_index(drop=True)
+
+
+def coverage_by_world(table: pd.DataFrame) -> pd.DataFrame:
+    """Per world and outcome: contrasts, 90% coverage, mean absolute error, true nulls and
+    how many of them came out "supported" (a directional verdict on no effect)."""
+    g = table.groupby(["world", "outcome"], sort=False)
+    out = g.agg(n=("covered", "size"), covered=("covered", "sum"),
+                mean_abs_error=("error", lambda e: float(np.abs(e).mean())),
+                true_nulls=("null", "sum"))
+    out["coverage"] = out["covered"] / out["n"]
+    out["nulls_supported"] = g.apply(lambda d: int((d["null"] & d["supported"]).sum()),
+                                     include_groups=False)
+    return out.reset_index()
+
+
+def worlds_figure(coverage: pd.DataFrame):
+    """Heat map of 90% coverage, world x outcome, annotated with covered / n."""
+    import matplotlib.pyplot as plt
+
+    wide = coverage.pivot(index="world", columns="outcome", values="coverage")
+    text = coverage.assign(label=coverage["covered"].astype(int).astype(str) + "/"
+                           + coverage["n"].astype(str)).pivot(
+        index="world", columns="outcome", values="label")
+    fig, ax = plt.subplots(figsize=(1.3 * wide.shape[1] + 2.5, 0.5 * wide.shape[0] + 1.5))
+    im = ax.imshow(wide.to_numpy(dtype=float), vmin=0.5, vmax=1.0, cmap="RdYlGn")
+    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(wide.shape[0]), wide.index, fontsize=8)
+    for i in range(wide.shape[0]):
+        for j in range(wide.shape[1]):
+            label = text.iloc[i, j]
+            if isinstance(label, str):
+                ax.text(j, i, label, ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax, label="coverage of the 90% intervals")
+    ax.set_title("Probability-scale contrasts vs HZ, new complex: coverage of the truth",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig

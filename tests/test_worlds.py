@@ -1,0 +1,76 @@
+"""Test worlds that break the fitted models' assumptions, and validation against a
+brute-force truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import run_models
+from data.simulate import WORLDS, Design, probability_truth, simulate
+from data.validation import validate_study
+from diagnostics.worlds import coverage_by_world, validation_rows
+
+SMALL = {"n_tenants": 1500, "n_complexes": 250}
+
+
+@pytest.mark.parametrize("world", sorted(WORLDS))
+def test_every_world_simulates_valid_data(world):
+    import dataclasses
+
+    cx, tn, truth = simulate(dataclasses.replace(WORLDS[world], **SMALL), seed=2)
+    validate_study(cx, tn)  # raises naming every problem
+    assert truth["design"]["link"] in ("logit", "probit")
+    _, default, _ = simulate(Design(**SMALL), seed=2)
+    same = default["contact"].equals(tn["contact"])
+    assert same == (world in ("default",)), world  # every stress switch changes the data
+
+
+def test_switches_do_what_they_say():
+    rng_free = probability_truth(Design(**SMALL), seed=4, n_rep=6, outcomes=("contact",))
+    npo = probability_truth(Design(**SMALL, non_proportional=1.0), seed=4, n_rep=6,
+                            outcomes=("contact", "help_received"))
+    base = probability_truth(Design(**SMALL), seed=4, n_rep=6, outcomes=("help_received",))
+    # top-cut form effects doubled: the forms' P(daily contact) spread out ...
+    spread = np.ptp(list(npo["contact"].values())) - np.ptp(list(rng_free["contact"].values()))
+    assert spread > 0.05
+    # ... while "at least monthly help" reads the bottom cut, untouched
+    np.testing.assert_allclose(list(npo["help_received"].values()),
+                               list(base["help_received"].values()), atol=0.01)
+    _, heavy, _ = simulate(Design(**SMALL, heavy_tails=True), seed=4)
+    assert len(heavy) == SMALL["n_tenants"]
+    with pytest.raises(ValueError, match="link"):
+        Design(link="cloglog")
+
+
+def test_validation_rows_and_coverage():
+    effects = pd.DataFrame([
+        {"model": "m", "outcome": "o", "contrast": c, "scale": "probability",
+         "estimand": "new_complex", "population": "all analysed", "effect": "total",
+         "event": "P(o = 1)", "mean": m, "q05": m - 2, "q95": m + 2, "p_positive": p}
+        for c, m, p in (("A - HZ", 5.0, 0.99), ("B - HZ", 0.2, 0.97), ("C - HZ", 1.0, 0.7),
+                        ("A - non-clustered", 9.0, 1.0), ("A", 30.0, np.nan))])
+    truth = {"HZ": 0.20, "A": 0.24, "B": 0.2005, "C": 0.25}
+    rows = validation_rows(effects, truth, world="w").set_index("contrast")
+    assert list(rows.index) == ["A - HZ", "B - HZ", "C - HZ"]
+    assert rows.loc["A - HZ", "truth"] == pytest.approx(4.0)
+    assert rows["covered"].tolist() == [True, True, False]
+    assert rows.loc["B - HZ", "null"] and rows.loc["B - HZ", "supported"]
+    cov = coverage_by_world(rows.reset_index()).iloc[0]
+    assert (cov["n"], cov["covered"], cov["true_nulls"], cov["nulls_supported"]) == \
+        (3, 2, 1, 1)
+
+
+def test_cli_validate_writes_tables(tmp_path, capsys):
+    out = tmp_path / "v"
+    rc = run_models.main(["validate", "--worlds", "heavy_tails", "--outcomes", "gossip",
+                          "--draws", "60", "--tune", "80", "--chains", "1", "--n-rep", "2",
+                          "--out", str(out)])
+    assert rc == 0
+    table = pd.read_csv(out / "validate.csv")
+    assert set(table["world"]) == {"heavy_tails"} and len(table) == 6
+    assert table["truth"].notna().all()
+    assert (out / "validate.png").stat().st_size > 5_000
+    assert "coverage" in capsys.readouterr().out
+    assert run_models.main(["validate", "--worlds", "nowhere", "--out", str(out)]) == 2
