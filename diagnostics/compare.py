@@ -22,8 +22,30 @@ log = logging.getLogger(__name__)
 PARETO_K_BAD = 0.7
 
 
-def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
-    """elpd_loo, its SE, p_loo and the count of Pareto k > 0.7 per model."""
+LOO_PIT_ALPHA = 0.01  # a KS p-value below this: the LOO predictive distribution misfits
+
+
+def loo_pit_summary(tree: xr.DataTree, observed: np.ndarray, res) -> tuple[float, float]:
+    """LOO-PIT (arviz-stats ``loo_pit``, randomised for discrete responses, reusing the
+    PSIS weights of ``res``): the KS p-value against uniform and the share of PIT values
+    in the outer 10% (0.10 when calibrated; more: tails too thin, less: too wide)."""
+    from scipy.stats import kstest
+
+    t = tree.copy()
+    ll = tree["log_likelihood"]["y"]
+    dims = [d for d in ll.dims if d not in ("chain", "draw")]
+    t["observed_data"] = xr.Dataset({"y": (dims, np.asarray(observed))},
+                                    coords={d: ll[d].values for d in dims if d in ll.coords})
+    pit = azs.loo_pit(t, var_names=["y"], log_weights=xr.Dataset({"y": res.log_weights}),
+                      pareto_k=xr.Dataset({"y": res.pareto_k}))
+    v = np.asarray(pit["y"]).ravel()
+    return float(kstest(v, "uniform").pvalue), float(((v < 0.05) | (v > 0.95)).mean())
+
+
+def loo_table(fits: dict[str, xr.DataTree],
+              observed: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """elpd_loo, its SE, p_loo and the count of Pareto k > 0.7 per model; with ``observed``
+    (each model's coded response) also the LOO-PIT calibration (:func:`loo_pit_summary`)."""
     rows = []
     for name, tree in fits.items():
         with warnings.catch_warnings():  # high Pareto k is reported in the table instead
@@ -31,11 +53,19 @@ def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
             res = azs.loo(tree, pointwise=True)
         k = np.asarray(res.pareto_k).ravel()
         bad = int((k > PARETO_K_BAD).sum())
-        rows.append({"model": name, "elpd_loo": float(res.elpd), "se": float(res.se),
-                     "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad,
-                     "verdict": "ok" if bad == 0 else "warn",
-                     "note": "" if bad == 0 else f"{bad} observation(s) with Pareto k > "
-                     f"{PARETO_K_BAD}: their LOO estimate is unreliable"})
+        notes = [f"{bad} observation(s) with Pareto k > {PARETO_K_BAD}: their LOO estimate "
+                 f"is unreliable"] if bad else []
+        row = {"model": name, "elpd_loo": float(res.elpd), "se": float(res.se),
+               "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad}
+        if observed is not None and name in observed:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+                p, outer = loo_pit_summary(tree, observed[name], res)
+            row |= {"loo_pit_ks_p": p, "loo_pit_outer": outer}
+            if p < LOO_PIT_ALPHA:
+                notes.append(f"LOO-PIT not uniform (KS p {p:.3g}, {outer:.0%} in the outer "
+                             f"10%): the predictive distribution misfits")
+        rows.append(row | {"verdict": "warn" if notes else "ok", "note": "; ".join(notes)})
     return pd.DataFrame(rows)
 
 

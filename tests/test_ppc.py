@@ -108,3 +108,20 @@ def test_proportional_odds_check_flags_a_category_specific_effect():
     bad = proportional_odds_rows(skewed, rep, spec, data)[0]
     assert 0.025 < ok["ppp"] < 0.975
     assert bad["ppp"] < 0.025 or bad["ppp"] > 0.975
+
+
+def test_loo_pit_is_uniform_for_a_fitting_model_and_not_for_a_wrong_family(engine,
+                                                                           small_frame):
+    from diagnostics.compare import loo_table
+
+    good = default_specs()["gossip"]
+    wrong = good.with_(name="gossip_gaussian", family="gaussian")
+    fits, observed = {}, {}
+    for spec in (good, wrong):
+        data, tree = _fit(engine, small_frame, spec)
+        fits[spec.name], observed[spec.name] = tree, data.y
+    table = loo_table(fits, observed=observed).set_index("model")
+    assert table.loc["gossip", "loo_pit_ks_p"] > 0.01
+    assert 0.05 < table.loc["gossip", "loo_pit_outer"] < 0.2
+    assert table.loc["gossip_gaussian", "loo_pit_ks_p"] < 0.01
+    assert "LOO-PIT not uniform" in table.loc["gossip_gaussian", "note"]

@@ -139,7 +139,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         from diagnostics.compare import loo_table
 
         with clock("PSIS-LOO"):
-            loo = loo_table(with_ll)
+            loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results})
         write_csv(loo, out / "loo.csv")
         verdict["pareto_k_bad"] = verdict["model"].map(loo.set_index("model")["pareto_k_bad"])
     if ppcs:
