@@ -55,18 +55,18 @@ def mid_p(t_rep: np.ndarray, t_obs: float) -> float:
     return float((t_rep > t_obs).mean() + 0.5 * (t_rep == t_obs).mean())
 
 
+def _row(check: str, group: str, statistic: str, t_obs: float, t_rep: np.ndarray) -> dict:
+    """One check: the observed statistic beside its replications and the mid-p value."""
+    return {"check": check, "group": group, "statistic": statistic, "observed": t_obs,
+            "replicated_mean": float(t_rep.mean()),
+            "replicated_q05": float(np.quantile(t_rep, 0.05)),
+            "replicated_q95": float(np.quantile(t_rep, 0.95)), "ppp": mid_p(t_rep, t_obs)}
+
+
 def _rows(obs: np.ndarray, rep: np.ndarray, stats: dict, where: str,
           check: str = "shares") -> list[dict]:
-    rows = []
-    for name, fn in stats.items():
-        t_obs = float(fn(obs[None, :])[0])
-        t_rep = fn(rep)
-        rows.append({"check": check, "group": where, "statistic": name, "observed": t_obs,
-                     "replicated_mean": float(t_rep.mean()),
-                     "replicated_q05": float(np.quantile(t_rep, 0.05)),
-                     "replicated_q95": float(np.quantile(t_rep, 0.95)),
-                     "ppp": mid_p(t_rep, t_obs)})
-    return rows
+    return [_row(check, where, name, float(fn(obs[None, :])[0]), fn(rep))
+            for name, fn in stats.items()]
 
 
 def ppc_table(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
@@ -146,14 +146,8 @@ def proportional_odds_rows(obs: np.ndarray, rep: np.ndarray, spec: ModelSpec,
         x = np.asarray(x, dtype=float)
         if min((x == 1).sum(), (x == 0).sum()) < 10:
             continue
-        t_obs = float(lor_gap(obs[None, :], x)[0])
-        t_rep = lor_gap(rep, x)
-        rows.append({"check": "proportional odds", "group": name,
-                     "statistic": "log OR top cut - log OR bottom cut", "observed": t_obs,
-                     "replicated_mean": float(t_rep.mean()),
-                     "replicated_q05": float(np.quantile(t_rep, 0.05)),
-                     "replicated_q95": float(np.quantile(t_rep, 0.95)),
-                     "ppp": mid_p(t_rep, t_obs)})
+        rows.append(_row("proportional odds", name, "log OR top cut - log OR bottom cut",
+                         float(lor_gap(obs[None, :], x)[0]), lor_gap(rep, x)))
     return rows
 
 
@@ -180,9 +174,8 @@ def group_spread_rows(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         sd = draws(f"sd_{spec.level_key(lv)}")
         u = rng.standard_normal((len(data.level_labels[lv]), len(sd))) * sd[None, :]
         eta += u[data.level_idx[lv]]
-    try:
-        rep = family.draw(eta, draws, rng, data)
-    except NotImplementedError:
+    rep = family.draw(eta, draws, rng, data)
+    if rep is None:  # the family draws no replications outside PyMC
         return []
     obs, rep = family.ppc_arrays(np.asarray(data.y, dtype=float), rep.astype(float), data)
     lowest = levels[0]
@@ -202,14 +195,10 @@ def group_spread_rows(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
             sums = np.zeros((a.shape[0], len(cnt)))
             np.add.at(sums.T, inv, a[:, m].T)
             return (sums / cnt)[:, k].std(axis=1)
-        t_obs, t_rep = float(spread(obs[None, :])[0]), spread(rep)
-        rows.append({"check": "between-group spread", "group": where,
-                     "statistic": f"sd of {lowest} means (new {lowest} effects; "
-                                  f"{int(keep.sum())} with >= {min_rows} rows)",
-                     "observed": t_obs, "replicated_mean": float(t_rep.mean()),
-                     "replicated_q05": float(np.quantile(t_rep, 0.05)),
-                     "replicated_q95": float(np.quantile(t_rep, 0.95)),
-                     "ppp": mid_p(t_rep, t_obs)})
+        rows.append(_row("between-group spread", where,
+                         f"sd of {lowest} means (new {lowest} effects; {int(keep.sum())} "
+                         f"with >= {min_rows} rows)", float(spread(obs[None, :])[0]),
+                         spread(rep)))
     return rows
 
 

@@ -93,6 +93,17 @@ def _relabel(tree: xr.DataTree, spec: ModelSpec, data: ModelData) -> xr.DataTree
     return out
 
 
+def _compile(model: pm.Model):
+    """nutpie's compiled model of ``model``."""
+    import nutpie
+
+    with warnings.catch_warnings():
+        # pip's PyTensor links no BLAS; only the initial point of an LKJ prior (varying
+        # slopes, joint models) compiles an op that would use it, once, in C
+        warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS")
+        return nutpie.compile_pymc_model(model)
+
+
 class Engine:
     """Fits specs on data, keeping one compiled model per graph shape for reuse.
 
@@ -115,15 +126,8 @@ class Engine:
         key = _shape_key(spec, data)
         t0 = time.perf_counter()
         if key not in self._cache:
-            import nutpie
-
             model = build_model(spec, data)
-            with warnings.catch_warnings():
-                # pip's PyTensor links no BLAS; only the initial point of an LKJ prior
-                # (varying slopes) compiles an op that would use it, once, in C
-                warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS")
-                compiled = nutpie.compile_pymc_model(model)
-            self._cache[key] = (model, compiled)
+            self._cache[key] = (model, _compile(model))
             log.info("compiled %s in %.1f s", spec.name, time.perf_counter() - t0)
         model, compiled = self._cache[key]
         updates = data_updates(spec, data)
@@ -138,23 +142,12 @@ class Engine:
         t0 = time.perf_counter()
         target_accept = effective_target_accept(spec, settings)
         if settings.sampler == "nutpie":
-            import nutpie
-
             model, compiled, t_compile = self.model_for(spec, data)
-            t1 = time.perf_counter()
-            tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
-                                 chains=settings.chains, seed=settings.seed, cores=self.cores,
-                                 target_accept=target_accept, progress_bar=self.progress,
-                                 save_warmup=False, adaptation=settings.adaptation)
         else:
-            model = build_model(spec, data)
+            model, compiled = build_model(spec, data), None
             t_compile = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            with model:
-                tree = pm.sample(draws=settings.draws, tune=settings.tune,
-                                 chains=settings.chains, target_accept=target_accept,
-                                 random_seed=settings.seed, progressbar=False,
-                                 nuts_sampler="pymc", compute_convergence_checks=False)
+        t1 = time.perf_counter()
+        tree = self._sample(model, compiled, settings, target_accept)
         t_sample = time.perf_counter() - t1
         tree = _relabel(tree, spec, data)
         t2 = time.perf_counter()
@@ -184,31 +177,31 @@ class Engine:
         t0 = time.perf_counter()
         target_accept = max(effective_target_accept(s, settings) for s in joint.parts)
         model = build_joint_model(joint, d1, d2)
-        if settings.sampler == "nutpie":
-            import nutpie
-
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS")
-                compiled = nutpie.compile_pymc_model(model)
-            t_compile = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
-                                 chains=settings.chains, seed=settings.seed, cores=self.cores,
-                                 target_accept=target_accept, progress_bar=self.progress,
-                                 save_warmup=False, adaptation=settings.adaptation)
-        else:
-            t_compile = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            with model:
-                tree = pm.sample(draws=settings.draws, tune=settings.tune,
-                                 chains=settings.chains, target_accept=target_accept,
-                                 random_seed=settings.seed, progressbar=False,
-                                 nuts_sampler="pymc", compute_convergence_checks=False)
+        compiled = _compile(model) if settings.sampler == "nutpie" else None
+        t_compile = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        tree = self._sample(model, compiled, settings, target_accept)
         tree.attrs["target_accept"] = target_accept
         self.timings.append({"model": joint.name, "target_accept": target_accept,
                              "compile_s": t_compile, "sample_s": time.perf_counter() - t1,
                              "total_s": time.perf_counter() - t0})
         return tree
+
+    def _sample(self, model: pm.Model, compiled, settings: SamplerSettings,
+                target_accept: float) -> xr.DataTree:
+        """Posterior draws with nutpie (``compiled``) or, when it is ``None``, PyMC's NUTS."""
+        if compiled is not None:
+            import nutpie
+
+            return nutpie.sample(compiled, draws=settings.draws, tune=settings.tune,
+                                 chains=settings.chains, seed=settings.seed, cores=self.cores,
+                                 target_accept=target_accept, progress_bar=self.progress,
+                                 save_warmup=False, adaptation=settings.adaptation)
+        with model:
+            return pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                             target_accept=target_accept, random_seed=settings.seed,
+                             progressbar=False, nuts_sampler="pymc",
+                             compute_convergence_checks=False)
 
     @staticmethod
     def _add_predictive(tree: xr.DataTree, model: pm.Model, settings: SamplerSettings,

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +40,22 @@ class FitResult:
         return self.spec.name
 
 
+def _load_or_fit(path: Path, spec_json: str, data_hash: str, settings: SamplerSettings,
+                 fit: Callable[[], xr.DataTree], progress: Callable[[str], None],
+                 label: str, fitting: str) -> tuple[xr.DataTree, bool]:
+    """The saved fit at ``path`` if it matches spec, data and settings, else ``fit()``
+    saved there at once (``progress`` says which, after ``label``). Returns
+    ``(tree, reused)``."""
+    keys = {"spec_json": spec_json, "data_hash": data_hash,
+            "settings_json": settings.to_json()}
+    tree = try_load_fit(path, **keys)
+    if tree is not None:
+        progress(f"{label}: reusing saved fit {path}")
+        return tree, True
+    progress(f"{label}: {fitting}")
+    return save_fit(fit(), path, **keys), False
+
+
 def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
               settings: SamplerSettings, fits_dir: Path, engine: Engine | None = None,
               progress: Callable[[str], None] = log.info) -> list[FitResult]:
@@ -53,17 +70,11 @@ def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
         t0 = time.perf_counter()
         data = prepare(frame, spec)
         path = Path(fits_dir) / f"{name}.nc"
-        keys = {"spec_json": spec.to_json(), "data_hash": data.data_hash(),
-                "settings_json": settings.to_json()}
-        tree = try_load_fit(path, **keys)
-        reused = tree is not None
-        if reused:
-            progress(f"[{i}/{len(specs)}] {name}: reusing saved fit {path}")
-        else:
-            progress(f"[{i}/{len(specs)}] {name}: fitting {spec.family} model on {data.n} rows "
-                     f"({data.n_before - data.n} incomplete rows removed) ...")
-            tree = engine.fit(spec, data, settings)
-            tree = save_fit(tree, path, **keys)
+        tree, reused = _load_or_fit(
+            path, spec.to_json(), data.data_hash(), settings,
+            partial(engine.fit, spec, data, settings), progress, f"[{i}/{len(specs)}] {name}",
+            f"fitting {spec.family} model on {data.n} rows ({data.n_before - data.n} "
+            f"incomplete rows removed) ...")
         results.append(FitResult(spec, data, tree, path, reused, time.perf_counter() - t0))
         progress(f"[{i}/{len(specs)}] {name}: done in {time.perf_counter() - t0:.0f} s")
     return results
@@ -99,16 +110,12 @@ def fit_joints(joints: dict, frame: pd.DataFrame, *, settings: SamplerSettings,
         t0 = time.perf_counter()
         d1, d2 = prepare(frame, joint.gate), prepare(frame, joint.part)
         path = Path(fits_dir) / f"{name}.nc"
-        keys = {"spec_json": joint.to_json(), "data_hash": joint_data_hash(d1, d2),
-                "settings_json": settings.to_json()}
-        tree = try_load_fit(path, **keys)
-        reused = tree is not None
-        if reused:
-            progress(f"[joint {i}/{len(joints)}] {name}: reusing saved fit {path}")
-        else:
-            progress(f"[joint {i}/{len(joints)}] {name}: fitting {joint.gate.name} and "
-                     f"{joint.part.name} jointly on {d1.n} + {d2.n} rows ...")
-            tree = save_fit(engine.fit_joint(joint, d1, d2, settings), path, **keys)
+        tree, reused = _load_or_fit(
+            path, joint.to_json(), joint_data_hash(d1, d2), settings,
+            partial(engine.fit_joint, joint, d1, d2, settings), progress,
+            f"[joint {i}/{len(joints)}] {name}",
+            f"fitting {joint.gate.name} and {joint.part.name} jointly on {d1.n} + {d2.n} "
+            f"rows ...")
         results.append(JointResult(joint, (d1, d2), tree, path, reused,
                                    time.perf_counter() - t0))
         progress(f"[joint {i}/{len(joints)}] {name}: done in {time.perf_counter() - t0:.0f} s")

@@ -216,12 +216,12 @@ class Family(ABC):
         return obs, rep
 
     def draw(self, eta: np.ndarray, draws: Draws, rng: np.random.Generator,
-             data: ModelData) -> np.ndarray:
+             data: ModelData) -> np.ndarray | None:
         """Replicated responses ``(S, n)`` (coded as ``data.y``) for a latent predictor
         ``eta`` ``(n, S)`` without intercept or thresholds -- replications with *new*
-        group effects, drawn outside PyMC. ``NotImplementedError`` where not available."""
-        raise NotImplementedError(f"the {self.name} family draws no replications outside "
-                                  f"PyMC")
+        group effects, drawn outside PyMC. ``None`` for a family whose replications only
+        PyMC draws (the item-level graded family: its checks pool the items)."""
+        return None
 
     # -- the plain-Bambi equivalent ----------------------------------------------------
     def require_bambi(self, spec: ModelSpec) -> str:

@@ -221,17 +221,6 @@ def part_design(joint: TwoPart, frame: pd.DataFrame, d1: ModelData,
     return X.to_numpy(dtype=float), keep
 
 
-def _split(tree: xr.DataTree, name: str):
-    """A draws function over one part's variables (``name::var``)."""
-    post = tree["posterior"]
-
-    def draws(var: str, take: np.ndarray) -> np.ndarray:
-        arr = post[f"{name}::{var}"].stack(sample=("chain", "draw")).transpose("sample", ...)
-        return arr.values[take]
-
-    return draws
-
-
 def _category_prob(family: str, eta: np.ndarray, cuts_or_b0: np.ndarray, k: int,
                    at_least: bool) -> np.ndarray:
     """``P(y = k)`` (or ``P(y >= k)`` with ``at_least``) for codes 0..K-1, any shape of
@@ -265,35 +254,38 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     the correlated complex effects of both parts, ``average_complex`` sets them to 0.
     Returns ``(array (sample, form), n)`` with ``n`` the population's size.
     """
+    from diagnostics.effects import posterior_draws  # the draws every estimand uses
+
     gate, part = joint.parts
     fkey, key = gate.level_key(gate.focal), gate.level_key(joint.level)
-    post = tree["posterior"]
-    n_total = post.sizes["chain"] * post.sizes["draw"]
-    take = np.sort(np.random.default_rng(seed).choice(n_total, min(max_draws, n_total),
-                                                      replace=False))
-    g, p = _split(tree, gate.name), _split(tree, part.name)
+    draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
+
+    def g(var: str) -> np.ndarray:  # the gate's variables
+        return draws(f"{gate.name}::{var}")
+
+    def p(var: str) -> np.ndarray:  # the part's
+        return draws(f"{part.name}::{var}")
+
     X2, keep = part_design(joint, frame, d1, d2)
     if rows is not None:
         keep &= np.isin(np.arange(d1.n), rows)
     X1, X2 = d1.X[keep], X2[keep]
     fam1, fam2 = gate.family, part.family
-    par1 = g("intercept" if fam1 == "bernoulli" else "thresholds", take)
-    par2 = p("intercept" if fam2 == "bernoulli" else "thresholds", take)
+    par1 = g("intercept" if fam1 == "bernoulli" else "thresholds")
+    par2 = p("intercept" if fam2 == "bernoulli" else "thresholds")
     k2 = (len(d2.categories) - 1 if event is None else event) if fam2 == "cumulative" else 1
     open_codes = [list(d1.categories).index(c) if fam1 == "cumulative" else int(c)
                   for c in joint.open_categories]
     med = d2.term_names.index(joint.mediator) if joint.mediator else None
-    fixed1 = X1 @ g("beta", take).T  # (n, S)
-    b2 = p("beta", take)
+    fixed1 = X1 @ g("beta").T  # (n, S)
+    b2 = p("beta")
     fixed2 = {}
     for k, code in zip(joint.open_categories, open_codes, strict=True):
         if med is not None:
             X2[:, med] = joint.mediator_values[k]
         fixed2[code] = X2 @ b2.T
-    e1, e2 = g(f"{fkey}_effect", take), p(f"{fkey}_effect", take)  # (S, F)
-    sd = post[f"sd_{key}"].stack(sample=("chain", "draw")).transpose("sample", ...).values[take]
-    rho = post[f"corr_{key}"].stack(sample=("chain", "draw")).transpose(
-        "sample", ...).values[take][:, 0]
+    e1, e2 = g(f"{fkey}_effect"), p(f"{fkey}_effect")  # (S, F)
+    sd, rho = draws(f"sd_{key}"), draws(f"corr_{key}")[:, 0]  # (S, 2), (S,)
     if estimand == "new_complex":
         g1, g2 = np.meshgrid(_GH_X, _GH_X, indexing="ij")
         w = np.outer(_GH_W, _GH_W).ravel()
@@ -301,14 +293,14 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
         u1 = sd[:, :1] * g1[None, :]  # (S, Q)
         u2 = sd[:, 1:] * (rho[:, None] * g1[None, :] + np.sqrt(1 - rho[:, None] ** 2) * g2)
     elif estimand == "average_complex":
-        u1 = u2 = np.zeros((len(take), 1))
+        u1 = u2 = np.zeros((len(sd), 1))
         w = np.ones(1)
     else:
         raise ValueError(f"unknown estimand {estimand!r}")
     forms = list(d1.level_labels[gate.focal])
-    out = np.empty((len(take), len(forms)))
+    out = np.empty((len(sd), len(forms)))
     for f in range(len(forms)):
-        for s0 in range(0, len(take), chunk):  # chunks of draws bound the (n, s, Q) arrays
+        for s0 in range(0, len(sd), chunk):  # chunks of draws bound the (n, s, Q) arrays
             s = slice(s0, s0 + chunk)
             eta1 = (fixed1[:, s] + e1[s, f])[:, :, None] + u1[None, s]
             total = 0.0
