@@ -74,6 +74,19 @@ class ModelData:
             raise ValueError(f"new response has shape {y.shape}, the design {self.y.shape}")
         return dataclasses.replace(self, y=y, y_scale=(self.y_mean, self.y_sd))
 
+    def take(self, rows: np.ndarray) -> ModelData:
+        """The analysed rows selected by ``rows`` (a boolean mask or indices), every group
+        kept: a group left without rows keeps its prior in a fit, so the compiled shape (and
+        the group indices) stay those of the full data -- the training set of a
+        leave-groups-out fold is one :meth:`take` away."""
+        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+        return dataclasses.replace(
+            self, y=self.y[rows], X=self.X[rows],
+            level_idx={k: v[rows] for k, v in self.level_idx.items()},
+            row_ids=tuple(np.asarray(self.row_ids, dtype=object)[rows].tolist()),
+            trials=None if self.trials is None else self.trials[rows],
+            y_scale=(self.y_mean, self.y_sd))
+
     def data_hash(self) -> str:
         """Hash of everything the likelihood sees (changes when any value changes)."""
         h = hashlib.sha256()

@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, gammaln, log_expit
 
 from models.errors import PreparationError
 
@@ -223,6 +223,16 @@ class Family(ABC):
         PyMC draws (the item-level graded family: its checks pool the items)."""
         return None
 
+    def log_density(self, lin: np.ndarray, draws: Draws, y: np.ndarray,
+                    trials: np.ndarray | None = None) -> np.ndarray | None:
+        """``log p(y_i | lin)`` in numpy, the shape of ``lin`` ``(n, S, ...)``: ``lin`` is the
+        latent predictor without intercept or thresholds per row (axis 0) and draw (axis 1),
+        with any trailing axes (e.g. quadrature nodes of an integrated group effect); ``y``
+        ``(n,)`` coded as ``data.y``. ``None`` for a family whose rows share a latent that
+        the log density cannot separate (graded) -- the leave-one-group-out criteria skip it.
+        """
+        return None
+
     # -- the plain-Bambi equivalent ----------------------------------------------------
     def require_bambi(self, spec: ModelSpec) -> str:
         """Bambi's family name, or ``ValueError`` where plain Bambi has none."""
@@ -267,6 +277,17 @@ def _integrate(eta: np.ndarray, sd: np.ndarray,
     sd = np.broadcast_to(sd, eta.shape)  # (S,) or, with varying slopes, per row (n, S)
     lin = eta[:, :, None] + sd[:, :, None] * _GH_X[None, None, :]  # (n, S, Q)
     return (prob(lin) @ _GH_W).mean(axis=0)
+
+
+def _trail(a: np.ndarray, lin: np.ndarray) -> np.ndarray:
+    """Per-draw ``(S,)`` or per-row ``(n,)`` values shaped to broadcast against ``lin``."""
+    return a.reshape(a.shape + (1,) * (lin.ndim - a.ndim))
+
+
+def _logit_density(z: np.ndarray, y: np.ndarray, n: np.ndarray | float = 1.0) -> np.ndarray:
+    """Binomial log density of ``y`` successes in ``n`` trials at log-odds ``z``."""
+    y, n = _trail(np.asarray(y, float), z), _trail(np.asarray(n, float), z)
+    return y * log_expit(z) + (n - y) * log_expit(-z)
 
 
 def _shares(categories: tuple) -> dict[str, Statistic]:
@@ -336,6 +357,9 @@ class Bernoulli(Family):
     def draw(self, eta, draws, rng, data):
         p = expit(eta + draws("intercept")[None, :]).T  # (S, n)
         return (rng.random(p.shape) < p).astype(np.int64)
+
+    def log_density(self, lin, draws, y, trials=None):
+        return _logit_density(lin + _trail(draws("intercept"), lin[0])[None], y)
 
     def ppc_statistics(self, data):
         """The share of 1s (the share of 0s is its complement: not a second check)."""
@@ -408,6 +432,12 @@ class Binomial(Family):
         p = expit(eta + draws("intercept")[None, :]).T  # (S, n)
         return rng.binomial(np.broadcast_to(data.trials, p.shape), p)
 
+    def log_density(self, lin, draws, y, trials=None):
+        y, n = np.asarray(y, float), np.asarray(trials, float)
+        const = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+        return (_logit_density(lin + _trail(draws("intercept"), lin[0])[None], y, n)
+                + _trail(const, lin))
+
     def ppc_arrays(self, obs, rep, data=None):
         """Each row's share of successes (successes / trials), so that statistics apply to
         any subset of rows."""
@@ -462,6 +492,12 @@ class Gaussian(Family):
     def draw(self, eta, draws, rng, data):
         mu = (eta + draws("intercept")[None, :]).T  # (S, n)
         return mu + draws("sigma")[:, None] * rng.standard_normal(mu.shape)
+
+    def log_density(self, lin, draws, y, trials=None):
+        sigma = _trail(draws("sigma"), lin[0])[None]
+        resid = (_trail(np.asarray(y, float), lin) - lin
+                 - _trail(draws("intercept"), lin[0])[None]) / sigma
+        return -0.5 * resid**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
 
     def ppc_statistics(self, data):
         """Mean, sd, skewness, minimum and maximum."""
@@ -540,6 +576,23 @@ class Cumulative(_Ordinal):
     def draw(self, eta, draws, rng, data):
         cum = expit(draws("thresholds")[:, None, :] - eta.T[:, :, None])  # (S, n, K-1)
         return (rng.random(eta.T.shape)[:, :, None] > cum).sum(axis=2)  # codes 0..K-1
+
+    def log_density(self, lin, draws, y, trials=None):
+        """``log(expit(tau_k - lin) - expit(tau_{k-1} - lin))`` for category ``k = y``, with
+        the outer categories as one-sided log-expits (no cancellation in the tails)."""
+        tau = draws("thresholds")  # (S, K-1)
+        k = np.asarray(y, dtype=np.int64)
+        n_cut = tau.shape[1]
+        # thresholds above and below each row's category, (n, S) -> broadcast to lin
+        upper = _trail(tau.T[np.minimum(k, n_cut - 1)], lin)
+        lower = _trail(tau.T[np.maximum(k - 1, 0)], lin)
+        top, bottom = _trail(k == n_cut, lin), _trail(k == 0, lin)
+        a, b = upper - lin, lower - lin  # log-odds of y <= k and y <= k-1
+        # middle: log(expit(a) - expit(b)) = log_expit(a) + log1p(-exp(b - a)) + log_expit(-b)
+        #         (expit(a) - expit(b) = expit(a) expit(-b) (1 - exp(b - a)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            middle = log_expit(a) + log_expit(-b) + np.log1p(-np.exp(np.minimum(b - a, 0.0)))
+        return np.where(bottom, log_expit(a), np.where(top, log_expit(-b), middle))
 
     def bambi_response(self, spec, data):
         import pandas as pd

@@ -91,6 +91,17 @@ def _sbc_args(p: argparse.ArgumentParser) -> None:
     _fit_args(p, outcomes=False)
 
 
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kfold", type=int, default=0, metavar="K",
+                   help="also grouped K-fold cross-validation by complex (K refits per "
+                   "variant; default 0: off). PSIS-LOGO always runs")
+    p.add_argument("--reloo-max", type=int, default=10,
+                   help="at most this many exact leave-one-complex-out refits per variant "
+                   "for complexes whose PSIS-LOGO Pareto k > 0.7 (default 10)")
+    _parallel_args(p)
+    _fit_args(p)
+
+
 def _sensitivity_args(p: argparse.ArgumentParser) -> None:
     _parallel_args(p)
     _fit_args(p)
@@ -168,7 +179,8 @@ COMMANDS: tuple[Command, ...] = (
             _lazy("workflows.variants", "concepts_command")),
     Command("benefit", "who benefits: clustered x openness/vulnerability", _fit_args,
             _lazy("workflows.variants", "benefit_command")),
-    Command("compare", "LOO comparison of model variants per outcome", _fit_args,
+    Command("compare", "compare model variants per outcome: PSIS-LOO, leave-one-complex-out",
+            _compare_args,
             _lazy("workflows.variants", "compare_command")),
     Command("sbc", "simulation-based calibration of a model (over Dask)", _sbc_args,
             _lazy("workflows.sbc", "sbc_command")),

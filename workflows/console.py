@@ -141,10 +141,13 @@ def print_benefit(table: pd.DataFrame, out: Path) -> None:
 
 
 def print_compare(table: pd.DataFrame) -> None:
-    """PSIS-LOO differences of each outcome's variants."""
-    say("\nPSIS-LOO comparison of variants (compare.csv; Pareto k per model in loo.csv)")
-    for outcome, g in table.groupby("outcome", sort=False):
-        say(f"\n{outcome}")
+    """Differences of each outcome's variants, per criterion: PSIS-LOO scores a new tenant
+    in a known complex, the leave-one-complex-out criteria a new complex."""
+    say("\nComparison of variants (compare.csv; Pareto k per model in loo.csv, per complex in "
+        "logo.csv). PSIS-LOO: a new tenant in a known complex; LOGO / grouped K-fold: a new "
+        "complex -- the living-form question")
+    for (outcome, criterion), g in table.groupby(["outcome", "criterion"], sort=False):
+        say(f"\n{outcome} -- {criterion}")
         for r in g.itertuples():
             say(f"  {r.model:<52} elpd_diff {r.elpd_diff:6.1f} (SE {r.dse:4.1f})  {r.meaning}")
 

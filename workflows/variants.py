@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from diagnostics.convergence import model_verdict
@@ -37,7 +38,10 @@ def benefit_command(args: argparse.Namespace) -> int:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    """PSIS-LOO comparison of each outcome's variants (hierarchical, fixed, none, ...)."""
+    """Compare each outcome's variants (hierarchical, fixed, none, relaxed ...) by PSIS-LOO
+    (a new tenant in a known complex) and, for the living-form question, by leave-one-
+    complex-out: PSIS-LOGO with exact refits where its Pareto k is too high, and grouped
+    K-fold by complex with ``--kfold K``. Refits run over Dask (``--scheduler``)."""
     from diagnostics.compare import compare_table, loo_table
     from inference.engine import Engine
     from models.spec import comparison_variants
@@ -46,7 +50,7 @@ def compare_command(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / "compare"
     out.mkdir(parents=True, exist_ok=True)
     engine = Engine()
-    tables, loos = [], []
+    tables, loos, logos = [], [], []
     for name, spec in run.specs.items():
         if spec.family_impl.uses_items or not spec.focal:
             continue
@@ -57,15 +61,107 @@ def compare_command(args: argparse.Namespace) -> int:
                             progress=console.progress)
         fits = {label: r.tree for label, r in zip(variants, results, strict=True)}
         loos.append(loo_table(fits).assign(outcome=name))
-        tables.append(compare_table(fits, outcome=name))
+        tables.append(compare_table(fits, outcome=name).assign(criterion="PSIS-LOO (tenant)"))
+        logo_tables, logo_points = _leave_complexes_out(
+            args, name, dict(zip(variants, results, strict=True)), run.settings, out)
+        tables += logo_tables
+        logos += logo_points
     if not tables:
         raise WorkflowError("error: compare needs at least one model with a focal level "
                             "(and a likelihood per row); none of the requested models has one")
     table = pd.concat(tables, ignore_index=True)
     write_csv(table, out / "compare.csv")
     write_csv(pd.concat(loos, ignore_index=True), out / "loo.csv")
+    if logos:
+        write_csv(pd.concat(logos, ignore_index=True), out / "logo.csv")
     console.print_compare(table)
     return 0
+
+
+def _leave_complexes_out(args, outcome: str, results: dict, settings, out: Path
+                         ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """One outcome's leave-one-complex-out comparison tables and per-group values.
+
+    PSIS-LOGO per variant; groups whose Pareto k exceeds 0.7 are refitted without that
+    group (at most ``--reloo-max`` per variant; beyond that the PSIS value stays, counted in
+    the table's note). With ``--kfold K``, grouped K-fold by complex as well.
+    """
+    import dataclasses
+
+    from diagnostics.crossval import (
+        PARETO_K_BAD,
+        compare_pointwise,
+        logo_level,
+        psis_logo,
+        unsupported_reason,
+    )
+    from inference.crossval import fold_tasks, group_folds, heldout_task, pointwise_from_results
+    from inference.parallel import run_tasks
+
+    usable = {label: r for label, r in results.items() if not unsupported_reason(r.spec)
+              and logo_level(r.spec) == logo_level(next(iter(results.values())).spec)}
+    skipped = sorted(set(results) - set(usable))
+    if skipped:
+        why = [unsupported_reason(results[s].spec) or "another lowest level" for s in skipped]
+        console.progress(f"{outcome}: leave-one-complex-out skips {skipped}: {why}")
+    if len(usable) < 2:
+        return [], []
+    refit = dataclasses.replace(settings, predictive=False)
+    datas = {r.spec.name: r.data for r in usable.values()}
+    specs = {r.spec.name: r.spec for r in usable.values()}
+    hashes = {k: d.data_hash() for k, d in datas.items()}
+    label_of = {r.spec.name: label for label, r in usable.items()}
+
+    def batch(held, store):
+        tasks = fold_tasks(specs, held, settings=refit, data_hashes=hashes)
+        if not tasks:
+            return {}
+        res = run_tasks(heldout_task, tasks, store=store,
+                        shared={"datas": datas, "settings": refit},
+                        scheduler=getattr(args, "scheduler", None),
+                        workers=getattr(args, "workers", None),
+                        retries=getattr(args, "retries", 2),
+                        progress=lambda msg: console.progress(f"  {msg}"))
+        if res.failures:
+            raise WorkflowError(f"error: {len(res.failures)} leave-complexes-out refit(s) of "
+                                f"{outcome} failed: {res.failures[0].error}", code=1)
+        return pointwise_from_results(res.results)
+
+    # PSIS-LOGO, then exact refits of the groups whose importance weights are unreliable
+    logo, held = {}, {}
+    cap = getattr(args, "reloo_max", 10)
+    for name, r in zip(specs, usable.values(), strict=True):
+        logo[name] = psis_logo(r.tree, r.spec, r.data).assign(model=label_of[name],
+                                                              refitted=False)
+        level = logo_level(r.spec)
+        index = {str(g): i for i, g in enumerate(r.data.level_labels[level])}
+        bad = logo[name].query(f"pareto_k > {PARETO_K_BAD}").sort_values(
+            "pareto_k", ascending=False)["group"].head(cap)
+        held[name] = {f"group-{index[g]}": [index[g]] for g in bad}
+    exact = batch(held, out / "tasks" / "logo")
+    pointwise = {}
+    for name, table in logo.items():
+        if name in exact:  # the refits replace the PSIS values of their groups
+            hit = table["group"].isin(exact[name].index)
+            table.loc[hit, "elpd"] = table.loc[hit, "group"].map(exact[name])
+            table.loc[hit, "refitted"] = True
+        pointwise[label_of[name]] = table.set_index("group")["elpd"]
+    level = logo_level(next(iter(usable.values())).spec)
+    tables = [compare_pointwise(pointwise, criterion=f"PSIS-LOGO ({level})", outcome=outcome)]
+    notes = {label_of[n]: int(((t["pareto_k"] > PARETO_K_BAD) & ~t["refitted"]).sum())
+             for n, t in logo.items()}
+    tables[0]["pareto_k_bad_left"] = tables[0]["model"].map(notes)
+    k = getattr(args, "kfold", 0) or 0
+    if k:
+        folds = {n: group_folds(specs[n], datas[n], k, seed=settings.seed) for n in specs}
+        held = {n: {f"fold-{f}": np.flatnonzero(folds[n] == f).tolist() for f in range(k)}
+                for n in specs}
+        kf = batch(held, out / "tasks" / "kfold")
+        tables.append(compare_pointwise({label_of[n]: v for n, v in kf.items()},
+                                        criterion=f"grouped {k}-fold ({level})",
+                                        outcome=outcome))
+    points = [t.assign(outcome=outcome) for t in logo.values()]
+    return tables, points
 
 
 def concepts_command(args: argparse.Namespace) -> int:
