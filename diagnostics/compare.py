@@ -76,7 +76,9 @@ def compare_table(fits: dict[str, xr.DataTree], *, outcome: str = "") -> pd.Data
     """
     with warnings.catch_warnings():  # high Pareto k is reported by loo_table instead
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        cmp = azs.compare(fits, round_to=None).reset_index().rename(columns={"index": "model"})
+        # "none": unrounded (None rounds every column to 2 significant digits)
+        cmp = azs.compare(fits, round_to="none")
+    cmp = cmp.reset_index().rename(columns={"index": "model"})
     cmp["elpd_diff"] = cmp["elpd_diff"].abs()  # distance below the best model
     best = cmp.iloc[0]["model"]
     sentences = []

@@ -62,19 +62,21 @@ def unsupported_reason(spec: ModelSpec) -> str | None:
 
 
 def _fixed_part(spec: ModelSpec, data: ModelData, draws, level: str,
-                rows: np.ndarray) -> np.ndarray:
-    """``eta (n_rows, S)`` without the effect of ``level``: terms, focal effects, and the
+                rows: np.ndarray):
+    """``(eta (n_rows, S), draws)``: eta without the effect of ``level`` -- terms, focal
+    effects (category-specific ones move the rows' thresholds in the returned ``draws``,
+    :func:`diagnostics.effects.focal_part`), and the
     fitted effects of every other random level. Where ``level`` is centred on its parent
     (which it then absorbs in the model) the parent's fitted effect is added here, so that a
     new group is centred on it."""
-    from diagnostics.effects import focal_effects
+    from diagnostics.effects import focal_part
     from models.build import centred_on_parent
 
     beta = draws("beta") if data.X.shape[1] else None
-    S = len(draws(f"sd_{spec.level_key(level)}"))
+    S = draws(f"sd_{spec.level_key(level)}").shape[0]
     eta = data.X[rows] @ beta.T if beta is not None else np.zeros((len(rows), S))
-    if spec.focal and spec.variant != "none":
-        eta = eta + focal_effects(spec, data, draws)[:, data.level_idx[spec.focal][rows]].T
+    focal, draws = focal_part(spec, data, draws, rows)
+    eta = eta + focal
     on_parent = centred_on_parent(spec, data)
     absorbed_by_other = {p for lv, p in on_parent.items() if lv != level}
     for lv in spec.random_levels:
@@ -84,7 +86,7 @@ def _fixed_part(spec: ModelSpec, data: ModelData, draws, level: str,
         z = draws(f"z_{key}")
         u = z if data.centered(lv) else draws(f"sd_{key}")[:, None] * z
         eta = eta + u[:, data.level_idx[lv][rows]].T
-    return eta
+    return eta, draws
 
 
 def group_log_density(tree: xr.DataTree, spec: ModelSpec, data: ModelData, draws, *,
@@ -102,8 +104,10 @@ def group_log_density(tree: xr.DataTree, spec: ModelSpec, data: ModelData, draws
     level = logo_level(spec)
     rows = np.arange(data.n) if rows is None else np.asarray(rows)
     family = spec.family_impl
-    eta = _fixed_part(spec, data, draws, level, rows)  # (n, S)
-    sd = draws(f"sd_{spec.level_key(level)}")
+    eta, draws = _fixed_part(spec, data, draws, level, rows)  # (n, S)
+    sd = draws(f"sd_{spec.level_key(level)}")  # (S,), or (S, focal levels): by focal
+    sd = sd[:, data.parent_idx[level][data.level_idx[level][rows]]].T if spec.sd_by_focal \
+        else np.broadcast_to(sd[None, :], eta.shape)  # (n, S): each row's group's SD
     groups, inverse = np.unique(data.level_idx[level][rows], return_inverse=True)
     y = np.asarray(data.y)[rows]
     trials = None if data.trials is None else np.asarray(data.trials)[rows]
@@ -113,7 +117,7 @@ def group_log_density(tree: xr.DataTree, spec: ModelSpec, data: ModelData, draws
 
         def sub(name, sl=sl):
             return draws(name)[sl]
-        lin = eta[:, sl, None] + sd[None, sl, None] * _GH_X[None, None, :]  # (n, s, Q)
+        lin = eta[:, sl, None] + sd[:, sl, None] * _GH_X[None, None, :]  # (n, s, Q)
         ld = family.log_density(lin, sub, y, trials)  # (n, s, Q)
         per_group = np.zeros((len(groups),) + ld.shape[1:])
         np.add.at(per_group, inverse, ld)  # sum of the group's rows per draw and node

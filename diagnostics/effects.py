@@ -83,24 +83,53 @@ def event_probability(spec: ModelSpec, data: ModelData, draws, *, X: np.ndarray,
 def focal_effects(spec: ModelSpec, data: ModelData, draws) -> np.ndarray:
     """Per-draw effect of every focal level, shape (S, F) (reference 0 in the fixed variant)."""
     key = spec.level_key(spec.focal)
+    if spec.focal_by_category:  # effects per threshold: the event's own threshold's
+        return draws(f"{key}_effect")[:, :, event_label(spec, data)[1] - 1]
     if spec.variant == "hierarchical":
         return draws(f"{key}_effect")
     forms = list(data.level_labels[spec.focal])
     return np.insert(draws(f"{key}_contrast"), forms.index(spec.reference), 0.0, axis=1)
 
 
+def focal_part(spec: ModelSpec, data: ModelData, draws, rows: np.ndarray):
+    """The focal effects of ``rows`` for a row-level prediction: ``(eta (n, S), draws)``.
+
+    Focal effects on the latent scale are returned in ``eta``; category-specific ones
+    (``spec.focal_by_category``) move each row's thresholds instead, so ``eta`` is 0 and the
+    returned accessor gives ``thresholds`` per row, ``(S, n, K-1)``.
+    """
+    if not spec.focal or spec.variant == "none":
+        return 0.0, draws
+    form = data.level_idx[spec.focal][rows]
+    if not spec.focal_by_category:
+        return focal_effects(spec, data, draws)[:, form].T, draws
+    effect = draws(f"{spec.level_key(spec.focal)}_effect")  # (S, F, K-1)
+
+    def shifted(name: str) -> np.ndarray:
+        if name == "thresholds":
+            return draws(name)[:, None, :] - effect[:, form, :]
+        return draws(name)
+    return 0.0, shifted
+
+
 def random_sd(spec: ModelSpec, draws, X: np.ndarray | None = None,
-              data: ModelData | None = None) -> np.ndarray:
+              data: ModelData | None = None, *, focal_index: int | None = None) -> np.ndarray:
     """Per-draw SD of a new unit at every random level together.
 
     Shape (S,); with varying slopes the SD depends on the row's covariates,
     ``sqrt(c_i' Sigma c_i)`` with ``c_i = (1, x_i of the slopes)``, so the result is
-    (n, S) for the rows of ``X`` (needs ``X`` and ``data``).
+    (n, S) for the rows of ``X`` (needs ``X`` and ``data``). Where the SD differs by the
+    focal level (``spec.sd_by_focal``), ``focal_index`` says whose SD a new group has.
     """
     var = 0.0
     for lv in spec.random_levels:
         key = spec.level_key(lv)
         sd = draws(f"sd_{key}")
+        if spec.sd_by_focal:
+            if focal_index is None:
+                raise ValueError(f"model {spec.name!r}: the SD of {lv!r} differs by "
+                                 f"{spec.focal!r}; a new group's needs its focal level")
+            sd = sd[:, focal_index]
         if sd.ndim == 1:
             var = var + sd**2
             continue
@@ -190,12 +219,13 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
     X = data.X[population_rows(spec, data, population, frame)]
-    sd = random_sd(spec, draws, X, data)
-    if estimand == "average_complex":
-        sd = np.zeros_like(sd)
     forms = list(data.level_labels[spec.focal])
+
+    def sd(f):  # of a new group in focal level f (0: the average group)
+        out = random_sd(spec, draws, X, data, focal_index=f)
+        return np.zeros_like(out) if estimand == "average_complex" else out
     out = np.column_stack([event_probability(spec, data, draws, X=X, offset=effect[:, f],
-                                             sd=sd) for f in range(len(forms))])
+                                             sd=sd(f)) for f in range(len(forms))])
     return xr.DataArray(out, dims=("sample", spec.focal),
                         coords={spec.focal: forms}, name=event_label(spec, data)[0])
 

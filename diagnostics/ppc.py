@@ -157,7 +157,7 @@ def group_spread_rows(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     group effects drawn from the fitted SDs (``check = between-group spread``), overall and
     per focal level. Groups with fewer than ``min_rows`` analysed rows are left out; models
     with varying slopes, or whose family draws no replications, are skipped."""
-    from diagnostics.effects import focal_effects, posterior_draws
+    from diagnostics.effects import focal_part, posterior_draws
     from models.build import slope_columns
 
     levels = spec.random_levels
@@ -168,11 +168,12 @@ def group_spread_rows(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     rng = np.random.default_rng([seed, 5])
     eta = data.X @ draws("beta").T if data.X.shape[1] else np.zeros((data.n, 1))
     eta = np.broadcast_to(eta, (data.n, len(draws("sd_" + spec.level_key(levels[0]))))).copy()
-    if spec.focal and spec.variant != "none":
-        eta += focal_effects(spec, data, draws)[:, data.level_idx[spec.focal]].T
+    focal, draws = focal_part(spec, data, draws, np.arange(data.n))
+    eta += focal
     for lv in levels:  # new effects for every group of every random level
-        sd = draws(f"sd_{spec.level_key(lv)}")
-        u = rng.standard_normal((len(data.level_labels[lv]), len(sd))) * sd[None, :]
+        sd = draws(f"sd_{spec.level_key(lv)}")  # (S,), or (S, focal levels): by focal
+        sd = sd[:, data.parent_idx[lv]].T if spec.sd_by_focal else sd[None, :]
+        u = rng.standard_normal((len(data.level_labels[lv]), sd.shape[1])) * sd
         eta += u[data.level_idx[lv]]
     rep = family.draw(eta, draws, rng, data)
     if rep is None:  # the family draws no replications outside PyMC

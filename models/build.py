@@ -84,6 +84,9 @@ def data_updates(spec: ModelSpec, data: ModelData) -> dict[str, np.ndarray]:
         out[f"idx_{spec.level_key(lv)}"] = data.level_idx[lv]
     for lv in centred_on_parent(spec, data):
         out[f"parent_{spec.level_key(lv)}"] = data.parent_idx[lv]
+    if spec.sd_by_focal:
+        lv = spec.random_levels[0]
+        out[f"focal_of_{spec.level_key(lv)}"] = data.parent_idx[lv]
     return out | {k: np.asarray(v) for k, v in _prior_values(spec, data).items()}
 
 
@@ -124,7 +127,18 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         if spec.focal and spec.variant != "none":
             ref = data.level_labels[spec.focal].index(spec.reference)
             k = len(data.level_labels[spec.focal])
-            if spec.variant == "hierarchical":
+            shift = None
+            if spec.focal_by_category:  # effects per threshold: the cut points move by row
+                f = key[spec.focal]
+                sd_f = pm.HalfNormal(f"sd_{f}", pd_["prior_focal_sd_scale"])
+                # zero-sum over the forms (ZeroSumNormal sums its *last* axes to zero)
+                raw = pm.ZeroSumNormal(f"{f}_raw", sigma=1.0, dims=("threshold", f))
+                effect = pm.Deterministic(f"{f}_effect", sd_f * raw.T, dims=(f, "threshold"))
+                others = np.array([j for j in range(k) if j != ref])
+                pm.Deterministic(f"{f}_contrast", effect[others] - effect[ref],
+                                 dims=("contrast", "threshold"))
+                shift = effect[idx[spec.focal]]  # (n_obs, n_threshold)
+            elif spec.variant == "hierarchical":
                 f = key[spec.focal]
                 sd_f = pm.HalfNormal(f"sd_{f}", pd_["prior_focal_sd_scale"])
                 if spec.focal_centered:
@@ -139,10 +153,15 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
                 contrast = pm.Normal(f"{key[spec.focal]}_contrast", 0.0,
                                      pd_["prior_fixed_focal_sd"], dims="contrast")
                 effect = pt.concatenate([contrast[:ref], pt.zeros(1), contrast[ref:]])
-            eta = eta + effect[idx[spec.focal]]  # (n_obs,) <- (n_form,)[idx]
+            if shift is None:
+                eta = eta + effect[idx[spec.focal]]  # (n_obs,) <- (n_form,)[idx]
 
         # intercept or thresholds, sigma / row-level latent, then the observed y
-        family.likelihood(eta, y_obs=y_obs, priors=pd_, spec=spec, data=data)
+        if spec.focal_by_category:
+            family.likelihood(eta, y_obs=y_obs, priors=pd_, spec=spec, data=data,
+                              cut_shift=shift)
+        else:
+            family.likelihood(eta, y_obs=y_obs, priors=pd_, spec=spec, data=data)
     return model
 
 
@@ -178,7 +197,12 @@ def _random_levels(spec: ModelSpec, data: ModelData, key: dict, X, idx: dict, pd
         if cols:
             out = out + _varying_slopes(key[lv], cols, X, idx[lv], pd_)
             continue
-        sd = pm.HalfNormal(f"sd_{key[lv]}", pd_["prior_group_sd_scale"])
+        if spec.sd_by_focal:  # one SD per focal level: each group's is its focal level's
+            sd_f = pm.HalfNormal(f"sd_{key[lv]}", pd_["prior_group_sd_scale"],
+                                 dims=key[spec.focal])
+            sd = sd_f[pm.Data(f"focal_of_{key[lv]}", data.parent_idx[lv], dims=key[lv])]
+        else:
+            sd = pm.HalfNormal(f"sd_{key[lv]}", pd_["prior_group_sd_scale"])
         if data.centered(lv):  # groups the data pin down: centred mixes better
             mu = 0.0
             if lv in on_parent:

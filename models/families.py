@@ -556,11 +556,14 @@ class Cumulative(_Ordinal):
         categories = spec.categories or known_levels or _whole(np.unique(y).tolist())
         return self._codes(y, categories, spec, self.response_columns(spec)), tuple(categories)
 
-    def likelihood(self, eta, *, y_obs, priors, spec, data):
+    def likelihood(self, eta, *, y_obs, priors, spec, data, cut_shift=None):
+        """``cut_shift`` ``(n_obs, K-1)``: category-specific effects subtracted from the
+        cut points per row (``spec.focal_by_category``)."""
         import pymc as pm
 
         thresholds = _thresholds(priors["prior_threshold_sd"], len(data.categories) - 1)
-        return pm.OrderedLogistic("y", eta=eta, cutpoints=thresholds, observed=y_obs,
+        cuts = thresholds if cut_shift is None else thresholds[None, :] - cut_shift
+        return pm.OrderedLogistic("y", eta=eta, cutpoints=cuts, observed=y_obs,
                                   compute_p=False, dims="obs")
 
     def event(self, spec, data, *, category=None):
@@ -574,18 +577,24 @@ class Cumulative(_Ordinal):
         return _integrate(eta, sd, lambda lin: 1.0 - expit(tau[None, :, None] - lin))
 
     def draw(self, eta, draws, rng, data):
-        cum = expit(draws("thresholds")[:, None, :] - eta.T[:, :, None])  # (S, n, K-1)
+        tau = draws("thresholds")  # (S, K-1), or per row (S, n, K-1)
+        cum = expit((tau[:, None, :] if tau.ndim == 2 else tau) - eta.T[:, :, None])
         return (rng.random(eta.T.shape)[:, :, None] > cum).sum(axis=2)  # codes 0..K-1
 
     def log_density(self, lin, draws, y, trials=None):
         """``log(expit(tau_k - lin) - expit(tau_{k-1} - lin))`` for category ``k = y``, with
         the outer categories as one-sided log-expits (no cancellation in the tails)."""
-        tau = draws("thresholds")  # (S, K-1)
+        tau = draws("thresholds")  # (S, K-1), or per row (S, n, K-1)
         k = np.asarray(y, dtype=np.int64)
-        n_cut = tau.shape[1]
+        n_cut = tau.shape[-1]
         # thresholds above and below each row's category, (n, S) -> broadcast to lin
-        upper = _trail(tau.T[np.minimum(k, n_cut - 1)], lin)
-        lower = _trail(tau.T[np.maximum(k - 1, 0)], lin)
+        if tau.ndim == 2:
+            upper, lower = tau.T[np.minimum(k, n_cut - 1)], tau.T[np.maximum(k - 1, 0)]
+        else:
+            rows = np.arange(len(k))
+            upper = tau[:, rows, np.minimum(k, n_cut - 1)].T
+            lower = tau[:, rows, np.maximum(k - 1, 0)].T
+        upper, lower = _trail(upper, lin), _trail(lower, lin)
         top, bottom = _trail(k == n_cut, lin), _trail(k == 0, lin)
         a, b = upper - lin, lower - lin  # log-odds of y <= k and y <= k-1
         # middle: log(expit(a) - expit(b)) = log_expit(a) + log1p(-exp(b - a)) + log_expit(-b)

@@ -135,6 +135,16 @@ class ModelSpec:
     event
         Ordinal families: the index of the category from which the event read on the
         probability scale starts, ``P(y >= categories[event])``; default the top category.
+    sd_by_focal
+        The lowest random level's SD differs by the focal level (brms ``gr(complex,
+        by = form)``): ``sd_<level>`` has the focal level's dim and a group's effect is
+        ``sd[focal of the group] * z``. Needs the lowest level nested directly in the
+        focal one. A relaxed variant for ``compare``.
+    focal_by_category
+        Cumulative family, hierarchical variant: the focal effects differ by threshold
+        (category-specific effects, brms ``cs()``; non-proportional odds for the focal
+        level): ``P(y <= k) = expit(threshold_k - eta - effect[focal, k])``. A relaxed
+        variant for ``compare``; the probability scale reads the event's own threshold.
     focal_centered
         Hierarchical variant: centred (``effect ~ ZeroSumNormal(sd)``) instead of
         non-centred (``effect = sd * ZeroSumNormal(1)``) focal effects.
@@ -183,6 +193,8 @@ class ModelSpec:
     items: tuple[str, ...] = ()
     reversed_items: tuple[str, ...] = ()
     focal_centered: bool = False
+    sd_by_focal: bool = False
+    focal_by_category: bool = False
     trials: str | None = None
     nested: bool = True
     slopes: tuple[str, ...] = ()
@@ -214,6 +226,15 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: grouping levels {list(self.levels)} are "
                              f"not distinct (inside the model: {keys})")
         self._check_slopes()
+        if self.sd_by_focal and not (self.focal and self.nested
+                                     and self.random_levels[-1:] == self.levels[-2:-1]
+                                     and len(self.random_levels) == 1 and not self.slopes):
+            raise ValueError(f"model {self.name!r}: sd_by_focal needs one random level, "
+                             f"without slopes, nested directly in the focal level")
+        if self.focal_by_category and not (self.focal and self.variant == "hierarchical"
+                                           and self.family == "cumulative"):
+            raise ValueError(f"model {self.name!r}: focal_by_category needs the cumulative "
+                             f"family and hierarchical focal effects")
         for entry in self.parametrisation:
             level, _, how = entry.partition("=")
             if level not in self.random_levels or how not in PARAMETRISATIONS or \
@@ -276,7 +297,8 @@ class ModelSpec:
         """What fixes the compiled graph: family, terms, levels, variant (not data/priors)."""
         return json.dumps([self.family, [t.term_names() for t in self.terms],
                            len(self.levels), self.focal is not None, self.variant,
-                           self.focal_centered, self.slopes,
+                           self.focal_centered, self.slopes, self.sd_by_focal,
+                           self.focal_by_category,
                            self.prior["beta_nu"] > 0])
 
     def with_(self, **changes) -> ModelSpec:
@@ -291,6 +313,9 @@ class ModelSpec:
         d["priors"] = self.prior
         d["terms"] = [dataclasses.asdict(t) for t in self.terms]
         d["builder_version"] = BUILDER_VERSION
+        for flag in ("sd_by_focal", "focal_by_category"):  # absent unless set: saved
+            if not d[flag]:                                 # fits of other specs stay valid
+                del d[flag]
         return json.dumps(d, sort_keys=True, default=list)
 
     @classmethod
@@ -432,8 +457,10 @@ def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
     """Variants of one outcome's model for LOO comparison (same rows, same response).
 
     Hierarchical, fixed and no focal effect; without the lowest grouping level (when there
-    are two or more); and, when the study names group-level ``terms`` worth testing
-    (``Study.compare_terms``), without them if the model has them, else with those of
+    are two or more); the relaxed variant whose lowest level's SD differs by focal level
+    (where one random level is nested directly in the focal one); category-specific focal
+    effects for a cumulative outcome; and, when the study names group-level ``terms`` worth
+    testing (``Study.compare_terms``), without them if the model has them, else with those of
     them present in the data's ``columns``.
     """
     base = spec.with_(variant="hierarchical")
@@ -444,6 +471,12 @@ def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
     }
     if len(spec.levels) > 1:
         out[f"{spec.name}[no {spec.levels[0]} level]"] = base.with_(levels=spec.levels[1:])
+    try:  # a relaxed variant: the lowest level's SD by focal level (brms gr(by=))
+        out[f"{spec.name}[{spec.levels[0]} SD by {spec.focal}]"] = base.with_(sd_by_focal=True)
+    except ValueError:  # no single random level nested directly in the focal one
+        pass
+    if spec.family == "cumulative":  # relaxed: category-specific focal effects (brms cs())
+        out[f"{spec.name}[{spec.focal} by category]"] = base.with_(focal_by_category=True)
     have = tuple(t for t in spec.terms if t.name in terms)
     addable = [t for t in terms if columns is None or t in columns]
     shown = [t.replace("_", " ") for t in terms]
