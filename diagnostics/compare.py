@@ -42,12 +42,26 @@ def loo_pit_summary(tree: xr.DataTree, observed: np.ndarray, res) -> tuple[float
     return float(kstest(v, "uniform").pvalue), float(((v < 0.05) | (v > 0.95)).mean())
 
 
+def per_row_log_likelihood(tree: xr.DataTree) -> tuple[xr.DataTree, list[str]]:
+    """The log-likelihood per row: where a row has several answers that share a latent (the
+    item-level model: dims ``obs, item``) they are summed, so that LOO leaves out a whole
+    tenant, not a single answer. Returns the tree and the dims summed over."""
+    ll = tree["log_likelihood"]["y"]
+    extra = [d for d in ll.dims if d not in ("chain", "draw")][1:]
+    if not extra:
+        return tree, []
+    out = tree.copy()
+    out["log_likelihood"] = xr.Dataset({"y": ll.sum(extra)})
+    return out, extra
+
+
 def loo_table(fits: dict[str, xr.DataTree],
               observed: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """elpd_loo, its SE, p_loo and the count of Pareto k > 0.7 per model; with ``observed``
     (each model's coded response) also the LOO-PIT calibration (:func:`loo_pit_summary`)."""
     rows = []
     for name, tree in fits.items():
+        tree, summed = per_row_log_likelihood(tree)
         with warnings.catch_warnings():  # high Pareto k is reported in the table instead
             warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
             res = azs.loo(tree, pointwise=True)
@@ -56,8 +70,9 @@ def loo_table(fits: dict[str, xr.DataTree],
         notes = [f"{bad} observation(s) with Pareto k > {PARETO_K_BAD}: their LOO estimate "
                  f"is unreliable"] if bad else []
         row = {"model": name, "elpd_loo": float(res.elpd), "se": float(res.se),
-               "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad}
-        if observed is not None and name in observed:
+               "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad,
+               "left_out": f"one row ({' and '.join(summed)} summed)" if summed else "one row"}
+        if observed is not None and name in observed and not summed:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
                 p, outer = loo_pit_summary(tree, observed[name], res)

@@ -35,8 +35,8 @@ from models.design import ModelData
 from models.families import Family
 from models.spec import ModelSpec
 
-__all__ = ["NODES", "compare_pointwise", "group_log_density", "logo_level", "psis_logo",
-           "unsupported_reason"]
+__all__ = ["NODES", "compare_pointwise", "group_log_density", "logo_level", "logo_summary",
+           "psis_logo", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(NODES)
@@ -189,3 +189,20 @@ def compare_pointwise(pointwise: dict[str, pd.Series], *, criterion: str,
                      "elpd_diff": d, "dse": 0.0 if name == best else dse, "n_groups": G,
                      "meaning": meaning})
     return pd.DataFrame(rows)
+
+
+def logo_summary(fits) -> pd.DataFrame:
+    """PSIS-LOGO per fitted model (``fits``: objects with ``spec``, ``data``, ``tree``):
+    ``elpd_logo`` (a new complex), its SE and the count of complexes with Pareto k > 0.7,
+    beside PSIS-LOO in ``loo.csv``. Models without the criterion are left out."""
+    rows = []
+    for r in fits:
+        if unsupported_reason(r.spec) or "posterior" not in r.tree.children:
+            continue
+        t = psis_logo(r.tree, r.spec, r.data)
+        rows.append({"model": r.spec.name, "elpd_logo": float(t["elpd"].sum()),
+                     "logo_se": float(np.sqrt(len(t) * t["elpd"].var(ddof=1))),
+                     "logo_groups": len(t),
+                     "logo_pareto_k_bad": int((t["pareto_k"] > PARETO_K_BAD).sum())})
+    return pd.DataFrame(rows, columns=["model", "elpd_logo", "logo_se", "logo_groups",
+                                       "logo_pareto_k_bad"])

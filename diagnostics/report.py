@@ -185,7 +185,14 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         '<section id="ppc"><h2>Posterior predictive checks</h2>'
         f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
         f"their replications.</p>{figs('ppc')}<h3>Misfits</h3>{_table(misfits)}</section>",
-        f'<section id="loo"><h2>PSIS-LOO</h2>{_table(tables.get("loo"))}</section>',
+        '<section id="loo"><h2>Predictive accuracy: PSIS-LOO and leave-one-complex-out</h2>'
+        "<p><em>elpd_loo</em> (PSIS-LOO) scores a new tenant in a known complex; "
+        "<em>elpd_logo</em> (PSIS-LOGO) a whole new complex, its effect integrated out -- "
+        "the living-form question. Pareto k &gt; 0.7 marks unreliable estimates; LOO-PIT "
+        "tests the calibration of the leave-one-out predictive distribution. "
+        "<code>run_models.py compare</code> ranks the relaxed variants (complex SD by form, "
+        "category-specific form effects) by both, with exact refits and grouped K-fold.</p>"
+        f'{_table(tables.get("loo"))}</section>',
         _psense_section(tables.get("psense"), figs("sensitivity")),
         '<section id="findings"><h2>The report\'s conclusions, one by one</h2>'
         f"{_table(tables.get('findings'))}</section>" if tables.get("findings") is not None

@@ -12,10 +12,62 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["NULL_BAND", "coverage_by_world", "validation_rows", "worlds_figure"]
+__all__ = ["FAMILY_ALPHA", "FORM_CHECKS", "NULL_BAND", "check_rows", "checks_by_world",
+           "coverage_by_world", "validation_rows", "worlds_figure"]
 
 # a true contrast this small counts as "no effect": a directional verdict on it is false
 NULL_BAND = {"probability": 1.0, "response": 0.02}  # percentage points; response units
+
+
+# predictive checks read at the focal level: do they notice a world's misspecification?
+FORM_CHECKS = ("proportional odds", "between-group spread")
+FAMILY_ALPHA = 0.05  # family-wise error of the focal-level checks that flag a world
+
+
+def check_rows(ppc: pd.DataFrame, pointwise: dict[str, pd.Series] | None, *, world: str,
+               outcome: str, focal: str, base: str) -> pd.DataFrame:
+    """Could the checks notice this world? One row per signal, ``flagged`` true or false.
+
+    * the base model's focal-level predictive checks (:data:`FORM_CHECKS` whose group names
+      the focal level: proportional odds per form vs the reference, spread of complex means
+      per form with new complex effects). With a dozen such checks, the per-check verdict
+      (outside the central 95%) would flag about half of all correct worlds, so a check flags
+      the world at a family-wise 5% (Bonferroni): two-sided ``2 min(ppp, 1 - ppp) <
+      FAMILY_ALPHA / m`` for ``m`` checks;
+    * leave-one-complex-out: ``pointwise`` holds each model's elpd per complex (the base
+      model's under ``base``); a relaxed variant that predicts new complexes better than the
+      base by more than twice the SE of the paired difference flags the world.
+    """
+    rows = []
+    form = ppc[ppc["check"].isin(FORM_CHECKS) & ppc["group"].str.startswith(f"{focal}=")]
+    for r in form.itertuples():
+        two_sided = 2 * min(r.ppp, 1 - r.ppp)
+        rows.append({"signal": f"PPC {r.check}", "detail": f"{r.group}: {r.statistic} "
+                     f"(ppp {r.ppp:.3f})", "value": two_sided,
+                     "flagged": two_sided < FAMILY_ALPHA / len(form)})
+    for name, values in (pointwise or {}).items():
+        if name == base:
+            continue
+        diff = (values - pointwise[base]).dropna()
+        gain, dse = float(diff.sum()), float(np.sqrt(len(diff) * diff.var(ddof=1)))
+        rows.append({"signal": "LOGO relaxed variant",
+                     "detail": f"{name} vs {base}: elpd gain per new complex set "
+                               f"{gain:.1f} (SE {dse:.1f})",
+                     "value": gain, "flagged": gain > 2 * dse})
+    out = pd.DataFrame(rows, columns=["signal", "detail", "value", "flagged"])
+    out.insert(0, "outcome", outcome)
+    out.insert(0, "world", world)
+    return out
+
+
+def checks_by_world(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per world and outcome: how many signals flag it, of how many, and which."""
+    def summary(g):
+        hit = g[g["flagged"]]
+        return pd.Series({"flagged": bool(len(hit)), "signals_flagged": len(hit),
+                          "signals": len(g), "which": "; ".join(hit["detail"])})
+    return rows.groupby(["world", "outcome"], sort=False).apply(
+        summary, include_groups=False).reset_index()
 
 
 def validation_rows(effects: pd.DataFrame, truth: dict[str, float], *, world: str,

@@ -74,3 +74,30 @@ def test_cli_validate_writes_tables(tmp_path, capsys):
     assert (out / "validate.png").stat().st_size > 5_000
     assert "coverage" in capsys.readouterr().out
     assert run_models.main(["validate", "--worlds", "nowhere", "--out", str(out)]) == 2
+
+
+def test_check_rows_flag_at_a_family_wise_level():
+    """A world is flagged by a focal-level check only past a Bonferroni bound (a dozen
+    checks at 5% each would flag half of all correct worlds), or by a relaxed variant that
+    predicts new complexes better by more than twice its paired SE."""
+    from diagnostics.worlds import check_rows, checks_by_world
+
+    def ppc(ppps):
+        return pd.DataFrame({"check": "proportional odds", "statistic": "gap", "verdict": "ok",
+                             "group": [f"form={i} vs A" for i in range(len(ppps))],
+                             "ppp": ppps})
+    calm = ppc([0.5] * 9 + [0.02])  # misfit by the per-check rule, not family-wise
+    rows = check_rows(calm, None, world="w", outcome="o", focal="form", base="b")
+    assert not rows["flagged"].any() and len(rows) == 10
+    loud = ppc([0.5] * 9 + [0.001])
+    assert check_rows(loud, None, world="w", outcome="o", focal="form",
+                      base="b")["flagged"].sum() == 1
+    base = pd.Series(np.full(30, -5.0), index=[f"c{i}" for i in range(30)])
+    better = base + np.random.default_rng(0).normal(0.5, 0.3, 30)  # +15 elpd, SE ~1.6
+    noisy = base + np.random.default_rng(1).normal(0.05, 1.0, 30)
+    rows = check_rows(calm, {"b": base, "better": better, "noisy": noisy}, world="w",
+                      outcome="o", focal="form", base="b")
+    logo = rows[rows["signal"] == "LOGO relaxed variant"].set_index("detail")["flagged"]
+    assert logo.tolist() == [True, False]
+    summary = checks_by_world(rows)
+    assert summary["flagged"].item() and summary["signals_flagged"].item() == 1

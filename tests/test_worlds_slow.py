@@ -33,7 +33,7 @@ def engine():
 
 @pytest.mark.parametrize("world", list(WORLDS))
 def test_coverage_in_world(world, engine):
-    table = validate_world(world, OUTCOMES, settings=SETTINGS, engine=engine)
+    table, _ = validate_world(world, OUTCOMES, settings=SETTINGS, engine=engine)
     cov = coverage_by_world(table)
     print(f"\n{world}:\n{cov.round(3).to_string(index=False)}")
     covered, n = int(cov["covered"].sum()), int(cov["n"].sum())

@@ -114,6 +114,10 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
                    "poor_overlap, heavy_tails) or 'all' (default)")
     p.add_argument("--outcomes", help="comma-separated outcomes (default contact, gossip, "
                    "lonely, friendly_contact; the two-part ones as their total)")
+    p.add_argument("--checks", action="store_true",
+                   help="also whether the model checks notice each world: focal-level "
+                   "predictive checks and leave-one-complex-out of relaxed variants (two "
+                   "or three extra fits per outcome); writes checks.csv and flagged.csv")
     p.add_argument("--data-seed", type=int, default=7, help="seed of each world's data set")
     p.add_argument("--n-rep", type=int, default=60,
                    help="brute-force replications per form for the truth (default 60)")

@@ -137,9 +137,13 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
     if with_ll:
         from diagnostics.compare import loo_table
+        from diagnostics.crossval import logo_summary
 
         with clock("PSIS-LOO"):
             loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results})
+        with clock("PSIS-LOGO"):  # leave one complex out: a new complex's answers
+            loo = loo.merge(logo_summary(r for r in results if r.spec.name in with_ll),
+                            on="model", how="left")
         write_csv(loo, out / "loo.csv")
         verdict["pareto_k_bad"] = verdict["model"].map(loo.set_index("model")["pareto_k_bad"])
     if ppcs:

@@ -4,7 +4,10 @@ compare their probability-scale contrasts with a brute-force truth.
 ``run_models.py validate --worlds probit,heavy_tails --outcomes contact,lonely`` writes
 ``results/validate/validate.csv`` (every contrast beside its truth), ``coverage.csv``
 (world x outcome: coverage, mean absolute error, true nulls "supported") and
-``validate.png``. Results are written after each world, so an interrupted run keeps them.
+``validate.png``. With ``--checks`` also whether the model checks would notice each world:
+``checks.csv`` (every signal: focal-level predictive checks, leave-one-complex-out of the
+relaxed variants) and ``flagged.csv`` (world x outcome). Results are written after each
+world, so an interrupted run keeps them.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ from inference.files import write_csv
 from workflows import console
 from workflows.setup import WorkflowError, sampler_settings
 
-__all__ = ["DEFAULT_OUTCOMES", "VALIDATE_SAMPLER", "validate_command", "validate_world"]
+__all__ = ["DEFAULT_OUTCOMES", "VALIDATE_SAMPLER", "validate_command", "validate_world",
+           "world_checks"]
 
 DEFAULT_OUTCOMES = ("contact", "gossip", "lonely", "friendly_contact")
 VALIDATE_SAMPLER = {"chains": 2, "draws": 500, "tune": 500}  # per fit, unless given
 
 
 def validate_world(world: str, outcomes: tuple[str, ...], *, settings, engine,
-                   data_seed: int = 7, n_rep: int = 60) -> pd.DataFrame:
+                   data_seed: int = 7, n_rep: int = 60, checks: bool = False
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """One world: simulate, compute the truth, fit each outcome's default model (the
-    two-part outcomes: their joint model's total), compare. Returns validation rows."""
+    two-part outcomes: their joint model's total), compare. Returns validation rows and,
+    with ``checks``, whether the model checks notice the world (:func:`world_checks`)."""
     from data.loader import StudyData
     from data.simulate import TWO_PART, WORLDS, probability_truth, simulate
     from data.suite import default_specs, two_part_specs
@@ -43,8 +49,9 @@ def validate_world(world: str, outcomes: tuple[str, ...], *, settings, engine,
     truth = probability_truth(design, seed=data_seed, n_rep=n_rep, outcomes=outcomes)
     specs = default_specs()
     joints = two_part_specs(specs)
-    tables = []
+    tables, flags = [], []
     for outcome in outcomes:
+        fitted = None
         if outcome in TWO_PART:
             joint = joints[f"{outcome}__total"]
             d1, d2 = prepare(frame, joint.gate), prepare(frame, joint.part)
@@ -53,9 +60,43 @@ def validate_world(world: str, outcomes: tuple[str, ...], *, settings, engine,
         else:
             spec = specs[outcome]
             data = prepare(frame, spec)
-            effects = probability_effects(engine.fit(spec, data, settings), spec, data)
+            tree = engine.fit(spec, data, dataclasses.replace(settings, predictive=checks))
+            fitted = (data, tree)
+            effects = probability_effects(tree, spec, data)
         tables.append(validation_rows(effects, truth[outcome], world=world))
-    return pd.concat(tables, ignore_index=True)
+        if checks:
+            flags.append(world_checks(world, specs[outcome], frame, settings=settings,
+                                      engine=engine, fitted=fitted))
+    return (pd.concat(tables, ignore_index=True),
+            pd.concat(flags, ignore_index=True) if checks else None)
+
+
+def world_checks(world: str, spec, frame: pd.DataFrame, *, settings, engine,
+                 fitted=None) -> pd.DataFrame:
+    """Would a user notice this world? The model's focal-level predictive checks (with
+    posterior predictive draws) and leave-one-complex-out (PSIS-LOGO) of its relaxed
+    variants -- complex SD by form, and for a cumulative outcome category-specific form
+    effects -- against it (:func:`diagnostics.worlds.check_rows`)."""
+    from diagnostics.crossval import psis_logo
+    from diagnostics.ppc import ppc_table
+    from diagnostics.worlds import check_rows
+    from models.design import prepare
+
+    if fitted is None:
+        data = prepare(frame, spec)
+        fitted = (data, engine.fit(spec, data, dataclasses.replace(settings, predictive=True)))
+    data, tree = fitted
+    relaxed = {f"{spec.name}[complex SD by form]": spec.with_(sd_by_focal=True)}
+    if spec.family == "cumulative":
+        relaxed[f"{spec.name}[form by category]"] = spec.with_(focal_by_category=True)
+    pointwise = {spec.name: psis_logo(tree, spec, data).set_index("group")["elpd"]}
+    quiet = dataclasses.replace(settings, predictive=False)
+    for label, variant in relaxed.items():
+        d = prepare(frame, variant)
+        pointwise[label] = psis_logo(engine.fit(variant, d, quiet), variant,
+                                     d).set_index("group")["elpd"]
+    return check_rows(ppc_table(tree, spec, data), pointwise, world=world,
+                      outcome=spec.outcome, focal=spec.focal, base=spec.name)
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -63,7 +104,7 @@ def validate_command(args: argparse.Namespace) -> int:
     from data.config import StudyConfig
     from data.simulate import TRUTH_EVENTS, WORLDS
     from diagnostics.plots import save_figure
-    from diagnostics.worlds import coverage_by_world, worlds_figure
+    from diagnostics.worlds import checks_by_world, coverage_by_world, worlds_figure
     from inference.engine import Engine
 
     worlds = tuple(WORLDS) if args.worlds == "all" else tuple(
@@ -79,22 +120,37 @@ def validate_command(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / "validate"
     out.mkdir(parents=True, exist_ok=True)
     engine = Engine()  # one compiled model per shape, reused across worlds
-    tables = []
+    tables, flags = [], []
+    checks = getattr(args, "checks", False)
     for i, world in enumerate(worlds, start=1):
         t0 = time.perf_counter()
         console.progress(f"[{i}/{len(worlds)}] world {world}: simulating, truth by brute "
                          f"force, fitting {', '.join(outcomes)} ...")
-        tables.append(validate_world(world, outcomes, settings=settings, engine=engine,
-                                     data_seed=args.data_seed, n_rep=args.n_rep))
+        rows, flagged = validate_world(world, outcomes, settings=settings, engine=engine,
+                                       data_seed=args.data_seed, n_rep=args.n_rep,
+                                       checks=checks)
+        tables.append(rows)
         table = pd.concat(tables, ignore_index=True)
         coverage = coverage_by_world(table)
         write_csv(table, out / "validate.csv")
         write_csv(coverage, out / "coverage.csv")
+        if flagged is not None:
+            flags.append(flagged)
+            write_csv(pd.concat(flags, ignore_index=True), out / "checks.csv")
+            write_csv(checks_by_world(pd.concat(flags, ignore_index=True)),
+                      out / "flagged.csv")
         console.progress(f"[{i}/{len(worlds)}] world {world}: done in "
                          f"{time.perf_counter() - t0:.0f} s")
     save_figure(worlds_figure(coverage), out / "validate.png")
     console.say("\nCoverage of the 90% intervals of the probability-scale contrasts vs HZ "
                 "(a new complex), per test world and outcome:")
     console.say(coverage.round(3).to_string(index=False))
-    console.say(f"\nwrote {out}/validate.csv, coverage.csv, validate.png")
+    written = "validate.csv, coverage.csv, validate.png"
+    if flags:
+        summary = checks_by_world(pd.concat(flags, ignore_index=True))
+        console.say("\nWould the checks notice the world? (focal-level predictive checks and "
+                    "leave-one-complex-out of relaxed variants; checks.csv per signal)")
+        console.say(summary.to_string(index=False))
+        written += ", checks.csv, flagged.csv"
+    console.say(f"\nwrote {out}/{written}")
     return 0
