@@ -44,6 +44,11 @@ class Study:
     compare_terms
         Group-level terms whose inclusion the ``compare`` command tests (added when a
         model lacks them, removed when it has them); empty: no such variant.
+    focal_predictors
+        Columns constant within each focal level that describe it (``clustered``): the
+        ``compare`` command's relaxed variant ``[<col> + residual <focal>]`` adds them as
+        terms, so the focal effects shrink towards their groups' means instead of the
+        grand mean (Gelman & Hill's group-level predictors).
     has_findings
         Whether the study has published conclusions to check (``findings.csv``).
     has_overview
@@ -69,6 +74,7 @@ class Study:
     label_names: Mapping[str, str] = field(default_factory=dict)
     pooled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     compare_terms: tuple[str, ...] = ()
+    focal_predictors: tuple[str, ...] = ()
     has_findings: bool = False
     has_overview: bool = False
     suites: Mapping[str, Callable] = field(default_factory=dict)
@@ -124,6 +130,7 @@ HOUSING = Study(
     pooled=MappingProxyType({"non-clustered": tuple(f.code for f in cb.FORMS
                                                     if not f.clustered)}),
     compare_terms=("rural", "small_community"),
+    focal_predictors=("clustered",),
     has_findings=True,
     has_overview=True,
     suites=MappingProxyType({"default": _config_suite, "features": _housing_suite("features"),
@@ -133,7 +140,8 @@ HOUSING = Study(
 )
 
 _WORDING = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
-            "label_names": dict, "pooled": dict, "compare_terms": list}
+            "label_names": dict, "pooled": dict, "compare_terms": list,
+            "focal_predictors": list}
 
 
 def study_for(cfg: StudyConfig) -> Study:
@@ -160,6 +168,7 @@ def study_for(cfg: StudyConfig) -> Study:
                                     "focal-level effect is controlled for the model's terms."),
         pooled=MappingProxyType(pooled),
         compare_terms=tuple(values.pop("compare_terms", ())),
+        focal_predictors=tuple(values.pop("focal_predictors", ())),
         suites=MappingProxyType({"default": _config_suite}),
         **values,
     )

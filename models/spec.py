@@ -453,13 +453,16 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
 
 
 def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
-                        columns: set[str] | None = None) -> dict[str, ModelSpec]:
+                        columns: set[str] | None = None,
+                        focal_predictors: tuple[str, ...] = ()) -> dict[str, ModelSpec]:
     """Variants of one outcome's model for LOO comparison (same rows, same response).
 
     Hierarchical, fixed and no focal effect; without the lowest grouping level (when there
     are two or more); the relaxed variant whose lowest level's SD differs by focal level
     (where one random level is nested directly in the focal one); category-specific focal
-    effects for a cumulative outcome; and, when the study names group-level ``terms`` worth
+    effects for a cumulative outcome; the focal level's describing columns
+    (``focal_predictors``, e.g. clustered) plus residual focal effects; and, when the study
+    names group-level ``terms`` worth
     testing (``Study.compare_terms``), without them if the model has them, else with those of
     them present in the data's ``columns``.
     """
@@ -477,6 +480,10 @@ def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
         pass
     if spec.family == "cumulative":  # relaxed: category-specific focal effects (brms cs())
         out[f"{spec.name}[{spec.focal} by category]"] = base.with_(focal_by_category=True)
+    grouping = [c for c in focal_predictors if columns is None or c in columns]
+    if spec.focal and grouping:  # focal effects = group-level predictors + residual
+        out[f"{spec.name}[{' + '.join(grouping)} + residual {spec.focal}]"] = base.with_(
+            terms=spec.terms + tuple(Covariate(c, "binary") for c in grouping))
     have = tuple(t for t in spec.terms if t.name in terms)
     addable = [t for t in terms if columns is None or t in columns]
     shown = [t.replace("_", " ") for t in terms]

@@ -163,6 +163,12 @@ def test_relaxed_variants_are_offered_and_checked():
     assert "contact[complex_id SD by living_form]" in names
     assert "contact[living_form by category]" in names
     assert "gossip[living_form by category]" not in list(comparison_variants(specs["gossip"]))
+    grouped = comparison_variants(specs["gossip"], focal_predictors=("clustered",),
+                                  columns={"clustered"})
+    spec = grouped["gossip[clustered + residual living_form]"]
+    assert spec.terms[-1].name == "clustered" and spec.variant == "hierarchical"
+    assert "gossip[clustered + residual living_form]" not in comparison_variants(
+        specs["gossip"], focal_predictors=("clustered",), columns={"female"})
     with pytest.raises(ValueError, match="focal_by_category needs the cumulative"):
         specs["gossip"].with_(focal_by_category=True)
     # the flags change the compiled graph and the saved fit's hash, and only when set

@@ -55,7 +55,8 @@ def compare_command(args: argparse.Namespace) -> int:
         if spec.family_impl.uses_items or not spec.focal:
             continue
         variants = comparison_variants(spec, terms=run.study.compare_terms,
-                                       columns=set(run.frame.columns))
+                                       columns=set(run.frame.columns),
+                                       focal_predictors=run.study.focal_predictors)
         results = fit_suite({v.name: v for v in variants.values()}, run.frame,
                             settings=run.settings, fits_dir=out / "fits", engine=engine,
                             progress=console.progress)
