@@ -51,7 +51,7 @@ def check_rows(ppc: pd.DataFrame, pointwise: dict[str, pd.Series] | None, *, wor
         diff = (values - pointwise[base]).dropna()
         gain, dse = float(diff.sum()), float(np.sqrt(len(diff) * diff.var(ddof=1)))
         rows.append({"signal": "LOGO relaxed variant",
-                     "detail": f"{name} vs {base}: elpd gain per new complex set "
+                     "detail": f"{name} vs {base}: elpd gain over new complexes "
                                f"{gain:.1f} (SE {dse:.1f})",
                      "value": gain, "flagged": gain > 2 * dse})
     out = pd.DataFrame(rows, columns=["signal", "detail", "value", "flagged"])

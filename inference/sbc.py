@@ -120,27 +120,69 @@ def sbc_tasks(spec: ModelSpec, data: ModelData, *, sims: int, seed: int,
     truths = flatten_draws(prior["prior"].dataset)
     ys = prior["prior_predictive"]["y"].to_numpy()[0]  # (sims, *y.shape)
     base = fingerprint(spec.to_json(), fit_spec.to_json(), settings.to_json(),
-                        data.data_hash(), str(seed), str(sims))
+                        data.data_hash(), str(seed), str(sims), "probability estimands")
     tasks = []
+    params = prior["prior"].dataset
     for i in range(sims):
         truth = {k: float(v[0, i]) for k, v in truths.items()}
         tasks.append(Task(key=f"sim-{i:04d}", fingerprint=f"{base}-{i}", kwargs={
-            "y": ys[i], "truth": truth, "sim": i,
+            "y": ys[i], "truth": truth, "sim": i, "sim_spec": spec,
+            "params": params.isel(draw=[i]),
             "settings": dataclasses.replace(settings, seed=int(seed) * 100_003 + i,
                                             predictive=False)}))
     return tasks
 
 
+def probability_estimands(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
+                          max_draws: int) -> dict[str, np.ndarray]:
+    """The new-complex probability-scale contrasts vs the reference as ``(chain, draw)``
+    arrays (``P[new complex: RB - HZ]``); empty where the model has none."""
+    from diagnostics.effects import form_probabilities
+
+    if not spec.focal or spec.variant == "none" or not spec.family_impl.has_event_prediction:
+        return {}
+    post = tree["posterior"]
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    if shape[0] * shape[1] > max_draws:  # evenly thinned, chains kept
+        post = post.isel(draw=slice(None, None, -(-shape[0] * shape[1] // max_draws)))
+        shape = (post.sizes["chain"], post.sizes["draw"])
+    probs = form_probabilities(xr.DataTree.from_dict({"posterior": post.to_dataset()}), spec,
+                               data, max_draws=shape[0] * shape[1])
+    forms = list(probs[spec.focal].values)
+    ref = probs.sel({spec.focal: spec.reference}).values
+    return {f"P[new complex: {f} - {spec.reference}]":
+            (probs.sel({spec.focal: f}).values - ref).reshape(shape)
+            for f in forms if f != spec.reference}
+
+
 def sbc_task(*, spec: ModelSpec, data: ModelData, y: np.ndarray, truth: dict[str, float],
-             sim: int, settings: SamplerSettings) -> dict:
-    """Fit one simulated data set; return ranks of the true values (small, JSON-ready)."""
+             sim: int, settings: SamplerSettings, sim_spec: ModelSpec | None = None,
+             params: xr.Dataset | None = None, max_estimand_draws: int = 600) -> dict:
+    """Fit one simulated data set; return ranks of the true values (small, JSON-ready).
+
+    With the simulated parameters ``params`` (one prior draw of ``sim_spec``), the ranks of
+    the new-complex probability-scale contrasts are taken too: the true contrast is the
+    g-computation at the true parameters on the same design, the posterior's at each draw.
+    """
     from arviz_stats import ess
 
     engine = worker_engine()
-    tree = engine.fit(spec, data.with_y(y), settings)
+    sim_data = data.with_y(y)
+    tree = engine.fit(spec, sim_data, settings)
     post = tree["posterior"].dataset
     draws = flatten_draws(post)
+    truth = dict(truth)
+    if params is not None:
+        true_tree = xr.DataTree.from_dict({"posterior": params})
+        for label, value in probability_estimands(true_tree, sim_spec or spec, sim_data,
+                                                  max_draws=1).items():
+            truth[label] = float(value.ravel()[0])
+        est = probability_estimands(tree, spec, sim_data, max_draws=max_estimand_draws)
+        draws |= est
     ess_bulk = flatten_draws(ess(post, method="bulk"))
+    if params is not None and est:
+        ess_bulk |= flatten_draws(ess(xr.Dataset({k: (("chain", "draw"), v)
+                                                  for k, v in est.items()}), method="bulk"))
     rng = np.random.default_rng([sim, 11])
     ranks, n_draws, pits = {}, {}, {}
     for label, value in truth.items():

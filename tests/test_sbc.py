@@ -110,7 +110,10 @@ def test_correct_model_is_calibrated_on_a_two_worker_cluster(lonely_design, tmp_
     assert (ranks["rank"] <= ranks["n_draws"]).all() and ranks["pit"].between(0, 1).all()
     table = uniformity_table(ranks)
     assert (table["verdict"] == "ok").all(), table[table["verdict"] != "ok"]
-    assert len(table) == len(flatten_draws(_posterior_like(data, spec)))
+    # every parameter, and the six new-complex probability contrasts vs HZ
+    assert len(table) == len(flatten_draws(_posterior_like(data, spec))) + 6
+    prob = ranks[ranks["parameter"].str.startswith("P[new complex: ")]
+    assert prob["parameter"].nunique() == 6 and prob["truth"].abs().max() < 1
 
 
 def _posterior_like(data, spec):
