@@ -102,18 +102,27 @@ def test_study_section_errors_name_file_and_key(tmp_path):
 # --------------------------------------------------------------------------------------
 # Subcommands through the CLI (tiny draws: these test the plumbing, not the estimates)
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow  # five variants compiled (about 2.5 minutes); the pieces: test_crossval
 def test_cli_compare_on_the_pupils_config(tmp_path, capsys):
     out = tmp_path / "cmp"
     rc = run_models.main(["compare", "--config", str(ROOT / "examples/pupils.toml"),
-                          "--outcomes", "passed", *TINY, "--out", str(out)])
+                          "--outcomes", "passed", *TINY, "--out", str(out), "--reloo-max", "1",
+                          "--scheduler", "serial"])
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     table = pd.read_csv(out / "compare.csv")
     assert set(table["outcome"]) == {"passed"}
-    # hierarchical, fixed, no focal level, no lowest level; no housing terms added
-    assert len(table) == 4
+    by = table.groupby("criterion")["model"].apply(set)
+    # hierarchical, fixed, no focal level, no lowest level, class SD by school; no housing
+    # terms added; leave one class out for all but the variant without classes
+    assert len(by["PSIS-LOO (tenant)"]) == 5
+    assert by["PSIS-LOGO (class_id)"] == by["PSIS-LOO (tenant)"] - {"passed[no class_id level]"}
+    assert "passed[class_id SD by school]" in by["PSIS-LOGO (class_id)"]
     assert not table["model"].str.contains("rural|small_community").any()
     assert "rural" not in printed.out
+    logo = pd.read_csv(out / "logo.csv")
+    assert logo["refitted"].sum() <= 4  # at most --reloo-max per variant
+    assert logo.groupby("model")["group"].nunique().nunique() == 1  # same classes each
 
 
 def test_housing_comparison_variants_add_or_drop_its_group_terms():
@@ -125,6 +134,7 @@ def test_housing_comparison_variants_add_or_drop_its_group_terms():
     gossip = comparison_variants(specs["gossip"], terms=HOUSING.compare_terms, columns=columns)
     assert list(gossip) == ["gossip[hierarchical]", "gossip[fixed]", "gossip[no living_form]",
                             "gossip[no complex_id level]",
+                            "gossip[complex_id SD by living_form]",
                             "gossip[with rural + small community]"]
     added = gossip["gossip[with rural + small community]"]
     assert [t.name for t in added.terms[-2:]] == ["rural", "small_community"]
@@ -136,7 +146,7 @@ def test_housing_comparison_variants_add_or_drop_its_group_terms():
     assert contact["contact[no complex_id level]"].levels == ("living_form",)
     # a study without such terms gets no such variant; names are file-safe
     plain = comparison_variants(specs["gossip"])
-    assert len(plain) == 4
+    assert len(plain) == 5
     assert all(re.fullmatch(r"[A-Za-z0-9_]+", s.name) for s in plain.values())
 
 
