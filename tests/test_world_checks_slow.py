@@ -10,7 +10,7 @@ own world is not. The probit world is reported, not asserted: a logit and a prob
 differ mainly in the tails, which 2,963 four-category answers barely reach (measured in the
 session note), and its probability-scale contrasts are covered as well as in the default.
 
-Run: ``uv run pytest -m slow tests/test_world_checks_slow.py -s`` (about 12 minutes).
+Run: ``uv run pytest -m slow tests/test_world_checks_slow.py -s`` (about 8 minutes).
 """
 
 from __future__ import annotations
