@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["PARETO_K_BAD", "compare_table", "loo_table"]
+__all__ = ["PARETO_K_BAD", "compare_table", "loo_table", "meaning", "per_row_log_likelihood"]
 
 log = logging.getLogger(__name__)
 PARETO_K_BAD = 0.7
@@ -84,6 +84,16 @@ def loo_table(fits: dict[str, xr.DataTree],
     return pd.DataFrame(rows)
 
 
+def meaning(model: str, best: str, diff: float, dse: float) -> str:
+    """A comparison in words: ``diff`` elpd below ``best``; under twice its SE ``dse`` it is
+    no clear difference."""
+    if model == best:
+        return "best expected predictive accuracy"
+    if diff > 2 * max(dse, 1e-9):
+        return f"worse than {best} by {diff:.1f} elpd (SE {dse:.1f}): the data favour {best}"
+    return f"no clear difference from {best} ({diff:.1f} elpd, SE {dse:.1f})"
+
+
 def compare_table(fits: dict[str, xr.DataTree], *, outcome: str = "") -> pd.DataFrame:
     """Rank models by elpd_loo with differences to the best and their SEs, and a sentence.
 
@@ -96,17 +106,7 @@ def compare_table(fits: dict[str, xr.DataTree], *, outcome: str = "") -> pd.Data
     cmp = cmp.reset_index().rename(columns={"index": "model"})
     cmp["elpd_diff"] = cmp["elpd_diff"].abs()  # distance below the best model
     best = cmp.iloc[0]["model"]
-    sentences = []
-    for r in cmp.itertuples():
-        if r.model == best:
-            sentences.append("best expected predictive accuracy")
-        elif r.elpd_diff > 2 * max(r.dse, 1e-9):
-            sentences.append(f"worse than {best} by {r.elpd_diff:.1f} elpd "
-                             f"(SE {r.dse:.1f}): the data favour {best}")
-        else:
-            sentences.append(f"no clear difference from {best} ({r.elpd_diff:.1f} elpd, "
-                             f"SE {r.dse:.1f})")
-    cmp["meaning"] = sentences
+    cmp["meaning"] = [meaning(r.model, best, r.elpd_diff, r.dse) for r in cmp.itertuples()]
     cmp.insert(0, "outcome", outcome)
     keep = ["outcome", "model", "rank", "elpd", "p", "elpd_diff", "dse", "se", "weight",
             "warning", "meaning"]

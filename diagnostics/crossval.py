@@ -31,17 +31,22 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
+from diagnostics.compare import PARETO_K_BAD, meaning
 from models.design import ModelData
 from models.families import Family
 from models.spec import ModelSpec
 
-__all__ = ["NODES", "compare_pointwise", "group_log_density", "logo_level", "logo_summary",
-           "psis_logo", "unsupported_reason"]
+__all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density", "logo_level",
+           "logo_summary", "paired_se", "psis_logo", "thinned_draws", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(NODES)
 _LOG_W = np.log(_GH_W / _GH_W.sum())
-PARETO_K_BAD = 0.7
+
+
+def paired_se(values: pd.Series) -> float:
+    """SE of a sum of G pointwise values (or paired differences): ``sqrt(G var)``."""
+    return float(np.sqrt(len(values) * values.var(ddof=1))) if len(values) > 1 else np.nan
 
 
 def logo_level(spec: ModelSpec) -> str | None:
@@ -174,20 +179,11 @@ def compare_pointwise(pointwise: dict[str, pd.Series], *, criterion: str,
     rows = []
     for rank, name in enumerate(order):
         diff = frame[best] - frame[name]
-        dse = float(np.sqrt(G * diff.var(ddof=1))) if G > 1 else float("nan")
-        d = float(diff.sum())
-        if name == best:
-            meaning = "best expected predictive accuracy"
-        elif d > 2 * max(dse, 1e-9):
-            meaning = (f"worse than {best} by {d:.1f} elpd (SE {dse:.1f}): the data favour "
-                       f"{best}")
-        else:
-            meaning = f"no clear difference from {best} ({d:.1f} elpd, SE {dse:.1f})"
+        d, dse = float(diff.sum()), paired_se(diff)
         rows.append({"outcome": outcome, "criterion": criterion, "model": name, "rank": rank,
-                     "elpd": float(elpd[name]),
-                     "se": float(np.sqrt(G * frame[name].var(ddof=1))) if G > 1 else np.nan,
+                     "elpd": float(elpd[name]), "se": paired_se(frame[name]),
                      "elpd_diff": d, "dse": 0.0 if name == best else dse, "n_groups": G,
-                     "meaning": meaning})
+                     "meaning": meaning(name, best, d, dse)})
     return pd.DataFrame(rows)
 
 
@@ -201,7 +197,7 @@ def logo_summary(fits) -> pd.DataFrame:
             continue
         t = psis_logo(r.tree, r.spec, r.data)
         rows.append({"model": r.spec.name, "elpd_logo": float(t["elpd"].sum()),
-                     "logo_se": float(np.sqrt(len(t) * t["elpd"].var(ddof=1))),
+                     "logo_se": paired_se(t["elpd"]),
                      "logo_groups": len(t),
                      "logo_pareto_k_bad": int((t["pareto_k"] > PARETO_K_BAD).sum())})
     return pd.DataFrame(rows, columns=["model", "elpd_logo", "logo_se", "logo_groups",

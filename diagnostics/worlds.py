@@ -38,6 +38,8 @@ def check_rows(ppc: pd.DataFrame, pointwise: dict[str, pd.Series] | None, *, wor
       model's under ``base``); a relaxed variant that predicts new complexes better than the
       base by more than twice the SE of the paired difference flags the world.
     """
+    from diagnostics.crossval import paired_se
+
     rows = []
     form = ppc[ppc["check"].isin(FORM_CHECKS) & ppc["group"].str.startswith(f"{focal}=")]
     for r in form.itertuples():
@@ -49,7 +51,7 @@ def check_rows(ppc: pd.DataFrame, pointwise: dict[str, pd.Series] | None, *, wor
         if name == base:
             continue
         diff = (values - pointwise[base]).dropna()
-        gain, dse = float(diff.sum()), float(np.sqrt(len(diff) * diff.var(ddof=1)))
+        gain, dse = float(diff.sum()), paired_se(diff)
         rows.append({"signal": "LOGO relaxed variant",
                      "detail": f"{name} vs {base}: elpd gain over new complexes "
                                f"{gain:.1f} (SE {dse:.1f})",

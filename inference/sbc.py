@@ -137,15 +137,13 @@ def probability_estimands(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *
                           max_draws: int) -> dict[str, np.ndarray]:
     """The new-complex probability-scale contrasts vs the reference as ``(chain, draw)``
     arrays (``P[new complex: RB - HZ]``); empty where the model has none."""
+    from diagnostics.crossval import thinned_draws
     from diagnostics.effects import form_probabilities
 
     if not spec.focal or spec.variant == "none" or not spec.family_impl.has_event_prediction:
         return {}
-    post = tree["posterior"]
+    _, post = thinned_draws(tree, max_draws=max_draws)  # evenly thinned, chains kept
     shape = (post.sizes["chain"], post.sizes["draw"])
-    if shape[0] * shape[1] > max_draws:  # evenly thinned, chains kept
-        post = post.isel(draw=slice(None, None, -(-shape[0] * shape[1] // max_draws)))
-        shape = (post.sizes["chain"], post.sizes["draw"])
     probs = form_probabilities(xr.DataTree.from_dict({"posterior": post.to_dataset()}), spec,
                                data, max_draws=shape[0] * shape[1])
     forms = list(probs[spec.focal].values)
@@ -171,18 +169,18 @@ def sbc_task(*, spec: ModelSpec, data: ModelData, y: np.ndarray, truth: dict[str
     tree = engine.fit(spec, sim_data, settings)
     post = tree["posterior"].dataset
     draws = flatten_draws(post)
+    ess_bulk = flatten_draws(ess(post, method="bulk"))
     truth = dict(truth)
-    if params is not None:
+    if params is not None:  # the probability-scale estimands: true value and posterior draws
         true_tree = xr.DataTree.from_dict({"posterior": params})
         for label, value in probability_estimands(true_tree, sim_spec or spec, sim_data,
                                                   max_draws=1).items():
             truth[label] = float(value.ravel()[0])
         est = probability_estimands(tree, spec, sim_data, max_draws=max_estimand_draws)
-        draws |= est
-    ess_bulk = flatten_draws(ess(post, method="bulk"))
-    if params is not None and est:
-        ess_bulk |= flatten_draws(ess(xr.Dataset({k: (("chain", "draw"), v)
-                                                  for k, v in est.items()}), method="bulk"))
+        if est:
+            draws |= est
+            ess_bulk |= flatten_draws(ess(xr.Dataset({k: (("chain", "draw"), v)
+                                                      for k, v in est.items()}), method="bulk"))
     rng = np.random.default_rng([sim, 11])
     ranks, n_draws, pits = {}, {}, {}
     for label, value in truth.items():
