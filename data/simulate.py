@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from data import codebook as cb
+from data.nonresponse import RESPONSE_MODEL
 from data.truth import COHESION_ITEM_TARGETS, COHESION_TENANT_SD, TRUE_EFFECTS
 from inference.files import write_csv, write_text
 
@@ -46,6 +47,7 @@ __all__ = [
     "analysis_frame",
     "calibrate",
     "simulate",
+    "simulate_survey",
     "simulated_study",
     "simulated_marginals",
     "probability_truth",
@@ -111,8 +113,30 @@ class Design:
     form_by_covariate: float = 0.0
     poor_overlap: float = 0.0
     heavy_tails: bool = False
+    # the survey process (data.nonresponse; 0/off: the tenants are the population, as
+    # before). invited: size of the invited population (n_tenants is then the expected
+    # number of respondents); response_outcome: log-odds of answering if lonely (not at
+    # random given the register); covariate_missing: rate of missing self-reported
+    # covariates among respondents, at random given age and personal care, or with
+    # missing_not_at_random also depending on the value itself
+    invited: int = 0
+    response_selection: float = 1.0  # multiplies the response model's register log-odds
+    response_outcome: float = 0.0
+    covariate_missing: float = 0.0
+    missing_not_at_random: bool = False
 
     def __post_init__(self) -> None:
+        if self.invited and self.invited <= self.n_tenants:
+            raise ValueError(f"invited ({self.invited}) must exceed the respondents "
+                             f"(n_tenants={self.n_tenants})")
+        if not 0.0 <= self.covariate_missing < 0.5:
+            raise ValueError(f"covariate_missing must be in [0, 0.5), got "
+                             f"{self.covariate_missing}")
+        if not 0.0 <= self.response_selection <= 4.0:
+            raise ValueError(f"response_selection must be in [0, 4], got "
+                             f"{self.response_selection}")
+        if self.response_outcome and not self.invited:
+            raise ValueError("response_outcome needs an invited population (invited > 0)")
         if self.link not in ("logit", "probit"):
             raise ValueError(f"link must be 'logit' or 'probit', got {self.link!r}")
         for name in ("non_proportional", "complex_sd_by_form", "form_by_covariate",
@@ -413,16 +437,61 @@ def _add_missing(tenants: pd.DataFrame, rate: float, rng: np.random.Generator) -
 def simulate(design: Design | None = None, *, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                    dict]:
     """Simulate ``(complexes, tenants, truth)`` in the canonical format for ``seed``."""
-    design = design or Design()
-    complexes, tenants, merged = _population(design, seed)
-    rng = np.random.default_rng([seed, 1])
-    tenants = pd.concat([tenants, _outcomes(merged, rng, design,
-                                            np.random.default_rng([seed, 3]))], axis=1)
+    complexes, tenants, tr, _ = simulate_survey(design, seed=seed)
+    return complexes, tenants, tr
+
+
+def _invited(design: Design, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                                  pd.DataFrame]:
+    """``(complexes, tenants with outcomes, merged, survey)`` of everyone the study reached
+    or invited; ``survey`` holds ``responded`` and ``phoned`` (all 1 without non-response)."""
+    size = replace(design, n_tenants=design.invited, invited=0, response_outcome=0.0) \
+        if design.invited else design
+    complexes, tenants, merged = _population(size, seed)
+    outcomes = _outcomes(merged, np.random.default_rng([seed, 1]), design,
+                         np.random.default_rng([seed, 3]))
+    tenants = pd.concat([tenants, outcomes], axis=1)
     for col in tenants.columns.drop(["tenant_id", "complex_id", "friendly_contact"]):
         tenants[col] = tenants[col].astype("Int64")
+    if not design.invited:
+        ones = np.ones(len(tenants), dtype=int)
+        return complexes, tenants, merged, pd.DataFrame({"responded": ones, "phoned": 0 * ones})
+    from data.nonresponse import respond
+
+    lonely = (outcomes[["support_1", "support_2", "support_3"]] <= 3).all(axis=1).to_numpy()
+    survey = respond(merged, n_target=design.n_tenants, rng=np.random.default_rng([seed, 4]),
+                     lonely=lonely, response_outcome=design.response_outcome,
+                     selection=design.response_selection)
+    return complexes, tenants, merged, survey
+
+
+def simulate_survey(design: Design | None = None, *, seed: int
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame | None]:
+    """``(complexes, tenants, truth, register)``: :func:`simulate` plus, with an invited
+    population (``design.invited``), the register of every invited tenant
+    (:data:`data.nonresponse.REGISTER_COLUMNS`, ``responded``, ``phoned``; else ``None``).
+
+    ``tenants`` are the respondents; ``complexes`` those with at least one respondent.
+    """
+    design = design or Design()
+    complexes, tenants, merged, survey = _invited(design, seed)
+    register = None
+    if design.invited:
+        from data.nonresponse import REGISTER_COLUMNS
+
+        register = pd.concat([merged[list(REGISTER_COLUMNS)], survey], axis=1)
+        tenants = tenants[survey["responded"].to_numpy() == 1].reset_index(drop=True)
+        complexes = complexes[complexes["complex_id"].isin(tenants["complex_id"])] \
+            .reset_index(drop=True)
+    if design.covariate_missing > 0:
+        from data.nonresponse import covariate_missing
+
+        tenants = covariate_missing(tenants, rate=design.covariate_missing,
+                                    rng=np.random.default_rng([seed, 5]),
+                                    not_at_random=design.missing_not_at_random)
     if design.missing_rate > 0:
         tenants = _add_missing(tenants, design.missing_rate, np.random.default_rng([seed, 2]))
-    return complexes, tenants, truth(design, seed=seed)
+    return complexes, tenants, truth(design, seed=seed), register
 
 
 def truth(design: Design, *, seed: int) -> dict:
@@ -454,7 +523,16 @@ def truth(design: Design, *, seed: int) -> dict:
         "reference_form": cb.REFERENCE_FORM,
         "latent_scale": "logit (cumulative logit: P(y <= k) = expit(threshold_k - eta))",
         "extraversion_scaling": "(extraversion - 6.5) / 3",
-        "missingness": "MCAR per cell at design.missing_rate (covariates and outcome items)",
+        "missingness": "MCAR per cell at design.missing_rate (covariates and outcome items)"
+                       + ("; self-reported covariates missing at random given age and "
+                          "personal care at design.covariate_missing (data.nonresponse)"
+                          + (", and not at random" if design.missing_not_at_random else "")
+                          if design.covariate_missing else ""),
+        "survey": None if not design.invited else {
+            "invited": design.invited, "expected_respondents": design.n_tenants,
+            "response_model": RESPONSE_MODEL_TEXT,
+            "response_selection": design.response_selection,
+            "response_outcome": design.response_outcome},
         "shared_trait": {"sd": design.sociability, "loadings": TRAIT_LOADINGS,
                          "note": "unmeasured tenant sociability added to every outcome's "
                                  "latent predictor with these loadings (0: none)"},
@@ -488,6 +566,10 @@ TRUTH_EVENTS = {
 }
 TWO_PART = ("friendly_contact", "activity_participation")  # their truths are totals
 
+RESPONSE_MODEL_TEXT = {"log_odds": RESPONSE_MODEL,
+                       "note": "written response; 85+ non-respondents phoned (phone boost "
+                               "added); intercept solved for the expected respondents"}
+
 # Named test worlds: the fitted models' own (default) and one broken assumption each
 WORLDS = {
     "default": Design(),
@@ -501,8 +583,12 @@ WORLDS = {
 }
 
 
+TARGETS = ("respondents", "population")
+
+
 def probability_truth(design: Design | None = None, *, seed: int, n_rep: int = 60,
-                      outcomes: tuple[str, ...] | None = None) -> dict:
+                      outcomes: tuple[str, ...] | None = None,
+                      target: str = "respondents") -> dict:
     """Probability-scale truth per outcome and form, by brute-force simulation (not the
     project's g-computation, so a bug there cannot cancel out).
 
@@ -512,9 +598,16 @@ def probability_truth(design: Design | None = None, *, seed: int, n_rep: int = 6
     new draw of any unmeasured trait). Returns ``{outcome: {form: value}}`` for the events
     of :data:`TRUTH_EVENTS` (the two-part outcomes: their *total* events), Monte Carlo SE
     about 0.001 at 60 replications of 2,963 tenants.
+
+    ``target``: whose covariates -- the ``respondents`` (the tenants of the data set) or,
+    with an invited population (``design.invited``), the whole invited ``population``.
     """
     design = design or Design()
-    _, _, merged = _population(design, seed)
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    _, _, merged, survey = _invited(design, seed)
+    if target == "respondents":
+        merged = merged[survey["responded"].to_numpy() == 1].reset_index(drop=True)
     rng = np.random.default_rng([seed, 11])
     names = outcomes or tuple(TRUTH_EVENTS)
     out = {name: {} for name in names}
@@ -565,15 +658,37 @@ def simulated_marginals(complexes: pd.DataFrame, tenants: pd.DataFrame) -> pd.Da
     return out
 
 
-def write_simulation(out_dir: Path, *, seed: int, design: Design | None = None) -> dict:
-    """Write ``complexes.csv``, ``tenants.csv`` and ``truth.json`` (atomically) to ``out_dir``."""
-    complexes, tenants, tr = simulate(design, seed=seed)
+def write_simulation(out_dir: Path, *, seed: int, design: Design | None = None,
+                     truth_reps: int = 0) -> dict:
+    """Write ``complexes.csv``, ``tenants.csv`` and ``truth.json`` (atomically) to ``out_dir``;
+    with an invited population also ``population.csv`` (the register: one row per invited
+    tenant, ``responded`` yes/no).
+
+    With an invited population (or ``truth_reps > 0``) ``truth.json`` also holds
+    ``probability``: the probability-scale truth per outcome and form
+    (:func:`probability_truth`) for the respondents and for the invited population, by
+    ``truth_reps`` replications (default 40; the population's with a fifth as many, its
+    tenants being five times as many).
+    """
+    design = design or Design()
+    complexes, tenants, tr, register = simulate_survey(design, seed=seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("complexes.csv", complexes), ("tenants.csv", tenants)):
+    frames = [("complexes.csv", complexes), ("tenants.csv", tenants)]
+    if register is not None:
+        frames.append(("population.csv", register))
+    for name, frame in frames:
         write_csv(frame, out_dir / name)
+    if design.invited or truth_reps:
+        reps = truth_reps or 40
+        tr["probability"] = {"events": {k: v[0] for k, v in TRUTH_EVENTS.items()},
+                             "estimand": "new complex; every tenant placed in each form",
+                             "respondents": probability_truth(design, seed=seed, n_rep=reps)}
+        if design.invited:
+            tr["probability"]["population"] = probability_truth(
+                design, seed=seed, n_rep=max(reps // 5, 4), target="population")
     write_text(out_dir / "truth.json", json.dumps(tr, indent=2, default=_json_default))
-    return {"complexes": complexes, "tenants": tenants, "truth": tr}
+    return {"complexes": complexes, "tenants": tenants, "truth": tr, "register": register}
 
 
 def _json_default(obj):

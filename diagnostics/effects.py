@@ -27,14 +27,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from data.population import RESPONDENTS
 from diagnostics.summary import draws_table
 from models.build import slope_columns
 from models.design import ModelData, aligned_frame
 from models.spec import ModelSpec
 
-__all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability",
-           "focal_effects", "form_probabilities", "population_label", "population_rows",
-           "posterior_draws", "probability_effects", "random_sd", "summarise_probabilities",
+__all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability", "focal_effects",
+           "form_probabilities", "headline_rows", "posterior_draws", "probability_effects",
+           "random_sd", "subgroup_label", "subgroup_rows", "summarise_probabilities",
            "total_effects"]
 
 ESTIMANDS = ("new_complex", "average_complex")
@@ -66,18 +67,20 @@ def posterior_draws(tree: xr.DataTree, *, max_draws: int, seed: int = 0):
 
 
 def event_probability(spec: ModelSpec, data: ModelData, draws, *, X: np.ndarray,
-                      offset: np.ndarray, sd: np.ndarray) -> np.ndarray:
+                      offset: np.ndarray, sd: np.ndarray,
+                      weights: np.ndarray | None = None) -> np.ndarray:
     """Population-average event probability per draw, shape (S,).
 
     ``X`` (n, p) is the population's design, ``offset`` (S,) the group effect added to every
-    row, ``sd`` (S,) the SD of the unknown group effects integrated over (0: none).
+    row, ``sd`` (S,) the SD of the unknown group effects integrated over (0: none),
+    ``weights`` (n,) the rows' weights in the average (default equal).
     """
     family = spec.family_impl
     _, event = event_label(spec, data)
     fixed = X @ draws("beta").T if X.shape[1] else 0.0  # intercept-only: no beta
     eta = fixed + np.broadcast_to(offset[None, :], (X.shape[0], len(offset)))  # (n, S)
     # intercept or thresholds, link, and the unknown group effects integrated (Gauss-Hermite)
-    return family.event_probability(eta, draws, sd=sd, event=event)
+    return family.event_probability(eta, draws, sd=sd, event=event, weights=weights)
 
 
 def focal_effects(spec: ModelSpec, data: ModelData, draws) -> np.ndarray:
@@ -148,7 +151,18 @@ def random_sd(spec: ModelSpec, draws, X: np.ndarray | None = None,
     return np.sqrt(var)
 
 
-ALL = "all analysed"  # the default target population: every analysed row
+ALL = "all analysed"  # the default target subgroup: every analysed row
+
+
+def headline_rows(effects: pd.DataFrame) -> pd.DataFrame:
+    """The rows for every analysed row, standardised to the respondents (the headline
+    tables'; other subgroups and populations are reported beside them)."""
+    keep = np.ones(len(effects), bool)
+    if "subgroup" in effects:
+        keep &= (effects["subgroup"] == ALL).to_numpy()
+    if "population" in effects:
+        keep &= (effects["population"] == RESPONDENTS).to_numpy()
+    return effects[keep]
 
 
 def _matches(column: pd.Series, value: str) -> np.ndarray:
@@ -162,21 +176,21 @@ def _matches(column: pd.Series, value: str) -> np.ndarray:
         return (column.astype(str) == value).to_numpy()
 
 
-def population_rows(spec: ModelSpec, data: ModelData, population: str = ALL,
-                    frame: pd.DataFrame | None = None) -> np.ndarray:
-    """Indices of the analysed rows of a target population.
+def subgroup_rows(spec: ModelSpec, data: ModelData, subgroup: str = ALL,
+                  frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Indices of the analysed rows of a target subgroup.
 
     ``"all analysed"``; a focal level's label (e.g. ``"RO"``): the rows that belong to it --
     "the effect for RO's own residents", every form's counterfactual computed for the
     people who actually live in RO; or ``"column=value"`` (``"age_group=4"``): a subgroup
     by any column of ``frame`` (the analysis frame the data were prepared from).
     """
-    if population == ALL:
+    if subgroup == ALL:
         return np.arange(data.n)
-    if "=" in population:
-        column, value = (part.strip() for part in population.split("=", 1))
+    if "=" in subgroup:
+        column, value = (part.strip() for part in subgroup.split("=", 1))
         if frame is None:
-            raise ValueError(f"model {spec.name!r}: the subgroup {population!r} needs the "
+            raise ValueError(f"model {spec.name!r}: the subgroup {subgroup!r} needs the "
                              f"analysis frame")
         if column not in frame:
             raise ValueError(f"model {spec.name!r}: subgroup column {column!r} is not in the "
@@ -184,32 +198,35 @@ def population_rows(spec: ModelSpec, data: ModelData, population: str = ALL,
         rows = np.flatnonzero(_matches(aligned_frame(frame, spec, data)[column], value))
     else:
         labels = list(data.level_labels[spec.focal]) if spec.focal else []
-        if population not in labels:
-            raise ValueError(f"model {spec.name!r}: target population {population!r} is "
+        if subgroup not in labels:
+            raise ValueError(f"model {spec.name!r}: target population {subgroup!r} is "
                              f"neither {ALL!r}, a level of {spec.focal!r} ({labels}) nor "
                              f"'column=value'")
-        rows = np.flatnonzero(data.level_idx[spec.focal] == labels.index(population))
+        rows = np.flatnonzero(data.level_idx[spec.focal] == labels.index(subgroup))
     if not len(rows):
-        raise ValueError(f"model {spec.name!r}: no analysed rows in {population!r}")
+        raise ValueError(f"model {spec.name!r}: no analysed rows in {subgroup!r}")
     return rows
 
 
-def population_label(spec: ModelSpec, population: str) -> str:
-    """How a target population reads in tables: ``all analysed``, ``living_form=RO`` or
+def subgroup_label(spec: ModelSpec, subgroup: str) -> str:
+    """How a target subgroup reads in tables: ``all analysed``, ``living_form=RO`` or
     ``age_group=4``."""
-    if population == ALL or "=" in population:
-        return population
-    return f"{spec.focal}={population}"
+    if subgroup == ALL or "=" in subgroup:
+        return subgroup
+    return f"{spec.focal}={subgroup}"
 
 
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
-                       seed: int = 0, population: str = ALL,
-                       frame: pd.DataFrame | None = None) -> xr.DataArray:
+                       seed: int = 0, subgroup: str = ALL,
+                       frame: pd.DataFrame | None = None,
+                       row_weights: np.ndarray | None = None) -> xr.DataArray:
     """Posterior draws of the population-average event probability per focal level.
 
-    ``population`` (:func:`population_rows`) is the target population the counterfactuals
-    are averaged over. Returns an array with dims ``(sample, <focal level>)``.
+    ``subgroup`` (:func:`subgroup_rows`) is the target subgroup the counterfactuals are
+    averaged over; ``row_weights`` (one per analysed row; default equal) standardise the
+    respondents to a population (:func:`data.population.row_weights`). Returns an array
+    with dims ``(sample, <focal level>)``.
     """
     if estimand not in ESTIMANDS:
         raise ValueError(f"unknown estimand {estimand!r}; choose one of {ESTIMANDS}")
@@ -218,14 +235,16 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     event_label(spec, data)  # ValueError for a family without an event (graded)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
-    X = data.X[population_rows(spec, data, population, frame)]
+    rows = subgroup_rows(spec, data, subgroup, frame)
+    X = data.X[rows]
+    w = None if row_weights is None else np.asarray(row_weights, float)[rows]
     forms = list(data.level_labels[spec.focal])
 
     def sd(f):  # of a new group in focal level f (0: the average group)
         out = random_sd(spec, draws, X, data, focal_index=f)
         return np.zeros_like(out) if estimand == "average_complex" else out
     out = np.column_stack([event_probability(spec, data, draws, X=X, offset=effect[:, f],
-                                             sd=sd(f)) for f in range(len(forms))])
+                                             sd=sd(f), weights=w) for f in range(len(forms))])
     return xr.DataArray(out, dims=("sample", spec.focal),
                         coords={spec.focal: forms}, name=event_label(spec, data)[0])
 
@@ -234,10 +253,11 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                         estimand: str = "new_complex", ci_prob: float = 0.9,
                         max_draws: int = 400,
                         pooled: Mapping[str, tuple[str, ...]] | None = None,
-                        population: str = ALL, frame: pd.DataFrame | None = None,
+                        subgroup: str = ALL, frame: pd.DataFrame | None = None,
                         weights: Mapping[str, Mapping[str, float]] | None = None,
-                        contrasts: Mapping[str, tuple[tuple, tuple]] | None = None
-                        ) -> pd.DataFrame:
+                        contrasts: Mapping[str, tuple[tuple, tuple]] | None = None,
+                        row_weights: np.ndarray | None = None,
+                        population: str = RESPONDENTS) -> pd.DataFrame:
     """Per focal level and contrast, in percentage points for probabilities: mean, sd,
     interval and P(direction).
 
@@ -245,30 +265,32 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     ``pooled`` whose levels are all present, each other level vs the group's unweighted
     average (``"RB - non-clustered"``) and vs its average weighted by each of ``weights``
     (``"RB - non-clustered [tenant-weighted]"``); and the custom ``contrasts`` (see
-    :func:`summarise_probabilities`). ``population`` (:func:`population_rows`) with
-    ``frame`` for a ``column=value`` subgroup.
+    :func:`summarise_probabilities`). ``subgroup`` (:func:`subgroup_rows`) with ``frame``
+    for a ``column=value`` subgroup. ``row_weights`` standardise to the ``population`` they
+    stand for (default: the respondents, unweighted).
     """
     probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws,
-                               population=population, frame=frame)
+                               subgroup=subgroup, frame=frame, row_weights=row_weights)
     label, _ = event_label(spec, data)
     # the event is defined on the spec's subset only: an effect *conditional* on it
     if spec.subset:
         label = f"{label[:-1]} | {spec.subset})"
     return summarise_probabilities(
         probs, model=spec.name, outcome=spec.outcome, reference=spec.reference,
-        estimand=estimand, event=label, population=population_label(spec, population),
+        estimand=estimand, event=label, subgroup=subgroup_label(spec, subgroup),
+        population=population,
         on_probability_scale=spec.family_impl.has_probability_scale,
         effect="conditional" if spec.subset else "total", ci_prob=ci_prob, pooled=pooled,
         weights=weights, contrasts=contrasts)
 
 
 def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, reference: str,
-                            estimand: str, event: str, population: str,
+                            estimand: str, event: str, subgroup: str,
                             on_probability_scale: bool, effect: str, ci_prob: float = 0.9,
                             pooled: Mapping[str, tuple[str, ...]] | None = None,
                             weights: Mapping[str, Mapping[str, float]] | None = None,
-                            contrasts: Mapping[str, tuple[tuple, tuple]] | None = None
-                            ) -> pd.DataFrame:
+                            contrasts: Mapping[str, tuple[tuple, tuple]] | None = None,
+                            population: str = RESPONDENTS) -> pd.DataFrame:
     """The rows of :func:`probability_effects` from draws ``(sample, level)`` of the event
     probability per focal level (shared with the total effects of two-part models).
 
@@ -316,7 +338,7 @@ def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, re
         rows.append({"model": model, "outcome": outcome, "contrast": name,
                      "scale": "probability" if on_probability_scale else "response",
                      "estimand": estimand, "effect": effect, "event": event,
-                     "population": population,
+                     "subgroup": subgroup, "population": population,
                      "unit": unit if is_contrast else ("percent" if scale == 100 else unit),
                      **stats.loc[name].to_dict(), "p_positive": p,
                      # Monte Carlo error of the summaries: the draws are a random subset
@@ -330,9 +352,11 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
                   *, estimand: str = "new_complex", ci_prob: float = 0.9,
                   max_draws: int = 400,
                   pooled: Mapping[str, tuple[str, ...]] | None = None,
-                  population: str = ALL,
+                  subgroup: str = ALL,
                   weights: Mapping[str, Mapping[str, float]] | None = None,
-                  contrasts: Mapping[str, tuple[tuple, tuple]] | None = None) -> pd.DataFrame:
+                  contrasts: Mapping[str, tuple[tuple, tuple]] | None = None,
+                  row_weights: np.ndarray | None = None,
+                  population: str = RESPONDENTS) -> pd.DataFrame:
     """The *total* effect of a two-part outcome (:class:`models.joint.TwoPart`) per focal
     level and contrast, as :func:`probability_effects` reports a single model's.
 
@@ -342,14 +366,15 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
     """
     from models.joint import total_event_label, total_probabilities
 
-    rows = population_rows(joint.gate, d1, population, frame)
+    rows = subgroup_rows(joint.gate, d1, subgroup, frame)
     probs, n = total_probabilities(tree, joint, d1, d2, frame, estimand=estimand,
-                                   max_draws=max_draws, rows=rows)
-    label = population_label(joint.gate, population)
+                                   max_draws=max_draws, rows=rows, row_weights=row_weights)
+    label = subgroup_label(joint.gate, subgroup)
     if n < len(rows):  # rows without the part's covariates are not in the population
         label = f"{label} (with the part's covariates: {n} of {len(rows)})"
     return summarise_probabilities(
         probs, model=joint.name, outcome=joint.outcome, reference=joint.gate.reference,
-        estimand=estimand, event=total_event_label(joint, d2), population=label,
+        estimand=estimand, event=total_event_label(joint, d2), subgroup=label,
+        population=population,
         on_probability_scale=True, effect="total", ci_prob=ci_prob, pooled=pooled,
         weights=weights, contrasts=contrasts)

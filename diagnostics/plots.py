@@ -75,8 +75,9 @@ def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
                 .str.split(" [", regex=False).str[0].isin(pooled)]
     if "estimand" in rows and scale != "latent":
         rows = rows[rows["estimand"] == "new_complex"]
-    if "population" in rows and scale != "latent":
-        rows = rows[rows["population"] == "all analysed"]
+    if scale != "latent":
+        from diagnostics.effects import headline_rows
+        rows = headline_rows(rows)
     models = list(dict.fromkeys(rows["model"]))
     ncol = 3
     nrow = max(1, -(-len(models) // ncol))

@@ -44,12 +44,13 @@ def estimand_comparison(effects: pd.DataFrame, *, reference: str | None = None
     effect, adjustment`` with the model, ``mean, q05, q95`` and ``shift`` = its mean minus
     the report's own mean (percentage points). Empty where the run has one estimand only.
     """
-    need = {"effect", "adjustment", "estimand", "population"}
+    need = {"effect", "adjustment", "estimand", "subgroup"}
     if not len(effects) or not need <= set(effects):
         return pd.DataFrame()
-    rows = effects[(effects["scale"] == "probability") & (effects["estimand"] == "new_complex")
-                   & (effects["population"] == "all analysed")
-                   & effects["contrast"].str.contains(" - ", regex=False)].copy()
+    from diagnostics.effects import headline_rows
+    rows = headline_rows(effects)
+    rows = rows[(rows["scale"] == "probability") & (rows["estimand"] == "new_complex")
+                & rows["contrast"].str.contains(" - ", regex=False)].copy()
     right = rows["contrast"].str.split(" - ", regex=False).str[-1]
     if reference is None and len(right):
         reference = right.mode().iloc[0]  # the level every other level is compared with

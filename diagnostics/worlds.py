@@ -77,9 +77,10 @@ def validation_rows(effects: pd.DataFrame, truth: dict[str, float], *, world: st
     """Each ``X - reference`` contrast of one model's probability rows (a new complex, all
     analysed) beside its truth: ``covered`` (90% interval), ``null`` (the true contrast
     is within :data:`NULL_BAND`) and ``supported`` (P(> 0) >= 0.95 or <= 0.05)."""
-    rows = effects[(effects["estimand"] == "new_complex")
-                   & (effects["population"] == "all analysed")
-                   & effects["contrast"].str.endswith(f" - {reference}")].copy()
+    from diagnostics.effects import headline_rows
+    rows = headline_rows(effects)
+    rows = rows[(rows["estimand"] == "new_complex")
+                & rows["contrast"].str.endswith(f" - {reference}")].copy()
     scale = np.where(rows["scale"] == "probability", 100.0, 1.0)
     forms = rows["contrast"].str.split(" - ", regex=False).str[0]
     rows["truth"] = [truth[f] - truth[reference] for f in forms] * scale

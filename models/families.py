@@ -191,7 +191,7 @@ class Family(ABC):
 
     @abstractmethod
     def event_probability(self, eta: np.ndarray, draws: Draws, *, sd: np.ndarray,
-                          event: int | None) -> np.ndarray:
+                          event: int | None, weights: np.ndarray | None = None) -> np.ndarray:
         """Population-average event probability (or mean) per draw, shape ``(S,)``.
 
         Parameters
@@ -204,6 +204,9 @@ class Family(ABC):
             ``(S,)`` SD of unknown group effects integrated over (Gauss-Hermite; 0: none).
         event
             The category index from :meth:`event`.
+        weights
+            ``(n,)`` weights of the rows in the average (``None``: equal; a population's
+            post-stratification or propensity weights, :mod:`data.population`).
         """
 
     @abstractmethod
@@ -269,14 +272,16 @@ def _whole(values: list) -> tuple:
 
 
 def _integrate(eta: np.ndarray, sd: np.ndarray,
-               prob: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Mean over rows of ``prob(eta + u)`` with ``u ~ N(0, sd^2)`` per draw, shape ``(S,)``.
+               prob: Callable[[np.ndarray], np.ndarray],
+               weights: np.ndarray | None = None) -> np.ndarray:
+    """Mean over rows (weighted by ``weights`` (n,) if given) of ``prob(eta + u)`` with
+    ``u ~ N(0, sd^2)`` per draw, shape ``(S,)``.
 
     ``sd`` is ``(S,)``, or ``(n, S)`` where the unknown group effect's SD differs by row.
     """
     sd = np.broadcast_to(sd, eta.shape)  # (S,) or, with varying slopes, per row (n, S)
     lin = eta[:, :, None] + sd[:, :, None] * _GH_X[None, None, :]  # (n, S, Q)
-    return (prob(lin) @ _GH_W).mean(axis=0)
+    return np.average(prob(lin) @ _GH_W, axis=0, weights=weights)
 
 
 def _trail(a: np.ndarray, lin: np.ndarray) -> np.ndarray:
@@ -351,8 +356,8 @@ class Bernoulli(Family):
         """``P(y = 1)``."""
         return f"P({spec.response} = 1)", None
 
-    def event_probability(self, eta, draws, *, sd, event):
-        return _integrate(eta + draws("intercept")[None, :], sd, expit)
+    def event_probability(self, eta, draws, *, sd, event, weights=None):
+        return _integrate(eta + draws("intercept")[None, :], sd, expit, weights)
 
     def draw(self, eta, draws, rng, data):
         p = expit(eta + draws("intercept")[None, :]).T  # (S, n)
@@ -425,8 +430,8 @@ class Binomial(Family):
         """``P(success)`` in one trial."""
         return f"P({spec.response} success per trial)", None
 
-    def event_probability(self, eta, draws, *, sd, event):
-        return _integrate(eta + draws("intercept")[None, :], sd, expit)
+    def event_probability(self, eta, draws, *, sd, event, weights=None):
+        return _integrate(eta + draws("intercept")[None, :], sd, expit, weights)
 
     def draw(self, eta, draws, rng, data):
         p = expit(eta + draws("intercept")[None, :]).T  # (S, n)
@@ -486,8 +491,8 @@ class Gaussian(Family):
         """The mean response (group effects average out on the identity scale)."""
         return f"mean {spec.response}", None
 
-    def event_probability(self, eta, draws, *, sd, event):
-        return (eta + draws("intercept")[None, :]).mean(axis=0)
+    def event_probability(self, eta, draws, *, sd, event, weights=None):
+        return np.average(eta + draws("intercept")[None, :], axis=0, weights=weights)
 
     def draw(self, eta, draws, rng, data):
         mu = (eta + draws("intercept")[None, :]).T  # (S, n)
@@ -572,9 +577,9 @@ class Cumulative(_Ordinal):
         k = len(cats) - 1 if category is None else category
         return f"P({spec.response} >= {_num(cats[k])})", k
 
-    def event_probability(self, eta, draws, *, sd, event):
+    def event_probability(self, eta, draws, *, sd, event, weights=None):
         tau = draws("thresholds")[:, event - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
-        return _integrate(eta, sd, lambda lin: 1.0 - expit(tau[None, :, None] - lin))
+        return _integrate(eta, sd, lambda lin: 1.0 - expit(tau[None, :, None] - lin), weights)
 
     def draw(self, eta, draws, rng, data):
         tau = draws("thresholds")  # (S, K-1), or per row (S, n, K-1)
@@ -679,7 +684,7 @@ class Graded(_Ordinal):
         raise ValueError(f"model {spec.name!r}: the graded family defines no single event; "
                          f"probability effects of the item-level model are not defined here")
 
-    def event_probability(self, eta, draws, *, sd, event):
+    def event_probability(self, eta, draws, *, sd, event, weights=None):
         raise ValueError("probability effects of the item-level model are not defined here")
 
     def ppc_arrays(self, obs, rep, data=None):

@@ -246,13 +246,15 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
                         frame: pd.DataFrame, *, estimand: str = "new_complex",
                         max_draws: int = 400, seed: int = 0, event: int | None = None,
                         rows: np.ndarray | None = None,
+                        row_weights: np.ndarray | None = None,
                         chunk: int = 25) -> tuple[xr.DataArray, int]:
     """Draws of the population-average *total* probability per focal level.
 
     The population is the gate's analysed rows (``rows`` of them, default all) with
     complete part covariates; each is placed in every form. ``new_complex`` integrates over
     the correlated complex effects of both parts, ``average_complex`` sets them to 0.
-    Returns ``(array (sample, form), n)`` with ``n`` the population's size.
+    Returns ``(array (sample, form), n)`` with ``n`` the population's size. ``row_weights``
+    (one per gate row) weight the rows' average (default equal).
     """
     from diagnostics.effects import posterior_draws  # the draws every estimand uses
 
@@ -270,6 +272,7 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     if rows is not None:
         keep &= np.isin(np.arange(d1.n), rows)
     X1, X2 = d1.X[keep], X2[keep]
+    w_rows = None if row_weights is None else np.asarray(row_weights, float)[keep]
     fam1, fam2 = gate.family, part.family
     par1 = g("intercept" if fam1 == "bernoulli" else "thresholds")
     par2 = p("intercept" if fam2 == "bernoulli" else "thresholds")
@@ -308,7 +311,7 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
                 eta2 = (fixed2[code][:, s] + e2[s, f])[:, :, None] + u2[None, s]
                 total = total + _category_prob(fam1, eta1, par1[s], code, at_least=False) * \
                     _category_prob(fam2, eta2, par2[s], k2, at_least=True)
-            out[s, f] = (total @ w).mean(axis=0)
+            out[s, f] = np.average(total @ w, axis=0, weights=w_rows)
     return xr.DataArray(out, dims=("sample", gate.focal), coords={gate.focal: forms}), \
         int(keep.sum())
 

@@ -51,7 +51,7 @@ def test_suites_per_adjustment_set():
 def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, tmp_path):
     out = tmp_path / "run"
     argv = ["--data", str(data_dir), "--outcomes", "gossip,gossip__pre_residence",
-            "--adjustment", "both", "--population", "RO", "--draws", "60", "--tune", "80",
+            "--adjustment", "both", "--subgroup", "RO", "--draws", "60", "--tune", "80",
             "--chains", "2", "--out", str(out)]
     assert run_models.main(argv) in (0, 1)
     effects = pd.read_csv(out / "effects.csv")
@@ -60,7 +60,7 @@ def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, tmp_path):
         {"gossip__pre_residence"}
     assert set(effects["outcome"]) == {"gossip"}
     prob = effects[effects["scale"] == "probability"]
-    assert set(prob["population"]) == {"all analysed", "living_form=RO"}
+    assert set(prob["subgroup"]) == {"all analysed", "living_form=RO"}
     overlap = pd.read_csv(out / "overlap.csv")
     assert set(overlap["model"]) == {"gossip", "gossip__pre_residence"}
     assert overlap["outside_support"].between(0, 1).all()
@@ -82,17 +82,17 @@ def test_target_population_of_one_form(gossip_fit):
         event_probability,
         focal_effects,
         form_probabilities,
-        population_rows,
+        subgroup_rows,
         posterior_draws,
         probability_effects,
         random_sd,
     )
 
     spec, data, tree = gossip_fit
-    rows = population_rows(spec, data, "RO")
+    rows = subgroup_rows(spec, data, "RO")
     forms = list(data.level_labels[spec.focal])
     assert len(rows) and (data.level_idx[spec.focal][rows] == forms.index("RO")).all()
-    probs = form_probabilities(tree, spec, data, population="RO")
+    probs = form_probabilities(tree, spec, data, subgroup="RO")
     draws = posterior_draws(tree, max_draws=400)
     by_hand = event_probability(spec, data, draws, X=data.X[rows],
                                 offset=focal_effects(spec, data, draws)[:, forms.index("GG")],
@@ -100,11 +100,11 @@ def test_target_population_of_one_form(gossip_fit):
     np.testing.assert_allclose(probs.sel({spec.focal: "GG"}).values, by_hand)
     everyone = form_probabilities(tree, spec, data)
     assert not np.allclose(everyone.values, probs.values)  # another population
-    table = probability_effects(tree, spec, data, population="RO")
-    assert set(table["population"]) == {"living_form=RO"}
-    assert set(probability_effects(tree, spec, data)["population"]) == {"all analysed"}
+    table = probability_effects(tree, spec, data, subgroup="RO")
+    assert set(table["subgroup"]) == {"living_form=RO"}
+    assert set(probability_effects(tree, spec, data)["subgroup"]) == {"all analysed"}
     with pytest.raises(ValueError, match="target population 'XX'"):
-        population_rows(spec, data, "XX")
+        subgroup_rows(spec, data, "XX")
 
 
 @pytest.fixture(scope="module")
@@ -143,26 +143,26 @@ def test_subgroup_population_weights_and_custom_contrasts(gossip_fit, small_fram
     groups are also averaged with stated weights; custom contrasts are plain averages."""
     import numpy as np
 
-    from diagnostics.effects import form_probabilities, population_rows, probability_effects
+    from diagnostics.effects import form_probabilities, subgroup_rows, probability_effects
     from models.design import aligned_frame
 
     spec, data, tree = gossip_fit
-    rows = population_rows(spec, data, "age_group=4", small_frame)
+    rows = subgroup_rows(spec, data, "age_group=4", small_frame)
     ages = aligned_frame(small_frame, spec, data)["age_group"].to_numpy()
     assert (ages[rows] == 4).all() and (np.delete(ages, rows) != 4).all()
     assert 0 < len(rows) < data.n
     with pytest.raises(ValueError, match="column 'nope'"):
-        population_rows(spec, data, "nope=1", small_frame)
+        subgroup_rows(spec, data, "nope=1", small_frame)
     with pytest.raises(ValueError, match="no analysed rows"):
-        population_rows(spec, data, "age_group=9", small_frame)
+        subgroup_rows(spec, data, "age_group=9", small_frame)
 
     weights = {"tenant-weighted": {"GG": 1.0, "LZ": 0.0, "HZ": 3.0}}
     contrasts = {"clustered - non-clustered": (("RO", "RR", "RG", "RB"), ("GG", "LZ", "HZ"))}
-    table = probability_effects(tree, spec, data, population="age_group=4", frame=small_frame,
+    table = probability_effects(tree, spec, data, subgroup="age_group=4", frame=small_frame,
                                 pooled={"non-clustered": ("GG", "LZ", "HZ")},
                                 weights=weights, contrasts=contrasts).set_index("contrast")
-    assert table["population"].iloc[0] == "age_group=4"
-    p = 100 * form_probabilities(tree, spec, data, population="age_group=4",
+    assert table["subgroup"].iloc[0] == "age_group=4"
+    p = 100 * form_probabilities(tree, spec, data, subgroup="age_group=4",
                                  frame=small_frame).to_pandas()
     weighted = p["RB"] - (p["GG"] + 3 * p["HZ"]) / 4
     assert table.loc["RB - non-clustered [tenant-weighted]", "mean"] == \

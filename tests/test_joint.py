@@ -134,10 +134,10 @@ def test_fitted_joint_model_gives_total_effect_rows(friendly, small_frame):
                                                              seed=2, predictive=False))
     assert tree["posterior"]["corr_complex_id"].shape[-1] == 1
     rows = total_effects(tree, joint, d1, d2, small_frame, max_draws=50,
-                         pooled={"non-clustered": ("GG", "LZ", "HZ")}, population="RO")
+                         pooled={"non-clustered": ("GG", "LZ", "HZ")}, subgroup="RO")
     assert set(rows["effect"]) == {"total"}
     assert rows["event"].iloc[0] == "P(contact >= 2 and friendly_contact = 1)"
-    assert rows["population"].iloc[0] == "living_form=RO"
+    assert rows["subgroup"].iloc[0] == "living_form=RO"
     levels = rows[~rows["contrast"].str.contains(" - ")]
     assert ((levels["mean"] > 0) & (levels["mean"] < 100)).all()
     assert "RB - non-clustered" in set(rows["contrast"])
@@ -148,7 +148,7 @@ def test_estimand_comparison_shifts_from_the_reports_own_contrast():
 
     from diagnostics.tables import estimand_comparison
 
-    base = {"scale": "probability", "estimand": "new_complex", "population": "all analysed",
+    base = {"scale": "probability", "estimand": "new_complex", "subgroup": "all analysed",
             "outcome": "friendly_contact", "sd": 1.0, "q05": 0.0, "q95": 1.0}
     rows = [base | {"model": m, "contrast": c, "effect": e, "adjustment": a, "mean": v}
             for m, e, a, v in (("friendly_contact", "conditional", "study", 10.0),

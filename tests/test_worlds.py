@@ -47,7 +47,7 @@ def test_switches_do_what_they_say():
 def test_validation_rows_and_coverage():
     effects = pd.DataFrame([
         {"model": "m", "outcome": "o", "contrast": c, "scale": "probability",
-         "estimand": "new_complex", "population": "all analysed", "effect": "total",
+         "estimand": "new_complex", "subgroup": "all analysed", "effect": "total",
          "event": "P(o = 1)", "mean": m, "q05": m - 2, "q95": m + 2, "p_positive": p}
         for c, m, p in (("A - HZ", 5.0, 0.99), ("B - HZ", 0.2, 0.97), ("C - HZ", 1.0, 0.7),
                         ("A - non-clustered", 9.0, 1.0), ("A", 30.0, np.nan))])

@@ -32,10 +32,17 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    help="housing suite's tenant covariates: the report's twelve (study, the "
                    "default: a controlled effect), pre-residence confounders only (the total "
                    "effect), or both side by side")
-    p.add_argument("--population", help="comma-separated focal levels whose own rows are "
-                   "also a target population of the probability-scale effects (e.g. RO: "
+    p.add_argument("--subgroup", help="comma-separated focal levels whose own rows are "
+                   "also a target subgroup of the probability-scale effects (e.g. RO: "
                    "every form's counterfactual for RO's residents), or subgroups "
                    "column=value (age_group=4); all analysed rows always")
+    p.add_argument("--population", type=Path,
+                   help="register of invited tenants (a 'responded' column) or table of "
+                   "cell counts (a 'count' column), csv/parquet/sav: the probability-scale "
+                   "effects are also standardised to it (post-stratification; for a register "
+                   "also response-propensity weights)")
+    p.add_argument("--cells", help="comma-separated cell variables of --population (default: "
+                   "its columns that are also columns of the data)")
     p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "
                    "for each of their values (subgroups, e.g. age_group)")
     p.add_argument("--sampler", choices=SAMPLERS)
@@ -133,6 +140,21 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-complexes", type=int, default=470)
     p.add_argument("--missing-rate", type=float, default=0.0,
                    help="MCAR share of missing cells in covariates and outcome items")
+    p.add_argument("--invited", type=int, default=0,
+                   help="size of an invited population (the study: 14921); --n-tenants are "
+                   "then the expected respondents, population.csv the register, and truth.json "
+                   "holds the probability-scale truth for respondents and population")
+    p.add_argument("--response-selection", type=float, default=1.0,
+                   help="multiplies the response model's log-odds (data.nonresponse; 0: "
+                   "response at random)")
+    p.add_argument("--response-outcome", type=float, default=0.0,
+                   help="log-odds of answering if lonely: response not at random given the "
+                   "register (e.g. -0.8)")
+    p.add_argument("--covariate-missing", type=float, default=0.0,
+                   help="rate of missing self-reported covariates among respondents, at "
+                   "random given age and personal care")
+    p.add_argument("--mnar", action="store_true",
+                   help="covariates also missing more often the higher their own value")
     p.add_argument("--world", default="default",
                    help="test world (data.simulate.WORLDS): the fitted models' own "
                    "(default) or one that breaks an assumption, e.g. probit, shared_trait")
@@ -147,11 +169,21 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.world not in WORLDS:
         say(f"error: unknown world {args.world!r}; known: {sorted(WORLDS)}")
         return 2
-    design = dataclasses.replace(WORLDS[args.world], n_tenants=args.n_tenants,
-                                 n_complexes=args.n_complexes, missing_rate=args.missing_rate)
+    try:
+        design = dataclasses.replace(
+            WORLDS[args.world], n_tenants=args.n_tenants, n_complexes=args.n_complexes,
+            missing_rate=args.missing_rate, invited=args.invited,
+            response_selection=args.response_selection, response_outcome=args.response_outcome,
+            covariate_missing=args.covariate_missing, missing_not_at_random=args.mnar)
+    except ValueError as err:
+        say(f"error: {err}")
+        return 2
     out = write_simulation(args.out, seed=args.seed, design=design)
+    register = out["register"]
     say(f"wrote {args.out}/complexes.csv ({len(out['complexes'])} complexes), "
-        f"tenants.csv ({len(out['tenants'])} tenants), truth.json")
+        f"tenants.csv ({len(out['tenants'])} tenants), truth.json"
+        + (f", population.csv ({len(register)} invited, {int(register['responded'].sum())} "
+           f"responded)" if register is not None else ""))
     say("\nSimulated marginals beside the report's published figures:")
     say(simulated_marginals(out["complexes"], out["tenants"]).round(3).to_string(index=False))
     return 0

@@ -93,8 +93,8 @@ def print_probabilities(effects: pd.DataFrame, *, pooled: tuple[str, ...] = ()) 
         return
     rows = effects[(effects["scale"] == "probability") & (effects["estimand"] == "new_complex")
                    & effects["contrast"].str.contains(" - ")]
-    if "population" in rows:
-        rows = rows[rows["population"] == "all analysed"]
+    from diagnostics.effects import headline_rows
+    rows = headline_rows(rows)
     for name in pooled:
         rows = rows[~rows["contrast"].str.contains(f" - {name}", regex=False)]
     if not len(rows):

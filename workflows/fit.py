@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.population import Population
 from data.study import HOUSING, Study
 from inference.engine import SamplerSettings
 from inference.files import write_csv, write_text
@@ -37,7 +38,7 @@ def fit_command(args: argparse.Namespace) -> int:
     verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
                          study=run.study, source=run.source, clock=clock,
                          populations=run.config.populations,
-                         contrasts=run.config.contrasts)
+                         contrasts=run.config.contrasts, population=run.population)
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
@@ -48,12 +49,17 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
               out: Path, truth: dict | None = None, study: Study = HOUSING,
               source: str | None = None, clock: PhaseClock | None = None,
               populations: tuple[str, ...] = (),
-              contrasts: dict | None = None) -> pd.DataFrame:
+              contrasts: dict | None = None,
+              population: Population | None = None) -> pd.DataFrame:
     """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
 
-    ``populations``: target populations of the probability-scale effects beside all
-    analysed rows (``effects.csv`` ``population``): a focal level's own rows (``RO``) or a
-    subgroup (``age_group=4``). ``contrasts``: the config's own ``{name: (plus, minus)}``.
+    ``populations``: target subgroups of the probability-scale effects beside all analysed
+    rows (``effects.csv`` ``subgroup``): a focal level's own rows (``RO``) or a subgroup
+    (``age_group=4``). ``contrasts``: the config's own ``{name: (plus, minus)}``.
+    ``population``: a register or cell counts (:mod:`data.population`); the effects are
+    then also standardised to it (``effects.csv`` ``population``: ``respondents``, the
+    file's name for post-stratification, ``<name> [propensity]`` for response-propensity
+    weights) and ``population.csv`` says how (weights' effective sample size per model).
 
     Every phase is timed (``clock``, which may already hold the setup's seconds); the
     seconds per phase and per model go to ``run.json``.
@@ -104,14 +110,17 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     summary = pd.concat(summaries, ignore_index=True)
     verdict = pd.concat(verdicts, ignore_index=True)
     missing = pd.concat(missing, ignore_index=True)
+    standards = Standardisations(population, frame)
     with clock("probability-scale effects"):
         # latent contrasts of the single models (a joint model's parts repeat them)
         effects = pd.concat([effects_latent(summary[~summary["model"].isin(joints)]),
                              *_probability_rows(results, study, frame, populations,
-                                                contrasts),
+                                                contrasts, standards),
                              *_total_rows(joint_results, frame, study, populations,
-                                          contrasts)],
+                                          contrasts, standards)],
                             ignore_index=True)
+        if population is not None:
+            write_csv(pd.DataFrame(standards.info), out / "population.csv")
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
     # which covariates each effect is controlled for (a study's named set, or as declared)
@@ -257,39 +266,73 @@ def level_weights(frame: pd.DataFrame, spec: ModelSpec, data, study: Study
     return out
 
 
+class Standardisations:
+    """To whom the probability-scale effects are standardised: the respondents (equal
+    weights) and, with a ``population`` file, post-stratified and (for a register)
+    response-propensity weights of each model's analysed rows; ``info`` collects one row
+    per model and standardisation for ``population.csv``."""
+
+    def __init__(self, population: Population | None, frame: pd.DataFrame) -> None:
+        self.population, self.frame, self.info = population, frame, []
+
+    def __call__(self, model: str, spec: ModelSpec, data) -> Iterator[tuple[str, object]]:
+        from data.population import RESPONDENTS, row_weights
+        from models.design import aligned_frame
+
+        yield RESPONDENTS, None
+        pop = self.population
+        if pop is None:
+            return
+        rows = aligned_frame(self.frame, spec, data)
+        for how in ("poststratified", "propensity") if pop.kind == "register" else \
+                ("poststratified",):
+            w, info = row_weights(pop, rows, how)
+            self.info.append({"model": model, "population": pop.label(how), **info})
+            yield pop.label(how), w
+
+
 def _probability_rows(results: list[FitResult], study: Study, frame: pd.DataFrame,
                       populations: tuple[str, ...] = (),
-                      contrasts: dict | None = None) -> Iterator[pd.DataFrame]:
+                      contrasts: dict | None = None,
+                      standards: Standardisations | None = None) -> Iterator[pd.DataFrame]:
     """Probability-scale effects of every model with a focal effect and such a scale: for
-    all analysed rows, and for each target population in ``populations`` (a focal level's
-    rows or a ``column=value`` subgroup)."""
+    all analysed rows, and for each target subgroup in ``populations`` (a focal level's
+    rows or a ``column=value`` subgroup); standardised to each of ``standards``."""
     from diagnostics.effects import ALL, ESTIMANDS, probability_effects
 
+    standards = standards or Standardisations(None, frame)
     for r in results:
         spec = r.spec
         if not spec.focal or spec.variant == "none" or not spec.family_impl.has_event_prediction:
             continue
         weights = level_weights(frame, spec, r.data, study)
-        for population in (ALL, *populations):
-            for estimand in ESTIMANDS:
-                yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
-                                          pooled=study.pooled, population=population,
-                                          frame=frame, weights=weights, contrasts=contrasts)
+        for population, w in standards(spec.name, spec, r.data):
+            for subgroup in (ALL, *populations):
+                for estimand in ESTIMANDS:
+                    yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
+                                              pooled=study.pooled, subgroup=subgroup,
+                                              frame=frame, weights=weights,
+                                              contrasts=contrasts, row_weights=w,
+                                              population=population)
 
 
 def _total_rows(joint_results: list, frame: pd.DataFrame, study: Study,
                 populations: tuple[str, ...] = (),
-                contrasts: dict | None = None) -> Iterator[pd.DataFrame]:
+                contrasts: dict | None = None,
+                standards: Standardisations | None = None) -> Iterator[pd.DataFrame]:
     """Total effects of the two-part outcomes (joint models), as :func:`_probability_rows`."""
     from diagnostics.effects import ALL, ESTIMANDS, total_effects
 
+    standards = standards or Standardisations(None, frame)
     for j in joint_results:
         weights = level_weights(frame, j.joint.gate, j.data[0], study)
-        for population in (ALL, *populations):
-            for estimand in ESTIMANDS:
-                yield total_effects(j.tree, j.joint, *j.data, frame, estimand=estimand,
-                                    pooled=study.pooled, population=population,
-                                    weights=weights, contrasts=contrasts)
+        for population, w in standards(j.joint.name, j.joint.gate, j.data[0]):
+            for subgroup in (ALL, *populations):
+                for estimand in ESTIMANDS:
+                    yield total_effects(j.tree, j.joint, *j.data, frame, estimand=estimand,
+                                        pooled=study.pooled, subgroup=subgroup,
+                                        weights=weights, contrasts=contrasts, row_weights=w,
+                                        population=population)
 
 
 def _recovery(summary: pd.DataFrame, truth: dict, out: Path) -> pd.DataFrame | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.config import ConfigError, StudyConfig, load_config
+from data.population import Population
 from data.simulate import DEFAULT_DATA_SEED
 from data.study import Study, study_for
 from data.validation import DataValidationError
@@ -56,6 +57,9 @@ class Run:
         The models to fit, by name: only outcomes present in the data, as requested.
     study
         The study's wording and domain knowledge (:class:`data.study.Study`).
+    population
+        ``--population FILE``: the register or cell counts the effects are also
+        standardised to (:mod:`data.population`), checked against every model's terms.
     """
 
     config: StudyConfig
@@ -65,6 +69,7 @@ class Run:
     truth: dict | None
     specs: dict[str, ModelSpec]
     study: Study
+    population: Population | None = None
 
 
 def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSettings:
@@ -158,15 +163,16 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
             cfg = replace(cfg, by=tuple(c.strip() for c in args.by.split(",") if c.strip()))
         if getattr(args, "features", None):
             cfg = replace(cfg, features=args.features)
-        if getattr(args, "population", None):
+        if getattr(args, "subgroup", None):
             cfg = replace(cfg, populations=tuple(
-                p.strip() for p in args.population.split(",") if p.strip()))
+                p.strip() for p in args.subgroup.split(",") if p.strip()))
         settings = sampler_settings(args, cfg)
         frame, described, truth = load_frame(getattr(args, "data", None), cfg)
         study = study_for(cfg)
         specs = study.suite(suite, cfg, columns=set(frame.columns))
         cfg = replace(cfg, populations=_populations(cfg, frame))
         _check_contrasts(cfg, frame, specs)
+        population = _population(args, frame, specs, cfg)
     except (DataValidationError, ConfigError, PreparationError, FileNotFoundError,
             ValueError, TypeError) as err:
         raise WorkflowError(f"error: {err}") from err
@@ -187,4 +193,27 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
         raise WorkflowError(f"error: none of the requested outcomes ({asked or 'the default suite'}"
                             f") is in the data; nothing to fit")
     return Run(config=cfg, settings=settings, frame=frame, source=described, truth=truth,
-               specs=present, study=study)
+               specs=present, study=study, population=population)
+
+
+def _population(args: argparse.Namespace, frame: pd.DataFrame, specs: dict[str, ModelSpec],
+                cfg: StudyConfig) -> Population | None:
+    """``--population FILE`` read, validated, and checked against every model's terms (a
+    model lacking a cell variable stops the run before any fit)."""
+    from data.population import check_model_cells, load_population
+
+    path = getattr(args, "population", None)
+    if not path:
+        return None
+    focals = {s.focal for s in specs.values() if s.focal}
+    cells = getattr(args, "cells", None)
+    pop = load_population(path, frame, focal=next(iter(sorted(focals)), "living_form"),
+                          cells=[c.strip() for c in cells.split(",") if c.strip()]
+                          if cells else None, column_map=cfg.column_map)
+    for name, spec in specs.items():
+        if spec.focal and spec.variant != "none":
+            check_model_cells(pop, name, {c for t in spec.terms for c in t.columns}
+                              | {spec.focal})
+    print(f"population: {pop.name} ({pop.kind}, {pop.size} tenants in {len(pop.counts)} "
+          f"cells of {', '.join(pop.cells)})")
+    return pop
