@@ -82,10 +82,10 @@ def test_target_population_of_one_form(gossip_fit):
         event_probability,
         focal_effects,
         form_probabilities,
-        subgroup_rows,
         posterior_draws,
         probability_effects,
         random_sd,
+        subgroup_rows,
     )
 
     spec, data, tree = gossip_fit
@@ -143,7 +143,7 @@ def test_subgroup_population_weights_and_custom_contrasts(gossip_fit, small_fram
     groups are also averaged with stated weights; custom contrasts are plain averages."""
     import numpy as np
 
-    from diagnostics.effects import form_probabilities, subgroup_rows, probability_effects
+    from diagnostics.effects import form_probabilities, probability_effects, subgroup_rows
     from models.design import aligned_frame
 
     spec, data, tree = gossip_fit
