@@ -38,7 +38,7 @@ import pandas as pd
 from data.validation import DataValidationError, Problem, to_number
 
 __all__ = ["RESPONDENTS", "STANDARDISATIONS", "Population", "check_model_cells",
-           "load_population", "row_weights"]
+           "load_population", "population_comparison", "response_table", "row_weights"]
 
 RESPONDENTS = "respondents"  # the population column of the unweighted (respondent) mean
 STANDARDISATIONS = ("poststratified", "propensity")
@@ -264,3 +264,42 @@ def row_weights(population: Population, rows: pd.DataFrame, how: str = "poststra
     info |= {"standardisation": how, "ess": float(w.sum() ** 2 / (w**2).sum()),
              "n_rows": len(rows), "population_size": population.size}
     return w, info
+
+
+def response_table(population: Population, frame: pd.DataFrame) -> pd.DataFrame:
+    """Who answered: per value of each cell variable, the population's count and share,
+    the analysed respondents' count and share, and (a register) the response rate."""
+    rows = []
+    for c in population.cells:
+        pop = population.counts.groupby(c)["count"].sum()
+        got = frame[c].value_counts()
+        answered = population.counts.groupby(c)["responded"].sum() \
+            if "responded" in population.counts else None
+        for value, n in pop.items():
+            k = int(sum(v for key, v in got.items() if key == value))
+            shown = int(value) if isinstance(value, float) and value.is_integer() else value
+            rows.append({"variable": c, "value": shown, "population": int(n),
+                         "population_share": n / pop.sum(), "analysed": k,
+                         "analysed_share": k / max(len(frame), 1),
+                         "response_rate": (answered[value] / n) if answered is not None
+                         else np.nan})
+    return pd.DataFrame(rows)
+
+
+def population_comparison(effects: pd.DataFrame) -> pd.DataFrame:
+    """Headline rows (every analysed row, a new complex, on the probability scale) per
+    population side by side: ``model, contrast`` and for each population ``mean``/``q05``/
+    ``q95``, plus ``shift`` = each population's mean minus the respondents'."""
+    if "population" not in effects or effects["population"].nunique() < 2:
+        return pd.DataFrame()
+    rows = effects[(effects["scale"] != "latent") & (effects["estimand"] == "new_complex")
+                   & (effects["subgroup"] == "all analysed")]
+    wide = rows.pivot_table(index=["model", "contrast"], columns="population",
+                            values=["mean", "q05", "q95"], aggfunc="first", sort=False)
+    out = pd.DataFrame(index=wide.index)
+    for pop in dict.fromkeys(rows["population"]):
+        out[pop] = [f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for m, lo, hi in zip(
+            wide[("mean", pop)], wide[("q05", pop)], wide[("q95", pop)], strict=True)]
+        if pop != RESPONDENTS:
+            out[f"shift: {pop}"] = (wide[("mean", pop)] - wide[("mean", RESPONDENTS)]).round(2)
+    return out.reset_index()

@@ -588,7 +588,7 @@ TARGETS = ("respondents", "population")
 
 def probability_truth(design: Design | None = None, *, seed: int, n_rep: int = 60,
                       outcomes: tuple[str, ...] | None = None,
-                      target: str = "respondents") -> dict:
+                      target: str = "respondents", rows: np.ndarray | None = None) -> dict:
     """Probability-scale truth per outcome and form, by brute-force simulation (not the
     project's g-computation, so a bug there cannot cancel out).
 
@@ -600,7 +600,8 @@ def probability_truth(design: Design | None = None, *, seed: int, n_rep: int = 6
     about 0.001 at 60 replications of 2,963 tenants.
 
     ``target``: whose covariates -- the ``respondents`` (the tenants of the data set) or,
-    with an invited population (``design.invited``), the whole invited ``population``.
+    with an invited population (``design.invited``), the whole invited ``population``;
+    ``rows`` (positions among the target's tenants): only those (e.g. the complete cases).
     """
     design = design or Design()
     if target not in TARGETS:
@@ -608,6 +609,8 @@ def probability_truth(design: Design | None = None, *, seed: int, n_rep: int = 6
     _, _, merged, survey = _invited(design, seed)
     if target == "respondents":
         merged = merged[survey["responded"].to_numpy() == 1].reset_index(drop=True)
+    if rows is not None:
+        merged = merged.iloc[np.asarray(rows)].reset_index(drop=True)
     rng = np.random.default_rng([seed, 11])
     names = outcomes or tuple(TRUTH_EVENTS)
     out = {name: {} for name in names}

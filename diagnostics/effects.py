@@ -34,7 +34,8 @@ from models.design import ModelData, aligned_frame
 from models.spec import ModelSpec
 
 __all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability", "focal_effects",
-           "form_probabilities", "headline_rows", "posterior_draws", "probability_effects",
+           "form_probabilities", "headline_rows", "pooled_probabilities", "posterior_draws",
+           "probability_effects",
            "random_sd", "subgroup_label", "subgroup_rows", "summarise_probabilities",
            "total_effects"]
 
@@ -257,7 +258,8 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                         weights: Mapping[str, Mapping[str, float]] | None = None,
                         contrasts: Mapping[str, tuple[tuple, tuple]] | None = None,
                         row_weights: np.ndarray | None = None,
-                        population: str = RESPONDENTS) -> pd.DataFrame:
+                        population: str = RESPONDENTS,
+                        imputed: list | None = None) -> pd.DataFrame:
     """Per focal level and contrast, in percentage points for probabilities: mean, sd,
     interval and P(direction).
 
@@ -267,10 +269,15 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     (``"RB - non-clustered [tenant-weighted]"``); and the custom ``contrasts`` (see
     :func:`summarise_probabilities`). ``subgroup`` (:func:`subgroup_rows`) with ``frame``
     for a ``column=value`` subgroup. ``row_weights`` standardise to the ``population`` they
-    stand for (default: the respondents, unweighted).
+    stand for (default: the respondents, unweighted). ``imputed``: ``[(data, tree), ...]``
+    of a multiply imputed fit -- each imputation's draws with its own completed covariates,
+    pooled (``tree``/``data`` are then ignored).
     """
-    probs = form_probabilities(tree, spec, data, estimand=estimand, max_draws=max_draws,
-                               subgroup=subgroup, frame=frame, row_weights=row_weights)
+    probs = pooled_probabilities(
+        lambda t, d, n, k: form_probabilities(t, spec, d, estimand=estimand, max_draws=n,
+                                              seed=k, subgroup=subgroup, frame=frame,
+                                              row_weights=row_weights),
+        imputed or [(data, tree)], max_draws)
     label, _ = event_label(spec, data)
     # the event is defined on the spec's subset only: an effect *conditional* on it
     if spec.subset:
@@ -282,6 +289,19 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         on_probability_scale=spec.family_impl.has_probability_scale,
         effect="conditional" if spec.subset else "total", ci_prob=ci_prob, pooled=pooled,
         weights=weights, contrasts=contrasts)
+
+
+def pooled_probabilities(compute, pairs: list, max_draws: int) -> xr.DataArray:
+    """``compute(tree, data, n_draws, seed)`` for every ``(data, tree)`` of ``pairs`` (the
+    imputations of a multiply imputed fit, or the one fit), concatenated along ``sample``:
+    the pooled posterior of a derived quantity, each imputation contributing an equal
+    share of the ``max_draws`` (at least 50 each)."""
+    if len(pairs) == 1:
+        data, tree = pairs[0]
+        return compute(tree, data, max_draws, 0)
+    per = max(50, -(-max_draws // len(pairs)))
+    return xr.concat([compute(tree, data, per, k) for k, (data, tree) in enumerate(pairs)],
+                     dim="sample")
 
 
 def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, reference: str,
@@ -356,7 +376,8 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
                   weights: Mapping[str, Mapping[str, float]] | None = None,
                   contrasts: Mapping[str, tuple[tuple, tuple]] | None = None,
                   row_weights: np.ndarray | None = None,
-                  population: str = RESPONDENTS) -> pd.DataFrame:
+                  population: str = RESPONDENTS,
+                  imputed: list | None = None) -> pd.DataFrame:
     """The *total* effect of a two-part outcome (:class:`models.joint.TwoPart`) per focal
     level and contrast, as :func:`probability_effects` reports a single model's.
 
@@ -367,8 +388,17 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
     from models.joint import total_event_label, total_probabilities
 
     rows = subgroup_rows(joint.gate, d1, subgroup, frame)
-    probs, n = total_probabilities(tree, joint, d1, d2, frame, estimand=estimand,
-                                   max_draws=max_draws, rows=rows, row_weights=row_weights)
+    n_pop = []
+
+    def compute(t, data, n_draws, k):  # data: (d1, d2) or, imputed, (d1, d2, its frame)
+        probs, n = total_probabilities(t, joint, data[0], data[1], data[2] if len(data) > 2
+                                       else frame, estimand=estimand,
+                                       max_draws=n_draws, seed=k, rows=rows,
+                                       row_weights=row_weights)
+        n_pop.append(n)
+        return probs
+    probs = pooled_probabilities(compute, imputed or [((d1, d2), tree)], max_draws)
+    n = n_pop[0]
     label = subgroup_label(joint.gate, subgroup)
     if n < len(rows):  # rows without the part's covariates are not in the population
         label = f"{label} (with the part's covariates: {n} of {len(rows)})"

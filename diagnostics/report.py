@@ -122,6 +122,29 @@ def _estimands_section(table: pd.DataFrame | None, focal: str) -> str:
             "</section>")
 
 
+def _population_section(tables: dict) -> str:
+    """Who answered, and the headline effects for the respondents and for the population."""
+    response = tables.get("population_response")
+    if response is None:
+        return ""
+    weights = tables.get("population_weights")
+    intro = ("<p>The respondents are not the tenant population: response differs by the "
+             "register's cells. <b>respondents</b>: the effects averaged over the analysed "
+             "tenants (equal weights). <b>post-stratified</b> (the file's name): each "
+             "population cell's count shared by the cell's respondents &mdash; the model's "
+             "counterfactual predictions standing for the cell's tenants (MRP). "
+             "<b>[propensity]</b>: weights 1/P(respond) from a main-effects logistic "
+             "regression on the register. Both assume that, within a cell, respondents are "
+             "like non-respondents (missing at random given the cells); response that "
+             "depends on the outcome itself is not repaired.</p>")
+    return ('<section id="population"><h2>Who answered, and whom the effects stand for</h2>'
+            f"{intro}<h3>Response by cell variable</h3>{_table(response)}"
+            f"<h3>Weights per model (ess: Kish's effective sample size)</h3>{_table(weights)}"
+            f"<h3>Headline effects for respondents and population (a new complex, "
+            f"percent or percentage points, mean [90% interval])</h3>"
+            f"{_table(tables.get('population_comparison'))}</section>")
+
+
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                  figures: dict[str, list[tuple[str, bytes | None]]], design: str = "",
                  focal_name: str = "focal-level") -> str:
@@ -182,6 +205,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         "it to zero.</p>"
         f"{figs('probability')}{_table(prob)}</section>" if len(prob) else "",
         _estimands_section(tables.get("estimands"), focal),
+        _population_section(tables),
         '<section id="ppc"><h2>Posterior predictive checks</h2>'
         f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
         f"their replications.</p>{figs('ppc')}<h3>Misfits</h3>{_table(misfits)}</section>",

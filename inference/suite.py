@@ -33,11 +33,25 @@ class FitResult:
     path: Path
     reused: bool
     seconds: float
+    # multiple imputation (inference.imputation): the pooled draws, and every imputation's
+    # (data, tree); ``data``/``tree`` are then the first imputation's
+    pooled: xr.DataTree | None = None
+    imputed: list | None = None
 
     @property
     def name(self) -> str:
         """The model's name."""
         return self.spec.name
+
+    @property
+    def posterior(self) -> xr.DataTree:
+        """The draws to summarise: pooled over imputations, or the one fit's."""
+        return self.pooled if self.pooled is not None else self.tree
+
+    @property
+    def pairs(self) -> list:
+        """``[(data, tree), ...]``: every imputation's, or the one fit's."""
+        return self.imputed or [(self.data, self.tree)]
 
 
 def _load_or_fit(path: Path, spec_json: str, data_hash: str, settings: SamplerSettings,
@@ -90,6 +104,16 @@ class JointResult:
     path: Path
     reused: bool
     seconds: float
+    pooled: xr.DataTree | None = None  # as FitResult's
+    imputed: list | None = None  # [((d1, d2), tree), ...]
+
+    @property
+    def posterior(self) -> xr.DataTree:
+        return self.pooled if self.pooled is not None else self.tree
+
+    @property
+    def pairs(self) -> list:
+        return self.imputed or [(self.data, self.tree)]
 
     @property
     def name(self) -> str:

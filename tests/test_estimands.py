@@ -48,13 +48,29 @@ def test_suites_per_adjustment_set():
         default_specs(adjustment="none")
 
 
-def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, tmp_path):
+def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, small_frame, tmp_path):
     out = tmp_path / "run"
+    # a population of cell counts in which the oldest are three times as many
+    cells = small_frame.groupby(["living_form", "age_group"]).size().rename("count") \
+        .reset_index()
+    cells["count"] *= [3 if a == 4 else 1 for a in cells["age_group"]]
+    cells.to_csv(tmp_path / "cells.csv", index=False)
     argv = ["--data", str(data_dir), "--outcomes", "gossip,gossip__pre_residence",
             "--adjustment", "both", "--subgroup", "RO", "--draws", "60", "--tune", "80",
-            "--chains", "2", "--out", str(out)]
+            "--chains", "2", "--out", str(out), "--population", str(tmp_path / "cells.csv")]
     assert run_models.main(argv) in (0, 1)
     effects = pd.read_csv(out / "effects.csv")
+    # standardised to the respondents and post-stratified to the cells, every subgroup
+    assert set(effects.loc[effects["scale"] == "probability", "population"]) == \
+        {"respondents", "cells.csv"}
+    weights = pd.read_csv(out / "population.csv")
+    assert set(weights["model"]) == {"gossip", "gossip__pre_residence"}
+    assert (weights["population_size"] == cells["count"].sum()).all()
+    assert (weights["ess"] < weights["n_rows"]).all()
+    response = pd.read_csv(out / "response.csv")
+    old = response[(response["variable"] == "age_group") & (response["value"].astype(str) == "4")]
+    assert float(old["population_share"].iloc[0]) > float(old["analysed_share"].iloc[0])
+    assert 'id="population"' in (out / "report.html").read_text()
     assert set(effects["adjustment"]) == {"study", "pre_residence"}
     assert set(effects.loc[effects["adjustment"] == "pre_residence", "model"]) == \
         {"gossip__pre_residence"}

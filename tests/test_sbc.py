@@ -126,6 +126,7 @@ def _posterior_like(data, spec):
                                       random_seed=0)["prior"].dataset
 
 
+@pytest.mark.slow  # 50 s; the slow tier's SBC also flags a model without the complex level
 def test_wrong_model_is_flagged(lonely_design, tmp_path):
     spec, frame = lonely_design
     data = prepare(frame, spec)

@@ -41,6 +41,11 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    "cell counts (a 'count' column), csv/parquet/sav: the probability-scale "
                    "effects are also standardised to it (post-stratification; for a register "
                    "also response-propensity weights)")
+    p.add_argument("--missing", choices=("impute", "complete-case"),
+                   help="missing covariates: multiple imputation by chained equations, every "
+                   "model fitted on each imputation and the draws pooled (impute, the default)"
+                   ", or rows with a missing value dropped model by model (complete-case)")
+    p.add_argument("--imputations", type=int, help="number of imputations (default 10)")
     p.add_argument("--cells", help="comma-separated cell variables of --population (default: "
                    "its columns that are also columns of the data)")
     p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "

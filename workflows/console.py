@@ -212,3 +212,15 @@ def print_sensitivity(table: pd.DataFrame, runs: pd.DataFrame, batch, out: Path)
             f"(n={len(extra)}).")
     say(f"Wall {batch.seconds:.0f} s on {batch.workers} {batch.scheduler} worker(s), "
         f"{batch.reused} fit(s) reused.")
+
+
+def print_population(comparison: pd.DataFrame, name: str) -> None:
+    """The headline contrasts for the respondents and standardised to the population."""
+    if not len(comparison):
+        return
+    rows = comparison[comparison["contrast"].str.contains(" - ", regex=False)
+                      & ~comparison["contrast"].str.contains("[", regex=False)]
+    say(f"\nRespondents vs the population of {name} (percentage points, a new complex, "
+        f"mean [90% interval]; shift = population minus respondents; population.csv: "
+        f"weights and their effective sample size):")
+    say(rows.to_string(index=False))

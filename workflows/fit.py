@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.imputation import Imputations
 from data.population import Population
 from data.study import HOUSING, Study
 from inference.engine import SamplerSettings
@@ -38,7 +39,8 @@ def fit_command(args: argparse.Namespace) -> int:
     verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
                          study=run.study, source=run.source, clock=clock,
                          populations=run.config.populations,
-                         contrasts=run.config.contrasts, population=run.population)
+                         contrasts=run.config.contrasts, population=run.population,
+                         imputations=run.imputations)
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
@@ -50,7 +52,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
               source: str | None = None, clock: PhaseClock | None = None,
               populations: tuple[str, ...] = (),
               contrasts: dict | None = None,
-              population: Population | None = None) -> pd.DataFrame:
+              population: Population | None = None,
+              imputations: Imputations | None = None) -> pd.DataFrame:
     """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
 
     ``populations``: target subgroups of the probability-scale effects beside all analysed
@@ -60,11 +63,14 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     then also standardised to it (``effects.csv`` ``population``: ``respondents``, the
     file's name for post-stratification, ``<name> [propensity]`` for response-propensity
     weights) and ``population.csv`` says how (weights' effective sample size per model).
+    ``imputations``: completed copies of ``frame`` (:func:`data.imputation.impute`); every
+    model is then fitted on each and the draws pooled (:mod:`inference.imputation`);
+    ``imputation.csv`` has the convergence per imputation and ``missing.csv`` what was
+    imputed.
 
     Every phase is timed (``clock``, which may already hold the setup's seconds); the
     seconds per phase and per model go to ``run.json``.
     """
-    from diagnostics.convergence import model_verdict
     from diagnostics.ppc import ppc_table, prior_predictive_table
     from diagnostics.tables import (
         SUMMARY_COLUMNS,
@@ -80,36 +86,56 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     t0 = time.perf_counter()
     engine = Engine()
     with clock("fits (prepare, compile, sample, predictive)"):
-        results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
-                            engine=engine, progress=console.progress)
+        if imputations is not None:
+            from inference.imputation import fit_imputed
+
+            results = fit_imputed(specs, imputations.frames, settings=settings,
+                                  fits_dir=out / "fits", engine=engine,
+                                  progress=console.progress)
+        else:
+            results = fit_suite(specs, frame, settings=settings, fits_dir=out / "fits",
+                                engine=engine, progress=console.progress)
     joints = study.two_parts(specs) if study.two_parts else {}
     joint_results = []
     if joints:
         from inference.suite import fit_joints
 
         with clock("joint two-part fits"):
-            joint_results = fit_joints(joints, frame, settings=settings,
-                                       fits_dir=out / "fits", engine=engine,
-                                       progress=console.progress)
-    summaries, verdicts, missing, ppcs, priors = [], [], [], [], []
+            if imputations is not None:
+                from inference.imputation import fit_joints_imputed
+
+                joint_results = fit_joints_imputed(joints, imputations.frames,
+                                                   settings=settings, fits_dir=out / "fits",
+                                                   engine=engine, progress=console.progress)
+            else:
+                joint_results = fit_joints(joints, frame, settings=settings,
+                                           fits_dir=out / "fits", engine=engine,
+                                           progress=console.progress)
+    summaries, verdicts, missing, ppcs, priors, per_imputation = [], [], [], [], [], []
     for r in results:
         if "posterior_predictive" in r.tree.children:
             with clock("predictive checks"):
                 ppcs.append(ppc_table(r.tree, r.spec, r.data))
                 priors.append(prior_predictive_table(r.tree, r.spec, r.data))
         with clock("summaries and convergence"):
-            table = summary_rows(r.tree, model=r.spec.name, outcome=r.spec.outcome)
+            table = summary_rows(r.posterior, model=r.spec.name, outcome=r.spec.outcome)
             summaries.append(table)
-            verdicts.append(model_verdict(r.tree, table, model=r.spec.name))
+            verdicts.append(_verdict(r, table, per_imputation))
         missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
     for j in joint_results:
         with clock("summaries and convergence"):
-            table = summary_rows(j.tree, model=j.joint.name, outcome=j.joint.outcome)
+            table = summary_rows(j.posterior, model=j.joint.name, outcome=j.joint.outcome)
             summaries.append(table)
-            verdicts.append(model_verdict(j.tree, table, model=j.joint.name))
+            verdicts.append(_verdict(j, table, per_imputation))
     summary = pd.concat(summaries, ignore_index=True)
     verdict = pd.concat(verdicts, ignore_index=True)
     missing = pd.concat(missing, ignore_index=True)
+    if imputations is not None:  # what was imputed (for every model) beside what was removed
+        missing.insert(1, "action", "rows removed")
+        missing = pd.concat([imputations.report.rename(columns={"column": "variable"}).assign(
+            model="(every model)", action=f"imputed (m={imputations.m})"), missing],
+            ignore_index=True)
+        write_csv(pd.concat(per_imputation, ignore_index=True), out / "imputation.csv")
     standards = Standardisations(population, frame)
     with clock("probability-scale effects"):
         # latent contrasts of the single models (a joint model's parts repeat them)
@@ -119,8 +145,15 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                              *_total_rows(joint_results, frame, study, populations,
                                           contrasts, standards)],
                             ignore_index=True)
-        if population is not None:
-            write_csv(pd.DataFrame(standards.info), out / "population.csv")
+    population_tables = None
+    if population is not None:
+        from data.population import population_comparison, response_table
+
+        population_tables = {"weights": pd.DataFrame(standards.info),
+                             "response": response_table(population, frame),
+                             "comparison": population_comparison(effects)}
+        write_csv(population_tables["weights"], out / "population.csv")
+        write_csv(population_tables["response"], out / "response.csv")
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
     # which covariates each effect is controlled for (a study's named set, or as declared)
@@ -186,12 +219,16 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                              "overlap": overlap,
                              "estimands": estimands if len(estimands) else None,
                              "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
-                             "coverage": coverage, "psense": psense})
+                             "coverage": coverage, "psense": psense,
+                             **({f"population_{k}": v for k, v in population_tables.items()}
+                                if population_tables else {})})
     _write_timing(out, clock, [*results, *joint_results], engine.timings, settings)
     console.print_effects(effects, verdict, focal_name=focal_name)
     if not (effects["scale"] == "latent").any():
         console.print_verdicts(verdict)
     console.print_probabilities(effects, pooled=tuple(study.pooled))
+    if population_tables is not None:
+        console.print_population(population_tables["comparison"], population.name)
     console.print_run_summary(coverage=coverage, psense=psense, findings=findings, out=out,
                               seconds=time.perf_counter() - t0)
     counts = verdict["verdict"].value_counts().reindex(["ok", "warn", "fail"], fill_value=0)
@@ -212,15 +249,31 @@ def _write_timing(out: Path, clock: PhaseClock, results: list,
         "settings": json.loads(settings.to_json())}, indent=1))
 
 
+def _verdict(result, table: pd.DataFrame, per_imputation: list) -> pd.DataFrame:
+    """The convergence verdict of a fit; of an imputed one, the worst imputation's (the
+    per-imputation rows are appended to ``per_imputation``)."""
+    from diagnostics.convergence import model_verdict
+
+    if not result.imputed:
+        return model_verdict(result.tree, table, model=result.name)
+    from inference.imputation import imputation_verdicts
+
+    verdict, per = imputation_verdicts(result)
+    per_imputation.append(per)
+    return verdict
+
+
 def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
     """The study's published conclusions checked against the fits of their outcomes."""
     from data.findings import EQUIVALENCES
-    from diagnostics.effects import form_probabilities
+    from diagnostics.effects import form_probabilities, pooled_probabilities
     from diagnostics.findings import check_equivalences, check_findings
 
-    findings = check_findings({r.spec.name: r.tree for r in results})
+    findings = check_findings({r.spec.name: r.posterior for r in results})
     findings = findings[findings["outcome"].isin([r.spec.outcome for r in results])]
-    on_scale = {r.spec.outcome: (form_probabilities(r.tree, r.spec, r.data),
+    on_scale = {r.spec.outcome: (pooled_probabilities(
+        lambda t, d, n, k, r=r: form_probabilities(t, r.spec, d, max_draws=n, seed=k),
+        r.pairs, 400),
                                  r.spec.family_impl.has_probability_scale, float(np.std(r.data.y)))
                 for r in results if r.spec.outcome in {e.outcome for e in EQUIVALENCES}
                 and r.spec.adjustment in (None, "study")
@@ -307,13 +360,14 @@ def _probability_rows(results: list[FitResult], study: Study, frame: pd.DataFram
             continue
         weights = level_weights(frame, spec, r.data, study)
         for population, w in standards(spec.name, spec, r.data):
-            for subgroup in (ALL, *populations):
+            # subgroups for the respondents; a population standardises all analysed rows
+            for subgroup in (ALL, *populations) if w is None else (ALL,):
                 for estimand in ESTIMANDS:
                     yield probability_effects(r.tree, r.spec, r.data, estimand=estimand,
                                               pooled=study.pooled, subgroup=subgroup,
                                               frame=frame, weights=weights,
                                               contrasts=contrasts, row_weights=w,
-                                              population=population)
+                                              population=population, imputed=r.imputed)
 
 
 def _total_rows(joint_results: list, frame: pd.DataFrame, study: Study,
@@ -327,12 +381,12 @@ def _total_rows(joint_results: list, frame: pd.DataFrame, study: Study,
     for j in joint_results:
         weights = level_weights(frame, j.joint.gate, j.data[0], study)
         for population, w in standards(j.joint.name, j.joint.gate, j.data[0]):
-            for subgroup in (ALL, *populations):
+            for subgroup in (ALL, *populations) if w is None else (ALL,):
                 for estimand in ESTIMANDS:
                     yield total_effects(j.tree, j.joint, *j.data, frame, estimand=estimand,
                                         pooled=study.pooled, subgroup=subgroup,
                                         weights=weights, contrasts=contrasts, row_weights=w,
-                                        population=population)
+                                        population=population, imputed=j.imputed)
 
 
 def _recovery(summary: pd.DataFrame, truth: dict, out: Path) -> pd.DataFrame | None:

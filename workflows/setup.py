@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.config import ConfigError, StudyConfig, load_config
+from data.imputation import Imputations
 from data.population import Population
 from data.simulate import DEFAULT_DATA_SEED
 from data.study import Study, study_for
@@ -60,6 +61,10 @@ class Run:
     population
         ``--population FILE``: the register or cell counts the effects are also
         standardised to (:mod:`data.population`), checked against every model's terms.
+    imputations
+        ``--missing impute`` (the default) where the models' covariates have missing
+        values: ``m`` completed copies of ``frame`` (:mod:`data.imputation`); ``None`` when
+        nothing is missing or with ``--missing complete-case``.
     """
 
     config: StudyConfig
@@ -70,6 +75,7 @@ class Run:
     specs: dict[str, ModelSpec]
     study: Study
     population: Population | None = None
+    imputations: Imputations | None = None
 
 
 def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSettings:
@@ -192,8 +198,33 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
     if not present:
         raise WorkflowError(f"error: none of the requested outcomes ({asked or 'the default suite'}"
                             f") is in the data; nothing to fit")
+    imputations = _imputations(args, frame, present, settings.seed)
     return Run(config=cfg, settings=settings, frame=frame, source=described, truth=truth,
-               specs=present, study=study, population=population)
+               specs=present, study=study, population=population, imputations=imputations)
+
+
+def _imputations(args: argparse.Namespace, frame: pd.DataFrame, specs: dict[str, ModelSpec],
+                 seed: int) -> Imputations | None:
+    """The models' missing covariates imputed ``--imputations`` times (default 10), unless
+    ``--missing complete-case`` or nothing is missing."""
+    import time
+
+    from data.imputation import imputation_columns, impute
+
+    how = getattr(args, "missing", None) or "impute"
+    columns, auxiliary = imputation_columns(frame, specs.values())
+    if how == "complete-case" or not columns:
+        return None
+    m = getattr(args, "imputations", None) or 10
+    t0 = time.perf_counter()
+    try:
+        imps = impute(frame, columns=columns, auxiliary=auxiliary, m=m, seed=seed)
+    except ValueError as err:
+        raise WorkflowError(f"error: {err}") from err
+    print(f"imputed {len(columns)} covariate(s) with missing values ({', '.join(columns)}) "
+          f"{m} times by chained equations in {time.perf_counter() - t0:.0f} s; every model "
+          f"is fitted on each ({'--missing complete-case' } drops the rows instead)")
+    return imps
 
 
 def _population(args: argparse.Namespace, frame: pd.DataFrame, specs: dict[str, ModelSpec],
