@@ -27,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.imputation import impute, imputation_columns  # noqa: E402
+from data.imputation import imputation_columns, impute  # noqa: E402
 from data.loader import StudyData  # noqa: E402
 from data.simulate import Design, simulate_survey  # noqa: E402
 from data.suite import default_specs  # noqa: E402
