@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 
 from data.validation import DataValidationError, Problem, to_number
+from diagnostics.effects import RESPONDENTS  # the population of the unweighted average
 
 __all__ = ["RESPONDENTS", "STANDARDISATIONS", "Population", "check_model_cells",
            "load_population", "population_comparison", "response_table", "row_weights"]
 
-RESPONDENTS = "respondents"  # the population column of the unweighted (respondent) mean
 STANDARDISATIONS = ("poststratified", "propensity")
 _NOT_CELLS = frozenset({"tenant_id", "complex_id", "responded", "phoned", "count"})
 

@@ -27,13 +27,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from data.population import RESPONDENTS
 from diagnostics.summary import draws_table
 from models.build import slope_columns
 from models.design import ModelData, aligned_frame
 from models.spec import ModelSpec
 
-__all__ = ["ALL", "ESTIMANDS", "event_label", "event_probability", "focal_effects",
+__all__ = ["ALL", "ESTIMANDS", "RESPONDENTS", "event_label", "event_probability", "focal_effects",
            "form_probabilities", "headline_rows", "pooled_probabilities", "posterior_draws",
            "probability_effects",
            "random_sd", "subgroup_label", "subgroup_rows", "summarise_probabilities",
@@ -153,6 +152,7 @@ def random_sd(spec: ModelSpec, draws, X: np.ndarray | None = None,
 
 
 ALL = "all analysed"  # the default target subgroup: every analysed row
+RESPONDENTS = "respondents"  # the default population: the analysed rows, equal weights
 
 
 def headline_rows(effects: pd.DataFrame) -> pd.DataFrame:

@@ -79,7 +79,10 @@ def fit_imputed(specs: dict[str, ModelSpec], frames: list[pd.DataFrame], *,
             if pairs and list(data.row_ids) != list(pairs[0][0].row_ids):
                 raise ValueError(f"model {name!r}: imputation {k + 1} analyses other rows "
                                  f"than imputation 1 (an outcome or id left missing?)")
-            run = dataclasses.replace(settings, seed=settings.seed + k)
+            # predictive draws and log-likelihood for the first imputation only: the checks
+            # that need one data set (PPC, LOO, power-scaling) read that one
+            run = dataclasses.replace(settings, seed=settings.seed + k,
+                                      predictive=settings.predictive and k == 0)
             path = Path(fits_dir) / name / f"imputation_{k + 1}.nc"
             tree, was = _load_or_fit(
                 path, spec.to_json(), data.data_hash(), run,

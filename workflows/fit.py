@@ -12,12 +12,11 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from data.imputation import Imputations
-from data.population import Population
 from data.study import HOUSING, Study
 from inference.engine import SamplerSettings
 from inference.files import write_csv, write_text
@@ -26,6 +25,10 @@ from models.spec import ModelSpec
 from workflows import console
 from workflows.setup import setup
 from workflows.timing import PhaseClock
+
+if TYPE_CHECKING:
+    from data.imputation import Imputations
+    from data.population import Population
 
 __all__ = ["fit_command", "run_suite"]
 
@@ -329,7 +332,8 @@ class Standardisations:
         self.population, self.frame, self.info = population, frame, []
 
     def __call__(self, model: str, spec: ModelSpec, data) -> Iterator[tuple[str, object]]:
-        from data.population import RESPONDENTS, row_weights
+        from data.population import row_weights
+        from diagnostics.effects import RESPONDENTS
         from models.design import aligned_frame
 
         yield RESPONDENTS, None

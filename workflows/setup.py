@@ -10,18 +10,21 @@ import argparse
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from data.config import ConfigError, StudyConfig, load_config
-from data.imputation import Imputations
-from data.population import Population
 from data.simulate import DEFAULT_DATA_SEED
 from data.study import Study, study_for
 from data.validation import DataValidationError
 from inference.engine import SamplerSettings
 from models.design import PreparationError
 from models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from data.imputation import Imputations
+    from data.population import Population
 
 __all__ = ["DEFAULT_SEED", "QUICK", "Run", "WorkflowError", "load_frame",
            "sampler_settings", "setup"]
