@@ -99,19 +99,24 @@ def fit_imputed(specs: dict[str, ModelSpec], frames: list[pd.DataFrame], *,
     return results
 
 
-def imputation_verdicts(result: FitResult) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(verdict row, per-imputation table)`` of an imputed fit: the model's verdict is the
-    worst imputation's (its reason names the imputation); the table has one row per
+def imputation_verdicts(result: FitResult) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(summary, verdict row, per-imputation table)`` of an imputed fit.
+
+    ``summary``: the pooled draws' estimates (mean, sd, quantiles) with each parameter's
+    *worst* per-imputation R-hat and ESS and verdict; the verdict row is the worst
+    imputation's (its reason names it). The per-imputation table has one row per
     imputation and a ``pooled`` row whose R-hat includes the between-imputation variance
-    (reported, not judged)."""
+    (reported, not judged).
+    """
     from diagnostics.convergence import VERDICTS, model_verdict
     from diagnostics.tables import summary_rows
 
     name = result.name
     outcome = (result.joint if hasattr(result, "joint") else result.spec).outcome
-    rows = []
+    rows, tables = [], []
     for k, (_, tree) in enumerate(result.imputed, start=1):
         table = summary_rows(tree, model=name, outcome=outcome)
+        tables.append(table)
         rows.append(model_verdict(tree, table, model=name).assign(imputation=str(k)))
     per = pd.concat(rows, ignore_index=True)
     pooled = summary_rows(result.pooled, model=name, outcome=outcome)
@@ -122,16 +127,26 @@ def imputation_verdicts(result: FitResult) -> tuple[pd.DataFrame, pd.DataFrame]:
         "verdict": "not judged",
         "reason": "R-hat over all imputations' chains includes the between-imputation "
                   "variance"}])], ignore_index=True)
+    # per parameter: the worst imputation's diagnostics beside the pooled estimates
+    stacked = pd.concat(tables, ignore_index=True)
+    stacked["rank"] = stacked["verdict"].map(VERDICTS.index)
+    worst = stacked.sort_values("rank").groupby("parameter", sort=False).last()
+    summary = pooled.copy()
+    summary["r_hat"] = summary["parameter"].map(stacked.groupby("parameter")["r_hat"].max())
+    for col in ("ess_bulk", "ess_tail"):
+        summary[col] = summary["parameter"].map(stacked.groupby("parameter")[col].min())
+    summary["verdict"] = summary["parameter"].map(worst["verdict"])
+    summary["reason"] = summary["parameter"].map(worst["reason"])
     judged = per[per["imputation"] != "pooled"]
-    worst = judged.iloc[int(np.argmax([VERDICTS.index(v) for v in judged["verdict"]]))]
-    verdict = worst.drop(labels=["imputation"]).to_frame().T.reset_index(drop=True)
+    top = judged.iloc[int(np.argmax([VERDICTS.index(v) for v in judged["verdict"]]))]
+    verdict = top.drop(labels=["imputation"]).to_frame().T.reset_index(drop=True)
     verdict["reason"] = f"worst of {len(judged)} imputations (imputation " \
-                        f"{worst['imputation']}): {worst['reason']}"
+                        f"{top['imputation']}): {top['reason']}"
     verdict["max_r_hat"] = judged["max_r_hat"].max()
     verdict["min_ess_bulk"] = judged["min_ess_bulk"].min()
     verdict["min_ess_tail"] = judged["min_ess_tail"].min()
     verdict["divergences"] = int(judged["divergences"].sum())
-    return verdict, per
+    return summary, verdict, per
 
 
 def fit_joints_imputed(joints: dict, frames: list[pd.DataFrame], *,

@@ -79,7 +79,6 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         SUMMARY_COLUMNS,
         effects_latent,
         estimand_comparison,
-        summary_rows,
     )
     from inference.engine import Engine
     from workflows.report import write_report
@@ -121,15 +120,15 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                 ppcs.append(ppc_table(r.tree, r.spec, r.data))
                 priors.append(prior_predictive_table(r.tree, r.spec, r.data))
         with clock("summaries and convergence"):
-            table = summary_rows(r.posterior, model=r.spec.name, outcome=r.spec.outcome)
+            table, verdict_row = _summary(r, r.spec.outcome, per_imputation)
             summaries.append(table)
-            verdicts.append(_verdict(r, table, per_imputation))
+            verdicts.append(verdict_row)
         missing.append(r.data.removed.assign(n_before=r.data.n_before, n_analysed=r.data.n))
     for j in joint_results:
         with clock("summaries and convergence"):
-            table = summary_rows(j.posterior, model=j.joint.name, outcome=j.joint.outcome)
+            table, verdict_row = _summary(j, j.joint.outcome, per_imputation)
             summaries.append(table)
-            verdicts.append(_verdict(j, table, per_imputation))
+            verdicts.append(verdict_row)
     summary = pd.concat(summaries, ignore_index=True)
     verdict = pd.concat(verdicts, ignore_index=True)
     missing = pd.concat(missing, ignore_index=True)
@@ -252,18 +251,21 @@ def _write_timing(out: Path, clock: PhaseClock, results: list,
         "settings": json.loads(settings.to_json())}, indent=1))
 
 
-def _verdict(result, table: pd.DataFrame, per_imputation: list) -> pd.DataFrame:
-    """The convergence verdict of a fit; of an imputed one, the worst imputation's (the
-    per-imputation rows are appended to ``per_imputation``)."""
+def _summary(result, outcome: str, per_imputation: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(parameter summary, convergence verdict)`` of a fit; of an imputed one, the pooled
+    estimates with the worst imputation's diagnostics (the per-imputation rows are
+    appended to ``per_imputation``)."""
     from diagnostics.convergence import model_verdict
+    from diagnostics.tables import summary_rows
 
     if not result.imputed:
-        return model_verdict(result.tree, table, model=result.name)
+        table = summary_rows(result.tree, model=result.name, outcome=outcome)
+        return table, model_verdict(result.tree, table, model=result.name)
     from inference.imputation import imputation_verdicts
 
-    verdict, per = imputation_verdicts(result)
+    table, verdict, per = imputation_verdicts(result)
     per_imputation.append(per)
-    return verdict
+    return table, verdict
 
 
 def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
