@@ -268,7 +268,8 @@ def row_weights(population: Population, rows: pd.DataFrame, how: str = "poststra
 
 def response_table(population: Population, frame: pd.DataFrame) -> pd.DataFrame:
     """Who answered: per value of each cell variable, the population's count and share,
-    the analysed respondents' count and share, and (a register) the response rate."""
+    the respondents' (the data's tenants) count and share, and (a register) the response
+    rate."""
     rows = []
     for c in population.cells:
         pop = population.counts.groupby(c)["count"].sum()
@@ -279,8 +280,8 @@ def response_table(population: Population, frame: pd.DataFrame) -> pd.DataFrame:
             k = int(sum(v for key, v in got.items() if key == value))
             shown = int(value) if isinstance(value, float) and value.is_integer() else value
             rows.append({"variable": c, "value": shown, "population": int(n),
-                         "population_share": n / pop.sum(), "analysed": k,
-                         "analysed_share": k / max(len(frame), 1),
+                         "population_share": n / pop.sum(), "respondents": k,
+                         "respondents_share": k / max(len(frame), 1),
                          "response_rate": (answered[value] / n) if answered is not None
                          else np.nan})
     return pd.DataFrame(rows)

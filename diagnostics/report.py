@@ -128,6 +128,12 @@ def _population_section(tables: dict) -> str:
     if response is None:
         return ""
     weights = tables.get("population_weights")
+    model = ""
+    if weights is not None and "propensity_model" in weights:
+        model = next(iter(weights["propensity_model"].dropna()), "")
+        weights = weights[[c for c in ("model", "population", "ess", "n_rows",
+                                       "population_size", "cells", "collapsed_share")
+                           if c in weights]]
     intro = ("<p>The respondents are not the tenant population: response differs by the "
              "register's cells. <b>respondents</b>: the effects averaged over the analysed "
              "tenants (equal weights). <b>post-stratified</b> (the file's name): each "
@@ -139,7 +145,10 @@ def _population_section(tables: dict) -> str:
              "depends on the outcome itself is not repaired.</p>")
     return ('<section id="population"><h2>Who answered, and whom the effects stand for</h2>'
             f"{intro}<h3>Response by cell variable</h3>{_table(response)}"
-            f"<h3>Weights per model (ess: Kish's effective sample size)</h3>{_table(weights)}"
+            f"<h3>Weights per model</h3><p>ess: Kish's effective sample size of the "
+            f"weights; collapsed_share: the population share in cells without respondents, "
+            f"moved to their neighbours. Propensity model: {html.escape(model) or 'none'}."
+            f"</p>{_table(weights)}"
             f"<h3>Headline effects for respondents and population (a new complex, "
             f"percent or percentage points, mean [90% interval])</h3>"
             f"{_table(tables.get('population_comparison'))}</section>")

@@ -69,7 +69,7 @@ def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, small_frame, tmp_p
     assert (weights["ess"] < weights["n_rows"]).all()
     response = pd.read_csv(out / "response.csv")
     old = response[(response["variable"] == "age_group") & (response["value"].astype(str) == "4")]
-    assert float(old["population_share"].iloc[0]) > float(old["analysed_share"].iloc[0])
+    assert float(old["population_share"].iloc[0]) > float(old["respondents_share"].iloc[0])
     assert 'id="population"' in (out / "report.html").read_text()
     assert set(effects["adjustment"]) == {"study", "pre_residence"}
     assert set(effects.loc[effects["adjustment"] == "pre_residence", "model"]) == \

@@ -201,7 +201,10 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
     if not present:
         raise WorkflowError(f"error: none of the requested outcomes ({asked or 'the default suite'}"
                             f") is in the data; nothing to fit")
-    imputations = _imputations(args, frame, present, settings.seed)
+    # the imputation models read every outcome of the suite, whichever are fitted now, so
+    # that a run of some outcomes imputes exactly as a run of all of them
+    imputations = _imputations(args, frame, {k: s for k, s in specs.items()
+                                             if s.response in frame}, settings.seed)
     return Run(config=cfg, settings=settings, frame=frame, source=described, truth=truth,
                specs=present, study=study, population=population, imputations=imputations)
 
