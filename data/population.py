@@ -23,7 +23,11 @@ probability-scale effects are averaged instead of the plain respondent mean:
 
 Both report Kish's effective sample size ``(sum w)^2 / sum w^2``. The assumption is the
 same: given the cell variables, respondents are like the non-respondents (missing at
-random given the cells). Errors name the file, column, row and value, as the data's do.
+random given the cells). A cell's respondents are then a *sample* of its tenants: their
+other covariates differ from the tenants' by sampling noise, which fixed weights would
+ignore. :func:`bootstrap_weights` redraws the weights per posterior draw (a Bayesian
+bootstrap within cells), so the population-level intervals carry it. Errors name the file,
+column, row and value, as the data's do.
 """
 
 from __future__ import annotations
@@ -249,6 +253,26 @@ def _propensity(population: Population, rows: pd.DataFrame) -> tuple[np.ndarray,
     p = fit.predict_proba(enc.transform(_codes(rows, cells)))[:, 1]
     return 1.0 / p, {"propensity_model": f"logit(responded) ~ {' + '.join(cells)} (main effects, "
                               f"scikit-learn)", "min_p": float(p.min())}
+
+
+def bootstrap_weights(population: Population, rows: pd.DataFrame, weights: np.ndarray, *,
+                      draws: int, seed: int = 0) -> np.ndarray:
+    """``(draws, n)`` Bayesian-bootstrap versions of ``weights``: within each population
+    cell, the cell's total weight is shared by its rows in Dirichlet(1, ..., 1) proportions,
+    a new draw for each posterior draw.
+
+    The respondents of a cell are a sample of its tenants, so their covariates beyond the
+    cells (extraversion, outside contact, ...) differ from the tenants' by sampling noise.
+    Averaging over them with fixed weights treats the sample as the population; the
+    Bayesian bootstrap (Rubin 1981) carries that uncertainty into the population-level
+    estimand, while every cell keeps its population count.
+    """
+    key = pd.factorize(_keys(rows.reset_index(drop=True), list(population.cells)))[0]
+    g = np.random.default_rng(seed).exponential(size=(draws, len(rows)))
+    sums = np.zeros((draws, key.max() + 1))
+    np.add.at(sums.T, key, g.T)
+    size = np.bincount(key)
+    return weights[None, :] * g * size[key][None, :] / sums[:, key]
 
 
 def row_weights(population: Population, rows: pd.DataFrame, how: str = "poststratified"

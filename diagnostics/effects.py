@@ -217,6 +217,19 @@ def subgroup_label(spec: ModelSpec, subgroup: str) -> str:
     return f"{spec.focal}={subgroup}"
 
 
+def _draw_weights(row_weights, rows: np.ndarray, n_draws: int):
+    """The rows' weights for the average: ``(n,)``, or, for per-draw weights ``(S', n)``
+    (a Bayesian bootstrap), the first ``n_draws`` of them as ``(n, S)``."""
+    if row_weights is None:
+        return None
+    w = np.asarray(row_weights, float)
+    if w.ndim == 1:
+        return w[rows]
+    if w.shape[0] < n_draws:
+        raise ValueError(f"{w.shape[0]} per-draw weights for {n_draws} draws")
+    return w[:n_draws, rows].T
+
+
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
                        seed: int = 0, subgroup: str = ALL,
@@ -225,9 +238,10 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     """Posterior draws of the population-average event probability per focal level.
 
     ``subgroup`` (:func:`subgroup_rows`) is the target subgroup the counterfactuals are
-    averaged over; ``row_weights`` (one per analysed row; default equal) standardise the
-    respondents to a population (:func:`data.population.row_weights`). Returns an array
-    with dims ``(sample, <focal level>)``.
+    averaged over; ``row_weights`` (one per analysed row, or ``(draws, rows)``: one set per
+    posterior draw; default equal) standardise the respondents to a population
+    (:func:`data.population.row_weights`, :func:`data.population.bootstrap_weights`).
+    Returns an array with dims ``(sample, <focal level>)``.
     """
     if estimand not in ESTIMANDS:
         raise ValueError(f"unknown estimand {estimand!r}; choose one of {ESTIMANDS}")
@@ -238,7 +252,7 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     effect = focal_effects(spec, data, draws)
     rows = subgroup_rows(spec, data, subgroup, frame)
     X = data.X[rows]
-    w = None if row_weights is None else np.asarray(row_weights, float)[rows]
+    w = _draw_weights(row_weights, rows, len(effect))
     forms = list(data.level_labels[spec.focal])
 
     def sd(f):  # of a new group in focal level f (0: the average group)

@@ -272,7 +272,7 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     if rows is not None:
         keep &= np.isin(np.arange(d1.n), rows)
     X1, X2 = d1.X[keep], X2[keep]
-    w_rows = None if row_weights is None else np.asarray(row_weights, float)[keep]
+    w_rows = None if row_weights is None else np.asarray(row_weights, float)[..., keep]
     fam1, fam2 = gate.family, part.family
     par1 = g("intercept" if fam1 == "bernoulli" else "thresholds")
     par2 = p("intercept" if fam2 == "bernoulli" else "thresholds")
@@ -311,7 +311,8 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
                 eta2 = (fixed2[code][:, s] + e2[s, f])[:, :, None] + u2[None, s]
                 total = total + _category_prob(fam1, eta1, par1[s], code, at_least=False) * \
                     _category_prob(fam2, eta2, par2[s], k2, at_least=True)
-            out[s, f] = np.average(total @ w, axis=0, weights=w_rows)
+            out[s, f] = np.average(total @ w, axis=0, weights=w_rows if w_rows is None or
+                                   w_rows.ndim == 1 else w_rows[s].T)  # per-draw weights
     return xr.DataArray(out, dims=("sample", gate.focal), coords={gate.focal: forms}), \
         int(keep.sum())
 

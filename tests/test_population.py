@@ -155,3 +155,20 @@ def test_weighted_average_equals_duplicated_rows():
         np.testing.assert_allclose(
             fam.event_probability(eta, draws.__getitem__, sd=sd, event=event, weights=w),
             fam.event_probability(rep, draws.__getitem__, sd=sd, event=event))
+
+
+def test_bootstrap_weights_keep_every_cell_total(survey, tmp_path):
+    """Per draw, each cell's rows share the cell's weight in Dirichlet proportions: the
+    cells' totals stay the population's, the rows' shares vary from draw to draw."""
+    from data.population import bootstrap_weights
+
+    frame, register, _ = survey
+    pop = load_population(_write(tmp_path, register), frame)
+    w, _ = row_weights(pop, frame)
+    W = bootstrap_weights(pop, frame, w, draws=300, seed=1)
+    assert W.shape == (300, len(frame)) and (W > 0).all()
+    cell = pd.factorize(pd.Series(list(zip(*(frame[c] for c in pop.cells), strict=True))))[0]
+    for c in np.unique(cell)[:10]:
+        np.testing.assert_allclose(W[:, cell == c].sum(axis=1), w[cell == c].sum())
+    assert W.std(axis=0).mean() > 0.3 * w.mean()  # the shares do vary
+    np.testing.assert_allclose(W.mean(axis=0), w, rtol=0.35)

@@ -23,7 +23,7 @@ from workflows.validate import VALIDATE_SAMPLER
 
 pytestmark = pytest.mark.slow
 SETTINGS = SamplerSettings(**VALIDATE_SAMPLER, seed=5, predictive=False)
-WORLD = Design(invited=14921, response_selection=2.5)
+WORLD = Design(invited=14921, response_selection=2.5)  # strong selection
 OUTCOMES = ("contact", "help_given", "lonely")
 SEED = 7
 
@@ -31,7 +31,7 @@ SEED = 7
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     from data.loader import StudyData
-    from data.population import load_population, row_weights
+    from data.population import bootstrap_weights, load_population, row_weights
     from data.suite import default_specs
     from diagnostics.effects import form_probabilities
     from models.design import aligned_frame, prepare
@@ -46,10 +46,12 @@ def fitted(tmp_path_factory):
         spec = specs[outcome]
         data = prepare(frame, spec)
         tree = engine.fit(spec, data, SETTINGS)
-        w, info = row_weights(pop, aligned_frame(frame, spec, data))
+        rows = aligned_frame(frame, spec, data)
+        w, info = row_weights(pop, rows)
+        boot = bootstrap_weights(pop, rows, w, draws=400)  # as the main job does
         out[outcome] = {
             "respondents": 100 * form_probabilities(tree, spec, data).values,
-            "population": 100 * form_probabilities(tree, spec, data, row_weights=w).values,
+            "population": 100 * form_probabilities(tree, spec, data, row_weights=boot).values,
             "ess": info["ess"]}
     truth = {t: probability_truth(WORLD, seed=SEED, n_rep=n, outcomes=OUTCOMES, target=t)
              for t, n in (("respondents", 40), ("population", 10))}

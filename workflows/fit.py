@@ -324,6 +324,9 @@ def level_weights(frame: pd.DataFrame, spec: ModelSpec, data, study: Study
     return out
 
 
+BOOTSTRAP_DRAWS = 1000  # per-draw weights drawn: at least the effects' posterior draws
+
+
 class Standardisations:
     """To whom the probability-scale effects are standardised: the respondents (equal
     weights) and, with a ``population`` file, post-stratified and (for a register)
@@ -334,7 +337,7 @@ class Standardisations:
         self.population, self.frame, self.info = population, frame, []
 
     def __call__(self, model: str, spec: ModelSpec, data) -> Iterator[tuple[str, object]]:
-        from data.population import row_weights
+        from data.population import bootstrap_weights, row_weights
         from diagnostics.effects import RESPONDENTS
         from models.design import aligned_frame
 
@@ -346,8 +349,11 @@ class Standardisations:
         for how in ("poststratified", "propensity") if pop.kind == "register" else \
                 ("poststratified",):
             w, info = row_weights(pop, rows, how)
-            self.info.append({"model": model, "population": pop.label(how), **info})
-            yield pop.label(how), w
+            self.info.append({"model": model, "population": pop.label(how), **info,
+                              "covariates": "Bayesian bootstrap within cells, per draw"})
+            # the respondents' other covariates are a sample of each cell's: a Bayesian
+            # bootstrap per posterior draw carries that into the population's estimand
+            yield pop.label(how), bootstrap_weights(pop, rows, w, draws=BOOTSTRAP_DRAWS)
 
 
 def _probability_rows(results: list[FitResult], study: Study, frame: pd.DataFrame,
