@@ -23,8 +23,23 @@ __all__ = ["FitResult", "JointResult", "fit_joints", "fit_suite"]
 log = logging.getLogger(__name__)
 
 
+class _Imputed:
+    """What a fit and a joint fit share under multiple imputation (``tree``, ``data``,
+    ``pooled`` and ``imputed`` are the dataclass's fields)."""
+
+    @property
+    def posterior(self) -> xr.DataTree:
+        """The draws to summarise: pooled over imputations, or the one fit's."""
+        return self.pooled if self.pooled is not None else self.tree
+
+    @property
+    def pairs(self) -> list:
+        """``[(data, tree), ...]``: every imputation's, or the one fit's."""
+        return self.imputed or [(self.data, self.tree)]
+
+
 @dataclass
-class FitResult:
+class FitResult(_Imputed):
     """One fitted model: spec, prepared data, posterior tree, where it is saved."""
 
     spec: ModelSpec
@@ -43,15 +58,6 @@ class FitResult:
         """The model's name."""
         return self.spec.name
 
-    @property
-    def posterior(self) -> xr.DataTree:
-        """The draws to summarise: pooled over imputations, or the one fit's."""
-        return self.pooled if self.pooled is not None else self.tree
-
-    @property
-    def pairs(self) -> list:
-        """``[(data, tree), ...]``: every imputation's, or the one fit's."""
-        return self.imputed or [(self.data, self.tree)]
 
 
 def _load_or_fit(path: Path, spec_json: str, data_hash: str, settings: SamplerSettings,
@@ -95,7 +101,7 @@ def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
 
 
 @dataclass
-class JointResult:
+class JointResult(_Imputed):
     """One fitted joint model of a two-part outcome (:mod:`models.joint`)."""
 
     joint: object  # models.joint.TwoPart
@@ -106,14 +112,6 @@ class JointResult:
     seconds: float
     pooled: xr.DataTree | None = None  # as FitResult's
     imputed: list | None = None  # [((d1, d2), tree), ...]
-
-    @property
-    def posterior(self) -> xr.DataTree:
-        return self.pooled if self.pooled is not None else self.tree
-
-    @property
-    def pairs(self) -> list:
-        return self.imputed or [(self.data, self.tree)]
 
     @property
     def name(self) -> str:
