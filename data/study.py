@@ -41,6 +41,9 @@ class Study:
     pooled
         Named sets of focal labels whose average each other label is also contrasted with
         (``non-clustered`` = GG, LZ, HZ).
+    complement
+        What the focal labels in no pooled set are called together (``clustered``); the
+        report groups and colours the levels by these sets.
     compare_terms
         Group-level terms whose inclusion the ``compare`` command tests (added when a
         model lacks them, removed when it has them); empty: no such variant.
@@ -73,6 +76,7 @@ class Study:
     level_names: Mapping[str, str] = field(default_factory=dict)
     label_names: Mapping[str, str] = field(default_factory=dict)
     pooled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    complement: str = "other levels"
     compare_terms: tuple[str, ...] = ()
     focal_predictors: tuple[str, ...] = ()
     has_findings: bool = False
@@ -129,6 +133,7 @@ HOUSING = Study(
     label_names=MappingProxyType({f.code: f"{f.code} {f.en}" for f in cb.FORMS}),
     pooled=MappingProxyType({"non-clustered": tuple(f.code for f in cb.FORMS
                                                     if not f.clustered)}),
+    complement="clustered",
     compare_terms=("rural", "small_community"),
     focal_predictors=("clustered",),
     has_findings=True,
@@ -140,7 +145,7 @@ HOUSING = Study(
 )
 
 _WORDING = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
-            "label_names": dict, "pooled": dict, "compare_terms": list,
+            "label_names": dict, "pooled": dict, "complement": str, "compare_terms": list,
             "focal_predictors": list}
 
 

@@ -11,12 +11,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from inference.files import atomic_write  # noqa: E402
 
-__all__ = ["collection_figure", "concepts_figure", "forest_figure", "ppc_figure", "rank_figure",
-           "save_figure"]
+__all__ = ["GROUP_COLOURS", "collection_figure", "concepts_figure", "forest_figure",
+           "group_colour", "headline_figure", "ppc_figure", "rank_figure", "save_figure"]
+
+# one colour per group of focal levels, the same in every figure and table of a report:
+# the first group (the housing study's clustered forms) warm, the pooled one cool
+GROUP_COLOURS = ("#c0580f", "#2f6b9a", "#5a8f29", "#7b4fa0")
+
+
+def group_colour(group: str, groups: list[str]) -> str:
+    """The colour of ``group`` among ``groups`` (ordered as in :data:`GROUP_COLOURS`)."""
+    return GROUP_COLOURS[groups.index(group) % len(GROUP_COLOURS)] if group in groups \
+        else "0.3"
 
 
 def collection_figure(pc):
@@ -135,4 +146,69 @@ def rank_figure(tree):
     fig = collection_figure(pc)
     fig.set_size_inches(11, 3.0 * (1 + (len(names) - 1) // 4))
     fig.tight_layout()
+    return fig
+
+
+def headline_figure(headline: pd.DataFrame, *, groups: dict[str, str],
+                    names: Callable[[str], str] = str, width: float = 8.6):
+    """Dot-and-interval matrix: one panel per focal level (columns, grouped), one row per
+    outcome, the contrast vs the reference with its 90% interval.
+
+    ``headline``: rows of :func:`diagnostics.headline.headline_effects`; ``groups`` maps a
+    level to its group (panels of one group side by side, coloured alike). Outcomes in
+    other units than percentage points get their own block of rows with its own axis.
+    A model whose convergence failed is drawn hollow and its label marked.
+    """
+    order = list(dict.fromkeys(groups.values()))
+    levels = sorted(dict.fromkeys(headline["level"]),
+                    key=lambda lv: order.index(groups.get(lv, order[-1])))
+    units = list(dict.fromkeys(headline["unit"]))
+    blocks = [(u, list(dict.fromkeys(headline.loc[headline["unit"] == u, "outcome"])))
+              for u in units]
+    heights = [len(b) + 1.2 for _, b in blocks]
+    fig, axes = plt.subplots(len(blocks), len(levels), squeeze=False, sharey="row",
+                             figsize=(width, 0.27 * sum(heights) + 0.9),
+                             gridspec_kw={"height_ratios": heights, "wspace": 0.08,
+                                          "hspace": 0.55})
+    failed = set(headline.loc[headline["verdict"] == "fail", "outcome"]) \
+        if "verdict" in headline else set()
+    for bi, (unit, outcomes) in enumerate(blocks):
+        block = headline[headline["unit"] == unit]
+        lo = min(block["q05"].min(), 0.0)
+        hi = max(block["q95"].max(), 0.0)
+        pad = 0.06 * (hi - lo or 1.0)
+        for li, level in enumerate(levels):
+            ax = axes[bi, li]
+            colour = group_colour(groups.get(level, ""), order)
+            g = block[block["level"] == level].set_index("outcome").reindex(outcomes)
+            y = np.arange(len(outcomes))[::-1]
+            ok = g["mean"].notna().to_numpy()
+            bad = np.array([o in failed for o in outcomes])
+            for mask, face in ((ok & ~bad, colour), (ok & bad, "white")):
+                if mask.any():
+                    ax.errorbar(g["mean"][mask], y[mask],
+                                xerr=[(g["mean"] - g["q05"])[mask], (g["q95"] - g["mean"])[mask]],
+                                fmt="o", ms=4, color=colour, mfc=face, capsize=0, lw=1.4)
+            ax.axvline(0, color="0.55", lw=0.8, zorder=0)
+            ax.set_xlim(lo - pad, hi + pad)
+            ax.grid(axis="x", alpha=0.25)
+            ax.tick_params(axis="both", labelsize=7, length=2)
+            if bi == 0:
+                ax.set_title(names(level), fontsize=8, color=colour, fontweight="bold")
+            if li == 0:
+                ax.set_yticks(y, [f"{o} (not converged)" if o in failed else o
+                                  for o in outcomes], fontsize=7.5)
+            if li == len(levels) // 2:
+                reference = block["contrast"].iloc[0].split(" - ")[-1]
+                ax.set_xlabel(f"vs {names(reference)} ({unit}, 90% interval)", fontsize=7.5)
+    # group labels above their panels
+    for group in order:
+        members = [i for i, lv in enumerate(levels) if groups.get(lv) == group]
+        if not members:
+            continue
+        left = axes[0, members[0]].get_position().x0
+        right = axes[0, members[-1]].get_position().x1
+        fig.text((left + right) / 2, axes[0, 0].get_position().y1 + 0.09, group,
+                 ha="center", va="bottom", fontsize=9, color=group_colour(group, order),
+                 fontweight="bold")
     return fig

@@ -1,43 +1,57 @@
-"""A self-contained HTML report from precomputed tables and figures (no file I/O here).
+"""A self-contained HTML report that answers the question first (no file I/O here).
 
-Figures arrive as PNG bytes and are embedded as data URIs, so the file opens offline. A
-small script marks on ``<body>`` how many images decoded (``data-images-decoded``), which
-the browser test reads back.
+The first screen holds one sentence on data and model, the convergence verdict in one
+line (a prominent warning naming the models when not all passed), the headline figure and
+the findings in words. The evidence follows per question -- effects, estimands, whom the
+effects stand for, the published conclusions, concepts and who benefits when run, prior
+sensitivity, predictive checks, model comparison, convergence -- then the data, recovery
+of a simulator's truth and a methods text. Model-by-model detail is collapsed.
+
+The page is a Jinja2 template (``templates/report.html.j2``); tables arrive as text from
+:func:`diagnostics.present.present` (rounded, no ``nan`` cells), each with its CSV
+embedded for download. Figures arrive as PNG bytes and are embedded as data URIs, so the
+file opens offline. A load script marks on ``<body>`` how many images decoded
+(``data-images-decoded``), whether the headline figure and the findings lie inside the
+first screen (``data-first-screen``) and how many cells read ``nan`` (``data-nan-cells``),
+which the browser test reads back.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup, escape
+
+from diagnostics.convergence import THRESHOLDS
+from diagnostics.headline import (
+    convergence_line,
+    findings_sentences,
+    headline_effects,
+    headline_estimand,
+)
+from diagnostics.plots import GROUP_COLOURS
+from diagnostics.present import interval_text, present
 
 __all__ = ["SECTIONS", "build_report", "figure_png"]
 
-SECTIONS = ("flags", "data", "convergence", "effects", "probability", "estimands", "ppc", "loo",
-            "sensitivity", "findings", "recovery")
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;
-color:#222}
-h1{font-size:1.6em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;font-size:.82em;margin:.6em 0}
-td,th{border:1px solid #ddd;padding:.25em .5em;text-align:right}
-th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
-.fail{background:#fde2e2} .warn{background:#fff4d6} .ok{background:#e6f4ea}
-.banner{padding:.8em 1em;border-radius:6px;margin:1em 0}
-img{max-width:100%;border:1px solid #eee}
-"""
-_SCRIPT = """
-window.addEventListener('load', function () {
-  var imgs = document.images, ok = 0;
-  for (var i = 0; i < imgs.length; i++) {
-    if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; }
-  }
-  document.body.setAttribute('data-images-decoded', ok + '/' + imgs.length);
-});
-"""
+# every section a full run's report has (the first one is the answer)
+SECTIONS = ("answer", "effects", "estimands", "population", "findings", "sensitivity", "ppc",
+            "loo", "convergence", "data", "recovery", "methods")
+MAX_ROWS = 300  # rows shown on the page per table (the CSV link has them all)
+COLLAPSE_OVER = 15  # longer tables are collapsed
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                          autoescape=True,
+                          trim_blocks=True, lstrip_blocks=True)
+_VERDICT_CLASS = {"ok": "ok", "warn": "warn", "fail": "fail", "misfit": "fail",
+                  "supported": "ok", "uncertain": "warn", "not supported": "fail",
+                  "yes": "warn"}
+_VERDICT_COLUMNS = ("verdict", "diagnosis", "model_verdict", "flagged")
 
 
 def figure_png(fig) -> bytes:
@@ -45,68 +59,123 @@ def figure_png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+def _src(png: bytes | None) -> str | None:
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _table(frame: pd.DataFrame, *, max_rows: int = 400) -> str:
-    if frame is None or frame.empty:
-        return "<p><em>nothing to show</em></p>"
-    frame = frame.head(max_rows).copy()
-    for col in frame.select_dtypes("float").columns:
-        frame[col] = frame[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+def _figs(pairs: Sequence[tuple[str, bytes | None]]) -> list[dict]:
+    return [{"caption": c, "src": _src(p)} for c, p in pairs]
+
+
+def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
+           drop: tuple[str, ...] = (), headers: dict | None = None,
+           collapse: bool | None = None, group_of: Mapping[str, str] | None = None,
+           groups: Sequence[str] = ()) -> dict | None:
+    """A table for the template: text cells, a class per verdict cell, the CSV embedded."""
+    if frame is None or not len(frame):
+        return None
+    csv = "data:text/csv;base64," + base64.b64encode(
+        frame.to_csv(index=False).encode()).decode()
+    shown = present(frame.head(MAX_ROWS), drop=drop, headers=headers)
+    verdicts = {c.replace("_", " ") for c in _VERDICT_COLUMNS}
     rows = []
-    for _, r in frame.iterrows():
-        verdict = str(r.get("verdict", ""))
-        cls = f' class="{verdict}"' if verdict in ("ok", "warn", "fail") else (
-            ' class="fail"' if verdict in ("misfit", "not supported") else "")
-        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in r.to_numpy())
-        rows.append(f"<tr{cls}>{cells}</tr>")
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    for _, r in shown.iterrows():
+        rows.append([(value, _VERDICT_CLASS.get(value, "") if header in verdicts else
+                      "text" if len(value) > 40 else "") for header, value in r.items()])
+    headers_html = []
+    for h in shown.columns:
+        g = (group_of or {}).get(str(h).split(" ")[0])
+        headers_html.append(Markup(f'<span class="g{list(groups).index(g)}">{escape(h)}</span>')
+                            if g in groups else h)
+    n = len(frame)
+    return {"name": name, "title": title, "headers": headers_html, "rows": rows, "csv": csv,
+            "n_rows": n, "shown": min(n, MAX_ROWS), "truncated": n > MAX_ROWS,
+            "collapsed": (n > COLLAPSE_OVER) if collapse is None else collapse}
 
 
-def _psense_section(psense: pd.DataFrame | None, figures: str) -> str:
-    intro = ("<p>Power-scaling sensitivity (arviz-stats <code>psense</code>, no refits): how "
-             "far each posterior moves when the prior or the likelihood is raised to a power "
-             "near 1. Above 0.05 on both: possible <b>prior-data conflict</b>; on the prior "
-             "only: <b>strong prior / weak likelihood</b>. The top-level priors are scaled "
-             "(coefficients, thresholds, SDs), not the standard-normal group offsets.</p>")
-    if psense is None or psense.empty:
-        return f'<section id="sensitivity"><h2>Prior sensitivity</h2>{intro}' \
-               "<p><em>not computed (fits without log_prior)</em></p></section>"
-    flagged = psense[psense["diagnosis"] != "ok"]
-    per_model = psense.groupby("model", sort=False).agg(
-        parameters=("parameter", "size"), max_prior=("prior", "max"),
-        max_likelihood=("likelihood", "max"),
-        flagged=("diagnosis", lambda d: int((d != "ok").sum()))).reset_index()
-    per_model["verdict"] = per_model["flagged"].map(lambda n: "warn" if n else "ok")
-    per_parameter = "".join(
-        f"<details><summary>{html.escape(str(model))}: {int((g['diagnosis'] != 'ok').sum())} "
-        f"of {len(g)} parameters flagged</summary>{_table(g.drop(columns='model'))}</details>"
-        for model, g in psense.groupby("model", sort=False))
-    return (f'<section id="sensitivity"><h2>Prior sensitivity</h2>{intro}'
-            f"{_table(per_model)}<h3>Flagged parameters ({len(flagged)})</h3>"
-            f"{_table(flagged)}<h3>Every parameter, per model</h3>{per_parameter}"
-            f"{figures}</section>")
+def _text(html: str) -> dict:
+    """A paragraph of the report's own wording (trusted markup, never data)."""
+    return {"kind": "text", "html": Markup(html)}
 
 
-def _estimands_section(table: pd.DataFrame | None, focal: str) -> str:
+def _tab(*args, **kwargs) -> dict:
+    return {"kind": "table", "table": _table(*args, **kwargs)}
+
+
+def _details(summary: str, blocks: list[dict]) -> dict:
+    return {"kind": "details", "summary": summary, "blocks": blocks}
+
+
+def _wide_headline(headline: pd.DataFrame, names: Callable[[str], str],
+                   levels: list[str]) -> pd.DataFrame:
+    """Outcomes x levels, each cell ``mean [5%, 95%]`` of the contrast (the headline)."""
+    rows = []
+    for outcome, g in headline.groupby("outcome", sort=False):
+        pp = g["unit"].iloc[0] == "percentage points"
+        row = {"outcome": outcome, "event": g["event"].iloc[0],
+               "model": g["model"].iloc[0],
+               "reference": (f"{names(g['contrast'].iloc[0].split(' - ')[-1])}: "
+                             f"{g['reference_level_p'].iloc[0]:.0f}%") if pp else
+               names(g["contrast"].iloc[0].split(" - ")[-1])}
+        for r in g.itertuples():
+            row[r.level] = interval_text(r.mean, r.q05, r.q95, decimals=1 if pp else 2)
+        rows.append(row)
+    wide = pd.DataFrame(rows)
+    return wide[["outcome", "event", "model", "reference",
+                 *[lv for lv in levels if lv in wide]]]
+
+
+def _effects_section(tables: dict, figures: dict, headline: pd.DataFrame, focal: str,
+                     names: Callable[[str], str], groups: Mapping[str, str]) -> dict | None:
+    effects = tables.get("effects")
+    if effects is None or not len(effects):
+        return None
+    latent = effects[effects["scale"] == "latent"]
+    prob = effects[effects["scale"] != "latent"]
+    order = list(dict.fromkeys(groups.values()))
+    blocks = []
+    if len(headline):
+        levels = sorted(dict.fromkeys(headline["level"]),
+                        key=lambda lv: order.index(groups[lv]) if lv in groups else 99)
+        blocks += [_text(f"The headline contrasts in one table: percentage points (or response "
+                         f"units) vs the reference {focal.lower()}, mean [90% interval]; the "
+                         f"reference column gives its own level."),
+                   _tab("headline", _wide_headline(headline, names, levels), collapse=False,
+                        group_of=groups, groups=order)]
+    if figures.get("probability"):
+        blocks.append({"kind": "figures", "figures": _figs(figures["probability"]),
+                       "collapsed": False})
+    if len(prob):
+        blocks.append(_text("<em>new_complex</em> integrates over the between-group variation "
+                            "of every random grouping level (a new group of each); "
+                            "<em>average_complex</em> sets it to zero (an existing, average "
+                            "group). Every analysed row is placed in each level in turn."))
+        blocks.append(_tab("probability_effects", prob, title="Every probability-scale effect "
+                           "(levels, contrasts, pooled groups, estimands, subgroups)",
+                           collapse=True))
+    if len(latent):
+        blocks.append(_details("Latent scale (log-odds or response units): every contrast", [
+            {"kind": "figures", "figures": _figs(figures.get("effects", []))},
+            {"kind": "table", "table": _table("latent_effects", latent, collapse=False)}]))
+    return {"id": "effects", "title": f"What the {focal.lower()} changes: effects",
+            "blocks": blocks}
+
+
+def _estimands_section(table: pd.DataFrame | None, focal: str) -> dict | None:
     """Every contrast under each estimand of the run, side by side, and what each answers."""
     if table is None or not len(table):
-        return ""
-    cell = table.assign(value=[f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}]" for m, lo, hi in
+        return None
+    cell = table.assign(value=[interval_text(m, lo, hi) for m, lo, hi in
                                zip(table["mean"], table["q05"], table["q95"], strict=True)])
     wide = cell.pivot_table(index=["outcome", "contrast"], columns=["effect", "adjustment"],
                             values="value", aggfunc="first")
     wide.columns = [f"{e}, {a}" for e, a in wide.columns]
-    intro = ("<p>Percentage points vs the reference, a new complex, all analysed tenants "
+    intro = ("Percentage points vs the reference, a new complex, all analysed tenants "
              "(mean [90% interval]). <b>conditional</b>: among those who pass a gate the "
              "form itself moves (friendly contact among tenants with contact; participation "
              "where activities are organised) &mdash; the report's own analysis. "
@@ -115,18 +184,18 @@ def _estimands_section(table: pd.DataFrame | None, focal: str) -> str:
              "twelve tenant covariates, including four the form may itself change (shared "
              "norms, outside contact, social motive, residence duration); "
              "<b>pre_residence</b>: adjusted for the eight confounders only &mdash; the form's "
-             "total effect if nothing unmeasured confounds it. Empty cells: not fitted in "
-             "this run (<code>--adjustment both</code> fits both sets).</p>")
-    return (f'<section id="estimands"><h2>Which effect of the {focal.lower()}? Every '
-            f"estimand side by side</h2>{intro}{_table(wide.reset_index().fillna(''))}"
-            "</section>")
+             "total effect if nothing unmeasured confounds it. A dash: not fitted in this run "
+             "(<code>--adjustment both</code> fits both sets).")
+    return {"id": "estimands", "title": f"Which effect of the {focal.lower()}? Every "
+            "estimand side by side",
+            "blocks": [_text(intro), _tab("estimands", wide.reset_index(), collapse=False)]}
 
 
-def _population_section(tables: dict) -> str:
+def _population_section(tables: dict) -> dict | None:
     """Who answered, and the headline effects for the respondents and for the population."""
     response = tables.get("population_response")
     if response is None:
-        return ""
+        return None
     weights = tables.get("population_weights")
     model = ""
     if weights is not None and "propensity_model" in weights:
@@ -134,7 +203,7 @@ def _population_section(tables: dict) -> str:
         weights = weights[[c for c in ("model", "population", "ess", "n_rows",
                                        "population_size", "cells", "collapsed_share")
                            if c in weights]]
-    intro = ("<p>The respondents are not the tenant population: response differs by the "
+    intro = ("The respondents are not the tenant population: response differs by the "
              "register's cells. <b>respondents</b>: the effects averaged over the analysed "
              "tenants (equal weights). <b>post-stratified</b> (the file's name): each "
              "population cell's count shared by the cell's respondents &mdash; the model's "
@@ -142,98 +211,183 @@ def _population_section(tables: dict) -> str:
              "<b>[propensity]</b>: weights 1/P(respond) from a main-effects logistic "
              "regression on the register. Both assume that, within a cell, respondents are "
              "like non-respondents (missing at random given the cells); response that "
-             "depends on the outcome itself is not repaired.</p>")
-    return ('<section id="population"><h2>Who answered, and whom the effects stand for</h2>'
-            f"{intro}<h3>Response by cell variable</h3>{_table(response)}"
-            f"<h3>Weights per model</h3><p>ess: Kish's effective sample size of the "
-            f"weights; collapsed_share: the population share in cells without respondents, "
-            f"moved to their neighbours. Propensity model: {html.escape(model) or 'none'}."
-            f"</p>{_table(weights)}"
-            f"<h3>Headline effects for respondents and population (a new complex, "
-            f"percent or percentage points, mean [90% interval])</h3>"
-            f"{_table(tables.get('population_comparison'))}</section>")
+             "depends on the outcome itself is not repaired.")
+    return {"id": "population", "title": "Who answered, and whom the effects stand for",
+            "blocks": [
+                _text(intro),
+                _tab("population_comparison", tables.get("population_comparison"),
+                     title="Headline effects for respondents and population (a new complex, "
+                           "percent or percentage points, mean [90% interval])",
+                     collapse=False),
+                _tab("response", response, title="Response by cell variable"),
+                _text("ess: Kish's effective sample size of the weights; collapsed share: "
+                      "the population share in cells without respondents, moved to their "
+                      f"neighbours. Propensity model: {escape(model) or 'none'}."),
+                _tab("population_weights", weights, title="Weights per model")]}
+
+
+def _psense_section(psense: pd.DataFrame | None, grid: pd.DataFrame | None,
+                    figures: list) -> dict:
+    intro = ("Power-scaling sensitivity (arviz-stats <code>psense</code>, no refits): how "
+             "far each posterior moves when the prior or the likelihood is raised to a power "
+             "near 1. Above 0.05 on both: possible <b>prior-data conflict</b>; on the prior "
+             "only: <b>strong prior / weak likelihood</b>. The top-level priors are scaled "
+             "(coefficients, thresholds, SDs), not the standard-normal group offsets.")
+    blocks = [_text(intro)]
+    if psense is None or psense.empty:
+        blocks.append(_text("<em>Power-scaling not computed (fits without log_prior).</em>"))
+    else:
+        flagged = psense[psense["diagnosis"] != "ok"]
+        per_model = psense.groupby("model", sort=False).agg(
+            parameters=("parameter", "size"), max_prior=("prior", "max"),
+            max_likelihood=("likelihood", "max"),
+            flagged=("diagnosis", lambda d: int((d != "ok").sum()))).reset_index()
+        per_model["verdict"] = per_model["flagged"].map(lambda n: "warn" if n else "ok")
+        blocks += [_tab("psense_models", per_model, collapse=False),
+                   {"kind": "heading", "anchor": "psense-flagged",
+                    "text": f"Flagged parameters ({len(flagged)})"},
+                   _tab("psense_flagged", flagged) if len(flagged) else
+                   _text("No parameter flagged.")]
+        blocks.append(_details("Every parameter, per model", [
+            {"kind": "table", "table": _table(
+                f"psense_{model}", g.drop(columns="model"), collapse=False,
+                title=f"{model}: {int((g['diagnosis'] != 'ok').sum())} of {len(g)} "
+                      f"parameters flagged")}
+            for model, g in psense.groupby("model", sort=False)]))
+    if grid is not None and len(grid):
+        blocks += [{"kind": "heading", "anchor": "prior-grid",
+                    "text": "Refits under a grid of priors (run_models.py sensitivity)"},
+                   _tab("sensitivity", grid)]
+    if figures:
+        blocks.append({"kind": "figures", "figures": _figs(figures), "collapsed": True,
+                       "summary": "Power-scaled posteriors (figures)"})
+    return {"id": "sensitivity", "title": "Prior sensitivity", "blocks": blocks}
+
+
+def _optional(tables: dict, key: str, title: str, intro: str) -> dict | None:
+    table = tables.get(key)
+    if table is None or not len(table):
+        return None
+    return {"id": key, "title": title, "blocks": [_text(intro), _tab(key, table)]}
 
 
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                  figures: dict[str, list[tuple[str, bytes | None]]], design: str = "",
-                 focal_name: str = "focal-level") -> str:
+                 focal_name: str = "focal-level", lede: str | None = None,
+                 names: Callable[[str], str] = str, groups: Mapping[str, str] | None = None,
+                 methods: tuple[list, list] | None = None, group_name: str = "complex",
+                 units: str = "rows") -> str:
     """The report as one HTML string.
 
-    ``title``, ``design`` (one sentence on the data's structure) and ``focal_name`` (what
-    the focal level is called) are the study's wording. ``tables`` may hold ``diagnostics``,
-    ``overview``, ``missing``, ``marginals``, ``effects``, ``ppc``, ``loo``, ``psense``,
-    ``findings``, ``coverage``; ``figures`` maps a section name to ``(caption, png)`` pairs.
-    Sections with nothing to show are left out: the focal-level effects without effect
-    rows, the conclusions without ``findings``, recovery without ``coverage`` (real data).
+    ``title``, ``design`` (one sentence on the data's structure), ``focal_name`` (what the
+    focal level is called), ``names`` (a focal label's display name), ``groups`` (each focal
+    label's group, e.g. clustered / non-clustered: coloured alike) and ``units`` are the
+    study's wording; ``lede``: the sentence on data and model (default: ``design``).
+    ``tables`` may hold ``diagnostics``, ``overview``, ``missing``, ``marginals``,
+    ``overlap``, ``effects``, ``estimands``, ``population_*``, ``findings``, ``concepts``,
+    ``benefit``, ``sensitivity`` (the refit grid), ``ppc``, ``loo``, ``psense``,
+    ``coverage``; ``figures`` maps ``headline``, ``effects``, ``probability``,
+    ``sensitivity``, ``ppc`` and ``convergence`` to ``(caption, png)`` pairs; ``methods``
+    is :func:`diagnostics.methods.methods_text`'s result. Sections with nothing to show
+    are left out (effects without effect rows, conclusions without ``findings``, recovery
+    without ``coverage``).
     """
+    focal = focal_name[:1].upper() + focal_name[1:]
+    groups = dict(groups or {})
     diag = tables.get("diagnostics", pd.DataFrame())
-    bad = diag[diag["verdict"] != "ok"] if len(diag) else diag
-    if len(bad):
-        items = "".join(f"<li><b>{html.escape(r.model)}</b>: {html.escape(r.verdict)} — "
-                        f"{html.escape(r.reason)}</li>" for r in bad.itertuples())
-        cls = "fail" if (bad["verdict"] == "fail").any() else "warn"
-        flags = (f'<div class="banner {cls}"><b>Doubtful fits.</b> A model marked fail '
-                 f"cannot be trusted; its estimates are shown in red.<ul>{items}</ul></div>")
-    else:
-        flags = '<div class="banner ok">All models passed every convergence check.</div>'
+    failed = set(diag.loc[diag["verdict"] == "fail", "model"]) if len(diag) else set()
+    headline = headline_effects(tables.get("effects"))
+    for level in headline.get("level", []):
+        groups.setdefault(level, "levels")
+    findings_words = findings_sentences(headline, names=str, failed=failed) \
+        if len(headline) else []
+    estimand = headline_estimand(headline, group=group_name, focal=focal_name, units=units)
+    findings = tables.get("findings")
+    conclusions = ""
+    if findings is not None and len(findings):
+        counts = findings["verdict"].value_counts()
+        conclusions = ("The report's published conclusions, checked one by one: " + ", ".join(
+            f"{n} {v}" for v, n in counts.items()) + " (see below).")
+    head_fig = (figures.get("headline") or [("", None)])[0]
 
-    def figs(section: str) -> str:
-        return "".join(f"<h3>{html.escape(c)}</h3>{_img(p, c) if p else ''}" for c, p in
-                       figures.get(section, []))
-
-    effects = tables.get("effects", pd.DataFrame())
-    latent = effects[effects["scale"] == "latent"] if len(effects) else effects
-    prob = effects[(effects["scale"] != "latent")] if len(effects) else effects
-    focal = html.escape(focal_name[:1].upper() + focal_name[1:])
     ppc = tables.get("ppc")
     ppc = pd.DataFrame() if ppc is None else ppc
     misfits = ppc[ppc["verdict"] == "misfit"] if len(ppc) else ppc
-    parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>Data: {html.escape(source)}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
-        f"{html.escape(design)}</p>",
-        f'<section id="flags"><h2>Verdicts at a glance</h2>{flags}</section>',
-        '<section id="data"><h2>Data overview</h2>' + "".join(
-            f"<h3>{heading}</h3>{_table(tables.get(key))}" for key, heading in (
-                ("overview", "Tenants and complexes per living form"),
+    sections = [
+        _effects_section(tables, figures, headline, focal, names, groups),
+        _estimands_section(tables.get("estimands"), focal),
+        _population_section(tables),
+        {"id": "findings", "title": "The report's conclusions, one by one", "blocks": [
+            _text("Each published conclusion restated as a claim about the fitted model and "
+                  "judged from its posterior: <b>supported</b>, <b>uncertain</b> or <b>not "
+                  "supported</b>; 'little difference' claims are judged against a region of "
+                  "practical equivalence."),
+            _tab("findings", findings, collapse=False)]}
+        if findings is not None else None,
+        _optional(tables, "concepts", "New housing concepts",
+                  "Predicted outcomes for housing concepts described by their building "
+                  "features (run_models.py concepts), beside the existing forms."),
+        _optional(tables, "benefit", "Who benefits",
+                  "Clustered minus non-clustered forms for tenants at each level of a "
+                  "moderator (run_models.py benefit)."),
+        _psense_section(tables.get("psense"), tables.get("sensitivity"),
+                        figures.get("sensitivity", [])),
+        {"id": "ppc", "title": "Posterior predictive checks", "blocks": [
+            _text(f"{len(misfits)} of {len(ppc)} checked statistics outside the central 95% "
+                  "of their replications (two-sided mid-p). Checks: category shares per "
+                  "level and by group size, the spread of group means with <em>new</em> group "
+                  "effects, proportional odds per level, calibration by covariate."),
+            _tab("ppc_misfits", misfits, title=f"Misfits ({len(misfits)})")
+            if len(misfits) else _text("No statistic outside its replications' central 95%."),
+            {"kind": "figures", "figures": _figs(figures.get("ppc", [])), "collapsed": True,
+             "summary": "Observed vs replicated, per model (figures)"},
+            _tab("ppc", ppc, title="Every checked statistic", collapse=True)]},
+        {"id": "loo", "title": "Model comparison and predictive accuracy", "blocks": [
+            _text("<em>elpd (PSIS-LOO)</em> scores a new tenant in a known complex; <em>elpd "
+                  "(leave one complex out)</em> a whole new complex, its effect integrated "
+                  "out &mdash; the living-form question. Pareto k &gt; 0.7 marks unreliable "
+                  "estimates; LOO-PIT tests the calibration of the leave-one-out predictive "
+                  "distribution. <code>run_models.py compare</code> ranks the relaxed variants "
+                  "(complex SD by form, category-specific form effects) by both, with exact "
+                  "refits and grouped K-fold."),
+            _tab("loo", tables.get("loo"), collapse=False)]},
+        {"id": "convergence", "title": "Convergence", "blocks": [
+            _text(f"Thresholds: R-hat &le; {THRESHOLDS['rhat_warn']} (fail &gt; "
+                  f"{THRESHOLDS['rhat_fail']}), bulk and tail ESS &ge; "
+                  f"{THRESHOLDS['ess_per_chain']:.0f} per chain, no divergences, E-BFMI "
+                  f"&ge; {THRESHOLDS['ebfmi']}."),
+            _tab("diagnostics", diag, collapse=False),
+            *[_details(caption, [{"kind": "figures", "figures": _figs([(caption, png)])}])
+              for caption, png in figures.get("convergence", [])]]},
+        {"id": "data", "title": "Data", "blocks": [
+            _tab(key, tables.get(key), title=heading) for key, heading in (
+                ("overview", f"Rows and groups per {focal_name}"),
                 ("marginals", "Marginals beside the report's published figures"),
                 ("overlap", "Covariate overlap per contrast: the share of the two groups' "
                             "rows outside the common support of their generalised propensity "
                             "score (extrapolates: more than 10%)"),
                 ("missing", "Missing values and rows removed per model"))
-            if key == "missing" or tables.get(key) is not None) + "</section>",
-        '<section id="convergence"><h2>Convergence</h2><p>Thresholds: R-hat &le; 1.01 '
-        "(fail &gt; 1.05), bulk and tail ESS &ge; 100 per chain, no divergences, E-BFMI "
-        f"&ge; 0.3.</p>{_table(diag)}{figs('convergence')}</section>",
-        f'<section id="effects"><h2>{focal} effects (latent scale)</h2>'
-        f"{figs('effects')}{_table(latent)}</section>" if len(latent) else "",
-        f'<section id="probability"><h2>{focal} effects on the probability scale</h2>'
-        "<p>Average counterfactual effects: the analysed population placed in each "
-        "level in turn; <em>new_complex</em> integrates over the between-group variation of "
-        "every random grouping level (a new group of each), <em>average_complex</em> sets "
-        "it to zero.</p>"
-        f"{figs('probability')}{_table(prob)}</section>" if len(prob) else "",
-        _estimands_section(tables.get("estimands"), focal),
-        _population_section(tables),
-        '<section id="ppc"><h2>Posterior predictive checks</h2>'
-        f"<p>{len(misfits)} of {len(ppc)} checked statistics outside the central 95% of "
-        f"their replications.</p>{figs('ppc')}<h3>Misfits</h3>{_table(misfits)}</section>",
-        '<section id="loo"><h2>Predictive accuracy: PSIS-LOO and leave-one-complex-out</h2>'
-        "<p><em>elpd_loo</em> (PSIS-LOO) scores a new tenant in a known complex; "
-        "<em>elpd_logo</em> (PSIS-LOGO) a whole new complex, its effect integrated out -- "
-        "the living-form question. Pareto k &gt; 0.7 marks unreliable estimates; LOO-PIT "
-        "tests the calibration of the leave-one-out predictive distribution. "
-        "<code>run_models.py compare</code> ranks the relaxed variants (complex SD by form, "
-        "category-specific form effects) by both, with exact refits and grouped K-fold.</p>"
-        f'{_table(tables.get("loo"))}</section>',
-        _psense_section(tables.get("psense"), figs("sensitivity")),
-        '<section id="findings"><h2>The report\'s conclusions, one by one</h2>'
-        f"{_table(tables.get('findings'))}</section>" if tables.get("findings") is not None
-        else "",
-        '<section id="recovery"><h2>Recovery of the simulator\'s truth</h2>'
-        f"{_table(tables.get('coverage'))}</section>" if tables.get("coverage") is not None
-        else "",
+            if tables.get(key) is not None and len(tables.get(key))]
+            or [_text("No missing values; no rows removed.")]},
+        {"id": "recovery", "title": "Recovery of the simulator's truth", "blocks": [
+            _text("Simulated data: how often the 90% intervals cover the known truth."),
+            _tab("coverage", tables.get("coverage"), collapse=False)]}
+        if tables.get("coverage") is not None else None,
     ]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
-            f"<script>{_SCRIPT}</script></head><body>{''.join(parts)}</body></html>")
+    if methods is not None:
+        paras, refs = methods
+        sections.append({"id": "methods", "title": "Methods (from this run; paste and edit)",
+                         "cls": "methods", "blocks": [
+                             *[_text(f"<b>{escape(h)}.</b> {escape(p)}") for h, p in paras],
+                             {"kind": "html", "html": Markup('<ul class="refs">' + "".join(
+                                 f"<li>{escape(r)}</li>" for r in refs) + "</ul>")}]})
+    sections = [s for s in sections if s is not None]
+    toc = [("answer", "The answer"), *[(s["id"], s["title"].split(":")[0]) for s in sections]]
+    return _ENV.get_template("report.html.j2").render(
+        title=title, lede=lede or design, source=source,
+        generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        convergence=convergence_line(diag, THRESHOLDS),
+        headline_figure={"caption": head_fig[0], "src": _src(head_fig[1])}
+        if head_fig[1] is not None or head_fig[0] else None,
+        findings=findings_words, estimand=estimand, conclusions=conclusions,
+        sections=sections, toc=toc, colours=GROUP_COLOURS)

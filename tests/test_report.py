@@ -1,4 +1,5 @@
-"""The HTML report: content from tables, and rendering in a real (headless) browser."""
+"""The HTML report: the answer first, tables for people, a methods text, and rendering in a
+real (headless) browser at the first screen's size."""
 
 import os
 import re
@@ -9,77 +10,221 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from diagnostics.plots import forest_figure  # noqa: E402
+from diagnostics.convergence import THRESHOLDS  # noqa: E402
+from diagnostics.headline import (  # noqa: E402
+    convergence_line,
+    findings_sentences,
+    headline_effects,
+    level_groups,
+)
+from diagnostics.methods import methods_markdown, methods_text  # noqa: E402
+from diagnostics.plots import forest_figure, headline_figure  # noqa: E402
+from diagnostics.present import decimals_for, present  # noqa: E402
 from diagnostics.report import SECTIONS, build_report, figure_png  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LEVELS = ("GG", "LZ", "RO", "RB", "RR", "RG")
+GROUPS = level_groups([*LEVELS, "HZ"], {"non-clustered": ("GG", "LZ", "HZ")}, "clustered")
+OUTCOMES = ("contact", "friendly_contact", "activity_organised", "activity_participation",
+            "organised_together", "maintained_together", "gossip", "cohesion", "lonely",
+            "help_received", "help_given")
 
 
-def _tables():
+def _probability_rows(model, outcome, *, effect="total", adjustment="study", shift=0.0,
+                      seed=0, unit="percentage points"):
+    rng = np.random.default_rng(seed)
+    rows = [{"model": model, "outcome": outcome, "contrast": "HZ", "scale": "probability",
+             "estimand": "new_complex", "effect": effect, "event": f"P({outcome} = 1)",
+             "subgroup": "all analysed", "population": "respondents", "unit": "percent",
+             "mean": 31.0, "sd": 2.0, "q05": 28.0, "q95": 34.0, "p_positive": np.nan,
+             "adjustment": adjustment}]
+    for level in LEVELS:
+        mean = float(rng.normal(3, 4)) + shift
+        rows.append({**rows[0], "contrast": f"{level} - HZ", "unit": unit, "mean": mean,
+                     "sd": 2.9, "q05": mean - 4.8, "q95": mean + 4.8,
+                     "p_positive": float(rng.uniform(0.5, 1) if mean > 0 else
+                                         rng.uniform(0, 0.5))})
+    return rows
+
+
+def _tables(n_outcomes=3):
+    names = OUTCOMES[:n_outcomes]
     diagnostics = pd.DataFrame([
-        {"model": "contact", "verdict": "ok", "reason": "all checks passed"},
-        {"model": "gossip", "verdict": "fail", "reason": "3 divergent transition(s)"}])
-    effects = pd.DataFrame([
-        {"model": m, "outcome": m, "contrast": f"{f} - HZ", "scale": "latent", "mean": 0.3,
-         "sd": 0.1, "q05": 0.1, "q95": 0.5, "verdict": v}
-        for m, v in (("contact", "ok"), ("gossip", "fail")) for f in ("GG", "RB")])
-    probability = effects.assign(scale="probability", mean=4.0, q05=1.0, q95=7.0)
+        {"model": m, "verdict": "fail" if k == 1 else "ok",
+         "reason": "3 divergent transition(s)" if k == 1 else "all checks passed",
+         "max_r_hat": 1.004, "min_ess_bulk": 812.0, "divergences": 3 if k == 1 else 0}
+        for k, m in enumerate(names)])
+    latent = pd.DataFrame([
+        {"model": m, "outcome": m, "contrast": f"{f} - HZ", "scale": "latent", "mean": 0.3123,
+         "sd": 0.1234, "q05": 0.1, "q95": 0.5, "estimand": np.nan, "p_positive": np.nan}
+        for m in names for f in LEVELS])
+    # the first outcome has two parts: a joint model's total effect beside its conditional
+    # part (shifted by +50); the headline takes the total
+    prob = pd.DataFrame([r for k, m in enumerate(names) for r in _probability_rows(
+        f"{m}__total" if k == 0 else m, m, seed=k)] + _probability_rows(
+        names[0], names[0], effect="conditional", shift=50.0))
     estimands = pd.DataFrame([
         {"outcome": "friendly_contact", "contrast": "RB - HZ", "effect": e, "adjustment": a,
          "model": m, "mean": mean, "q05": mean - 3, "q95": mean + 3}
         for e, a, m, mean in (("conditional", "study", "friendly_contact", 12.0),
                               ("total", "study", "friendly_contact__total", 15.5))])
-    return {"diagnostics": diagnostics, "effects": pd.concat([effects, probability]),
+    return {"diagnostics": diagnostics, "effects": pd.concat([latent, prob], ignore_index=True),
             "estimands": estimands,
             "findings": pd.DataFrame([{"outcome": "contact", "parameter": "RB - HZ",
-                                       "verdict": "supported"}]),
+                                       "verdict": "supported", "detail": np.nan},
+                                      {"outcome": "gossip", "parameter": "RR - HZ",
+                                       "verdict": "not supported", "detail": np.nan}]),
+            "population_response": pd.DataFrame([{"variable": "age_group", "value": 1,
+                                                  "invited": 100, "responded": 25}]),
             "coverage": pd.DataFrame([{"model": "contact", "covered": 9, "n": 10}])}
 
 
-def _report():
+def _methods():
+    facts = [{"name": m, "outcome": m, "family": "bernoulli", "subset": None, "n": 2963,
+              "terms": ["age_group", "female"], "levels": ["complex_id", "living_form"],
+              "focal": "living_form", "variant": "hierarchical", "reference": "HZ",
+              "adjustment": "study", "parametrisation": [("complex_id", "noncentered")],
+              "priors": {"beta_sd": 1.5, "intercept_sd": 3.0, "threshold_sd": 3.0,
+                         "focal_sd_scale": 1.0, "group_sd_scale": 1.0},
+              "target_accept": 0.9} for m in OUTCOMES[:3]]
+    return methods_text(models=facts, settings={"sampler": "nutpie", "adaptation": "draw_diag",
+                                                "chains": 4, "tune": 1000, "draws": 1000,
+                                                "seed": 1},
+                        thresholds=THRESHOLDS, n_rows=2963, units="tenants",
+                        groups={"complex_id": 470, "living_form": 7},
+                        level_names={"complex_id": "complex", "living_form": "living form"},
+                        source="simulated", estimand="the headline estimand")
+
+
+def _report(n_outcomes=3, **kw):
+    tables = _tables(n_outcomes)
+    head = headline_effects(tables["effects"])
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
-    tables = _tables()
-    figures = {"effects": [("forest", figure_png(forest_figure(tables["effects"])))],
+    figures = {"headline": [("headline", figure_png(headline_figure(head, groups=GROUPS)))],
+               "effects": [("forest", figure_png(forest_figure(tables["effects"])))],
                "ppc": [("a line", figure_png(fig))]}
     return build_report(title="Test report", source="unit test", tables=tables,
-                        figures=figures)
+                        figures=figures, groups=GROUPS, methods=_methods(), **kw)
 
 
-def test_report_flags_failed_model_at_the_top():
+def test_report_answers_first_and_flags_the_failed_model():
     text = _report()
-    estimands = text[text.index('id="estimands"'):text.index('id="ppc"')]
+    answer = text[text.index('id="answer"'):text.index('id="effects"')]
+    assert 'id="headline-figure"' in answer and 'id="findings-list"' in answer
+    # the banner names the model that cannot be trusted, and its finding says so
+    assert "cannot be trusted: friendly_contact (3 divergent transition(s))" in answer
+    assert "<b>friendly_contact</b> NOT TRUSTWORTHY (convergence failed)" in answer
+    estimands = text[text.index('id="estimands"'):text.index('id="population"')]
     assert "+15.5 [+12.5, +18.5]" in estimands and "total, study" in estimands
-    flags = text.index('id="flags"')
-    assert text.index("gossip", flags) < text.index('id="data"')
-    assert "3 divergent transition(s)" in text
     for section in SECTIONS:
-        assert f'id="{section}"' in text
-    assert text.count("data:image/png;base64,") == 2
+        assert f'id="{section}"' in text, section
+    # sections in the order of the questions, methods last
+    at = [text.index(f'<section id="{s}"') for s in SECTIONS]
+    assert at == sorted(at)
+    assert text.count("data:image/png;base64,") == 3
+    assert "download effects" not in text and 'download="diagnostics.csv"' in text
+
+
+def test_all_ok_is_one_line():
+    cls, line = convergence_line(pd.DataFrame([{"model": "a", "verdict": "ok", "reason": ""}]),
+                                 THRESHOLDS)
+    assert cls == "ok" and line.startswith("All 1 models passed")
+    cls, line = convergence_line(pd.DataFrame([
+        {"model": "a", "verdict": "ok", "reason": ""},
+        {"model": "b", "verdict": "warn", "reason": "ESS 300"}]), THRESHOLDS)
+    assert cls == "warn" and "1 of 2 models doubtful: b (ESS 300)" in line
+
+
+def test_headline_takes_the_total_effect_and_the_study_adjustment():
+    tables = _tables(2)
+    effects = tables["effects"]
+    pre = effects[effects["scale"] == "probability"]
+    pre = pre.assign(adjustment="pre_residence", model=pre["model"] + "_pre", mean=-99.0)
+    head = headline_effects(pd.concat([effects, pre]))
+    assert set(head["effect"]) == {"total"} and set(head["adjustment"]) == {"study"}
+    assert len(head) == 2 * len(LEVELS) and (head["mean"] > -50).all()
+    # the conditional rows (shifted by +50) are not the headline
+    assert head.loc[head["outcome"] == "contact", "mean"].max() < 40
+    assert (head["reference_level_p"] == 31.0).all()
+
+
+def test_findings_sentences_name_the_clear_contrasts_largest_first():
+    head = pd.DataFrame([
+        {"model": "m", "outcome": "gossip", "contrast": f"{lv} - HZ", "level": lv,
+         "unit": "percentage points", "event": "P(gossip = 1)", "reference_level_p": 23.0,
+         "mean": m, "q05": lo, "q95": hi, "p_positive": p}
+        for lv, m, lo, hi, p in (("RB", 6.8, 0.9, 11.8, 0.97), ("RR", -9.1, -15.0, -3.2, 0.01),
+                                 ("GG", 1.0, -3.0, 5.0, 0.62))])
+    ((outcome, text),) = findings_sentences(head)
+    assert outcome == "gossip"
+    assert "RR: -9.1 [-15.0, -3.2] pp, P(<0) = 0.99; RB: +6.8 [+0.9, +11.8] pp, P(>0) = 0.97" \
+        in text
+    assert "(P(gossip = 1), HZ 23%)" in text and "1 other(s) unclear" in text
+    ((_, none),) = findings_sentences(head[head["level"] == "GG"])
+    assert "no level differs clearly from HZ" in none and "GG +1.0 [-3.0, +5.0]" in none
+
+
+def test_tables_are_rounded_by_their_uncertainty_and_have_no_nan():
+    frame = pd.DataFrame({"contrast": ["RB - HZ", "GG - HZ"], "mean": [6.81234, 0.312345],
+                          "sd": [2.93, 0.1234], "q05": [0.912, 0.1], "q95": [11.83, np.nan],
+                          "p_positive": [np.nan, np.nan], "divergences": [0, 3],
+                          "elpd_loo": [-2743.21, -2750.9], "note": [None, "x"]})
+    out = present(frame)
+    assert list(out["mean"]) == ["6.8", "0.31"] and list(out["sd"]) == ["2.9", "0.12"]
+    assert "P(>0)" not in out.columns  # a column that applies to no row is left out
+    assert list(out["95%"]) == ["11.8", "\u2013"] and list(out["note"]) == ["\u2013", "x"]
+    assert list(out["divergences"]) == ["0", "3"]
+    assert list(out["elpd (PSIS-LOO)"]) == ["-2,743.2", "-2,750.9"]
+    assert not out.isin(["nan", "None", "NaN"]).any().any()
+    assert decimals_for(2.9) == 1 and decimals_for(0.012) == 3 and decimals_for(45.0) == 0
+
+
+def test_methods_text_is_written_from_the_run():
+    paras, refs = _methods()
+    text = methods_markdown(paras, refs, title="Q")
+    assert "2,963 tenants (simulated) in 470 complexs within 7 living forms" in text \
+        or "2,963 tenants (simulated) in 470 complexes" in text
+    assert "4 chains of 1,000 warm-up and 1,000 retained draws" in text
+    assert "draw_diag" in text and "R-hat (ok \u2264 1.01" in text
+    assert "Normal(0, 1.5)" in text and "Bernoulli, logit link" in text
+    assert any("PyMC" in r for r in refs) and any("Bambi" in r for r in refs)
+    assert re.search(r"pymc \d+\.\d+", text)  # versions of this environment
+
+
+def _chromium(path, tmp_path, *extra):
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+            *extra]
+    return subprocess.run([*args, path.as_uri()], capture_output=True, text=True, timeout=120,
+                          check=True).stdout
 
 
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                     reason="headless Chromium not installed (.ci/run installs it)")
-def test_report_renders_in_headless_chromium(tmp_path):
+def test_report_renders_the_answer_on_the_first_screen(tmp_path):
+    """At 1400 x 900 the headline figure and the findings are inside the first screen, no
+    table cell reads nan, every image decodes and the methods text is there."""
     assert CHROMIUM is not None, "CI must install chromium (see .ci/run)"
     path = tmp_path / "report.html"
-    path.write_text(_report(), encoding="utf-8")
-    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*args, "--dump-dom", path.as_uri()], capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+    path.write_text(_report(len(OUTCOMES)), encoding="utf-8")
+    dom = _chromium(path, tmp_path, "--window-size=1400,900", "--dump-dom")
     decoded = re.search(r'data-images-decoded="(\d+)/(\d+)"', dom)
     assert decoded, "the load script did not run"
-    assert decoded[1] == decoded[2] == "2", decoded[0]
+    assert decoded[1] == decoded[2] == "3", decoded[0]
+    first = re.search(r'data-first-screen="([^"]*)"', dom)[1]
+    assert "headline-figure:yes" in first and "findings-list:yes" in first, first
+    assert re.search(r'data-nan-cells="(\d+)"', dom)[1] == "0"
     for section in SECTIONS:
         assert f'id="{section}"' in dom
+    assert "Methods (from this run" in dom and "[pymc] Abril-Pla" in dom
     shot = tmp_path / "shot.png"
-    subprocess.run([*args, "--window-size=1200,900", f"--screenshot={shot}", path.as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    _chromium(path, tmp_path, "--window-size=1400,900", f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
 
 
@@ -88,10 +233,11 @@ def test_sections_with_nothing_to_show_are_left_out():
     tables = {"diagnostics": _tables()["diagnostics"],
               "effects": pd.DataFrame(columns=["model", "contrast", "scale"])}
     text = build_report(title="Wine", source="wine.csv", tables=tables, figures={})
-    for absent in ("effects", "probability", "findings", "recovery"):
+    for absent in ("effects", "findings", "recovery", "population", "methods",
+                   "headline-figure"):
         assert f'id="{absent}"' not in text
-    for present in ("flags", "data", "convergence", "ppc", "loo", "sensitivity"):
-        assert f'id="{present}"' in text
+    for present_ in ("answer", "flags", "data", "convergence", "ppc", "loo", "sensitivity"):
+        assert f'id="{present_}"' in text
 
 
 def test_report_prior_sensitivity_section():
@@ -103,14 +249,16 @@ def test_report_prior_sensitivity_section():
          "diagnosis": "strong prior / weak likelihood"},
         {"model": "gossip", "parameter": "beta[female]", "prior": 0.0, "likelihood": 0.2,
          "diagnosis": "ok"}])
+    tables["sensitivity"] = pd.DataFrame([{"model": "contact", "setting": "sd_wide",
+                                           "parameter": "RB - HZ", "shift": 0.4}])
     figures = {"sensitivity": [("contact: power-scaled (not drawn: KeyError: 'x')", None)]}
     text = build_report(title="t", source="s", tables=tables, figures=figures)
-    section = text[text.index('id="sensitivity"'):text.index('id="findings"')]
-    assert 'id="recovery"' in text
+    section = text[text.index('id="sensitivity"'):text.index('id="ppc"')]
     assert "Flagged parameters (1)" in section
     assert "sd_living_form" in section and "strong prior / weak likelihood" in section
     assert "contact: 1 of 2 parameters flagged" in section
     assert "gossip: 0 of 1 parameters flagged" in section
     assert "not drawn: KeyError" in section and "data:image/png" not in section
+    assert "Refits under a grid of priors" in section and "sd_wide" in section
     without = build_report(title="t", source="s", tables=_tables(), figures={})
     assert "not computed" in without[without.index('id="sensitivity"'):]

@@ -223,7 +223,11 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                              "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
                              "coverage": coverage, "psense": psense,
                              **({f"population_{k}": v for k, v in population_tables.items()}
-                                if population_tables else {})})
+                                if population_tables else {})},
+                     results=results, settings=settings,
+                     joint=[j.joint.name for j in joint_results],
+                     population=population.name if population is not None else None,
+                     imputations=imputations.m if imputations is not None else None)
     _write_timing(out, clock, [*results, *joint_results], engine.timings, settings)
     console.print_effects(effects, verdict, focal_name=focal_name)
     if not (effects["scale"] == "latent").any():
