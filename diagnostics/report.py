@@ -275,8 +275,8 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                  figures: dict[str, list[tuple[str, bytes | None]]], design: str = "",
                  focal_name: str = "focal-level", lede: str | None = None,
                  names: Callable[[str], str] = str, groups: Mapping[str, str] | None = None,
-                 methods: tuple[list, list] | None = None, group_name: str = "complex",
-                 units: str = "rows") -> str:
+                 methods: tuple[list, list] | None = None, group_name: str = "group",
+                 units: str = "rows", unit: str = "row") -> str:
     """The report as one HTML string.
 
     ``title``, ``design`` (one sentence on the data's structure), ``focal_name`` (what the
@@ -324,12 +324,12 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                   "practical equivalence."),
             _tab("findings", findings, collapse=False)]}
         if findings is not None else None,
-        _optional(tables, "concepts", "New housing concepts",
-                  "Predicted outcomes for housing concepts described by their building "
-                  "features (run_models.py concepts), beside the existing forms."),
+        _optional(tables, "concepts", "New concepts",
+                  "Predicted outcomes for new concepts described by their group-level "
+                  f"features (run_models.py concepts), beside the existing {focal_name}s."),
         _optional(tables, "benefit", "Who benefits",
-                  "Clustered minus non-clustered forms for tenants at each level of a "
-                  "moderator (run_models.py benefit)."),
+                  "One group of levels minus another for the analysed rows at each level of "
+                  "a moderator (run_models.py benefit)."),
         _psense_section(tables.get("psense"), tables.get("sensitivity"),
                         figures.get("sensitivity", [])),
         {"id": "ppc", "title": "Posterior predictive checks", "blocks": [
@@ -343,12 +343,13 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
              "summary": "Observed vs replicated, per model (figures)"},
             _tab("ppc", ppc, title="Every checked statistic", collapse=True)]},
         {"id": "loo", "title": "Model comparison and predictive accuracy", "blocks": [
-            _text("<em>elpd (PSIS-LOO)</em> scores a new tenant in a known complex; <em>elpd "
-                  "(leave one complex out)</em> a whole new complex, its effect integrated "
-                  "out &mdash; the living-form question. Pareto k &gt; 0.7 marks unreliable "
-                  "estimates; LOO-PIT tests the calibration of the leave-one-out predictive "
-                  "distribution. <code>run_models.py compare</code> ranks the relaxed variants "
-                  "(complex SD by form, category-specific form effects) by both, with exact "
+            _text(f"<em>elpd (PSIS-LOO)</em> scores a new {unit} in a known {group_name}; "
+                  f"<em>elpd (leave one {group_name} out)</em> a whole new {group_name}, its "
+                  f"effect integrated out &mdash; the question about the {focal_name}. "
+                  "Pareto k &gt; 0.7 marks unreliable estimates; LOO-PIT tests the "
+                  "calibration of the leave-one-out predictive distribution. "
+                  "<code>run_models.py compare</code> ranks relaxed variants (group SD by "
+                  f"{focal_name}, category-specific {focal_name} effects) by both, with exact "
                   "refits and grouped K-fold."),
             _tab("loo", tables.get("loo"), collapse=False)]},
         {"id": "convergence", "title": "Convergence", "blocks": [

@@ -254,6 +254,33 @@ def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     assert rc == (1 if (diagnostics["verdict"] == "fail").any() else 0)
 
 
+def test_cli_report_rebuilds_the_page_from_the_run_folder(data_dir, tmp_path, capsys):
+    """``report`` rebuilds report.html and methods.md from the folder alone (no refit), and
+    a concepts table written there since joins the page."""
+    out = tmp_path / "run"
+    assert run_models.main(["--data", str(data_dir), "--outcomes", "gossip", "--draws", "40",
+                            "--tune", "40", "--chains", "2", "--out", str(out)]) == 0
+    first = (out / "report.html").read_text()
+    methods = (out / "methods.md").read_text()
+    assert 'id="answer"' in first and 'id="headline-figure"' in first
+    assert "gossip" in methods and "2 chains of 40 warm-up and 40 retained draws" in methods
+    assert json.loads((out / "run.json").read_text())["report"]["methods"]["paragraphs"]
+    (out / "report.html").unlink()
+    (out / "methods.md").unlink()
+    pd.DataFrame([{"model": "gossip", "name": "courtyard", "kind": "concept", "mean": 31.2,
+                   "q05": 25.0, "q95": 37.9}]).to_csv(out / "concepts.csv", index=False)
+    fits_before = sorted((out / "fits").iterdir())
+    capsys.readouterr()
+    assert run_models.main(["report", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    again = (out / "report.html").read_text()
+    assert 'id="concepts"' in again and "courtyard" in again
+    assert "Methods (from this run" in again and (out / "methods.md").read_text() == methods
+    assert sorted((out / "fits").iterdir()) == fits_before
+    assert run_models.main(["report", "--out", str(tmp_path / "nothing")]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
+
+
 def test_cli_invalid_data_exits_2_naming_file_column_and_row(data_dir, tmp_path, capsys):
     bad = tmp_path / "bad"
     bad.mkdir()

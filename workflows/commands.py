@@ -138,6 +138,12 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default results/validate)")
 
 
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, help="the run folder (default results/default)")
+    p.add_argument("--config", type=Path, help="the run's study config (TOML), for its "
+                   "wording; default: the housing study")
+
+
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -229,6 +235,9 @@ COMMANDS: tuple[Command, ...] = (
             _lazy("workflows.sensitivity", "sensitivity_command")),
     Command("validate", "coverage of the truth in test worlds that break the model",
             _validate_args, _lazy("workflows.validate", "validate_command")),
+    Command("report", "rebuild report.html and methods.md of a run folder from its tables "
+            "and fits (adds concepts, benefit and prior-grid tables written there since)",
+            _report_args, _lazy("workflows.report", "report_command")),
     Command("simulate", "write a simulated data set with its truth", _simulate_args, _simulate),
     Command("clear-cache", "remove the project's compile cache (.cache/pytensor)",
             lambda p: None, lambda args: _clear_cache()),

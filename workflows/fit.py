@@ -81,7 +81,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         estimand_comparison,
     )
     from inference.engine import Engine
-    from workflows.report import write_report
+    from workflows.report import REPORT_TABLES, overview_tables, report_context, write_report
 
     out.mkdir(parents=True, exist_ok=True)
     clock = clock or PhaseClock()
@@ -215,20 +215,26 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     focal = {s.focal for s in specs.values() if s.focal}
     focal_name = study.level_name(focal.pop()) if len(focal) == 1 else "focal-level"
     with clock("figures and report"):
-        write_report(out, frame=frame, study=study, source=source or str(out),
-                     focal_name=focal_name, fits={r.spec.name: r.tree for r in results},
-                     tables={"diagnostics": verdict, "effects": effects, "findings": findings,
-                             "overlap": overlap,
-                             "estimands": estimands if len(estimands) else None,
-                             "missing": missing.query("n_missing > 0"), "ppc": ppc, "loo": loo,
-                             "coverage": coverage, "psense": psense,
-                             **({f"population_{k}": v for k, v in population_tables.items()}
-                                if population_tables else {})},
-                     results=results, settings=settings,
-                     joint=[j.joint.name for j in joint_results],
-                     population=population.name if population is not None else None,
-                     imputations=imputations.m if imputations is not None else None)
-    _write_timing(out, clock, [*results, *joint_results], engine.timings, settings)
+        tables = {"diagnostics": verdict, "effects": effects, "findings": findings,
+                  "overlap": overlap, "estimands": estimands if len(estimands) else None,
+                  "missing": missing, "ppc": ppc, "loo": loo, "coverage": coverage,
+                  "psense": psense,
+                  **({f"population_{k}": v for k, v in population_tables.items()}
+                     if population_tables else {})}
+        if study.has_overview and "living_form" in frame and "complex_id" in frame:
+            overview_tables(frame, tables)
+        for key in ("overview", "marginals", "population_comparison"):
+            if tables.get(key) is not None:
+                write_csv(tables[key], out / REPORT_TABLES[key])
+        context = report_context(
+            results, frame=frame, study=study, source=source or str(out), settings=settings,
+            effects=effects, focal_name=focal_name, joint=[j.joint.name for j in joint_results],
+            population=population.name if population is not None else None,
+            imputations=imputations.m if imputations is not None else None)
+        context["joint"] = [j.joint.name for j in joint_results]
+        write_report(out, study=study, fits={r.spec.name: r.tree for r in results},
+                     tables=tables, context=context)
+    _write_timing(out, clock, [*results, *joint_results], engine.timings, settings, context)
     console.print_effects(effects, verdict, focal_name=focal_name)
     if not (effects["scale"] == "latent").any():
         console.print_verdicts(verdict)
@@ -244,15 +250,16 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
 
 
 def _write_timing(out: Path, clock: PhaseClock, results: list,
-                  timings: list[dict], settings: SamplerSettings) -> None:
-    """``run.json``: wall seconds per phase and per model (fresh fits: compile, sample, ...)."""
+                  timings: list[dict], settings: SamplerSettings, report: dict) -> None:
+    """``run.json``: wall seconds per phase and per model (fresh fits: compile, sample, ...),
+    and what the report says of the run beyond its tables (``run_models.py report``)."""
     fresh = {t["model"]: t for t in timings}
     models = [{"model": r.name, "reused": r.reused, "seconds": r.seconds,
                **{k: v for k, v in fresh.get(r.name, {}).items() if k != "model"}}
               for r in results]
     write_text(out / "run.json", json.dumps({
         "total_s": clock.total, "phases_s": clock.seconds, "models": models,
-        "settings": json.loads(settings.to_json())}, indent=1))
+        "settings": json.loads(settings.to_json()), "report": report}, indent=1))
 
 
 def _summary(result, outcome: str, per_imputation: list) -> tuple[pd.DataFrame, pd.DataFrame]:

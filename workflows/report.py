@@ -17,7 +17,8 @@ from data.study import Study
 from inference.files import write_text
 from workflows import console
 
-__all__ = ["figure", "write_report"]
+__all__ = ["REPORT_TABLES", "figure", "overview_tables", "report_command", "report_context",
+           "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def figure(caption: str, make: Callable) -> tuple[str, bytes | None]:
         return f"{caption} (not drawn: {type(err).__name__}: {err})", None
 
 
-def _overview(frame: pd.DataFrame, tables: dict) -> None:
+def overview_tables(frame: pd.DataFrame, tables: dict) -> None:
     """The housing data overview: tenants and complexes per form, simulated marginals."""
     from data.codebook import FORM_BY_CODE
 
@@ -87,26 +88,60 @@ def methods_for(results: list, *, frame: pd.DataFrame, study: Study, source: str
                         joint=joint, population=population, imputations=imputations)
 
 
-def write_report(out: Path, *, frame: pd.DataFrame, study: Study, source: str,
-                 fits: dict, tables: dict, focal_name: str = "focal-level",
-                 results: list | None = None, settings=None, joint: list[str] = (),
-                 population: str | None = None, imputations: int | None = None) -> Path:
+# the report's tables and the CSV files of a run folder they are read back from
+REPORT_TABLES = {
+    "diagnostics": "diagnostics.csv", "effects": "effects.csv", "estimands": "estimands.csv",
+    "findings": "findings.csv", "overlap": "overlap.csv", "missing": "missing.csv",
+    "ppc": "ppc.csv", "loo": "loo.csv", "coverage": "coverage.csv", "psense": "psense.csv",
+    "overview": "overview.csv", "marginals": "marginals.csv",
+    "population_weights": "population.csv", "population_response": "response.csv",
+    "population_comparison": "population_effects.csv", "concepts": "concepts.csv",
+    "benefit": "benefit.csv", "sensitivity": "sensitivity.csv",
+}
+
+
+def report_context(results: list, *, frame: pd.DataFrame, study: Study, source: str,
+                   settings, effects: pd.DataFrame, focal_name: str, joint: list[str] = (),
+                   population: str | None = None, imputations: int | None = None) -> dict:
+    """What the report says of the run beyond its tables: the sentence on data and models,
+    the methods paragraphs and references (kept in ``run.json``, so that ``run_models.py
+    report`` can rebuild the page from the run folder)."""
+    from diagnostics.headline import headline_effects, headline_estimand
+
+    specs = [r.spec for r in results]
+    group = study.level_name(specs[0].levels[0]) if specs else "group"
+    estimand = headline_estimand(headline_effects(effects), group=group, focal=focal_name,
+                                 units=study.units)
+    paragraphs, references = methods_for(results, frame=frame, study=study, source=source,
+                                         settings=settings, joint=list(joint),
+                                         estimand=estimand, population=population,
+                                         imputations=imputations)
+    return {"source": source, "focal_name": focal_name, "group_name": group,
+            "lede": _lede(frame, study, source, specs, settings),
+            "methods": {"paragraphs": paragraphs, "references": references}}
+
+
+def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
+                 context: dict) -> Path:
     """Write ``report.html`` (figures embedded) and ``methods.md`` beside the CSV tables.
 
-    The subcommands' tables (``concepts.csv``, ``benefit.csv``, the prior grid's
-    ``sensitivity.csv``) join the report when they lie in the run folder (run them with
-    ``--out`` the run's folder, then rerun the main job: its fits are reused).
+    ``tables``: keys of :data:`REPORT_TABLES`; those not given are read from the run
+    folder where their CSV lies there -- so the subcommands' tables (``concepts.csv``,
+    ``benefit.csv``, the prior grid's ``sensitivity.csv``, run with ``--out`` the run's
+    folder) join the report. ``context``: :func:`report_context`.
     """
-    from diagnostics.headline import headline_effects, headline_estimand, level_groups
+    from diagnostics.headline import headline_effects, level_groups
     from diagnostics.methods import methods_markdown
     from diagnostics.plots import forest_figure, headline_figure, ppc_figure, rank_figure
     from diagnostics.report import build_report
 
-    if study.has_overview and "living_form" in frame and "complex_id" in frame:
-        _overview(frame, tables)
-    for name in ("concepts", "benefit", "sensitivity"):
-        if (out / f"{name}.csv").exists() and tables.get(name) is None:
-            tables[name] = pd.read_csv(out / f"{name}.csv")
+    tables = dict(tables)
+    for key, name in REPORT_TABLES.items():
+        if tables.get(key) is None and (out / name).exists():
+            tables[key] = pd.read_csv(out / name)
+    if tables.get("missing") is not None and "n_missing" in tables["missing"]:
+        tables["missing"] = tables["missing"].query("n_missing > 0")
+    focal_name = context.get("focal_name", "focal-level")
     effects = tables["effects"]
     headline = headline_effects(effects)
     groups = level_groups(list(dict.fromkeys(headline.get("level", []))), study.pooled,
@@ -134,12 +169,12 @@ def write_report(out: Path, *, frame: pd.DataFrame, study: Study, source: str,
                                      "inside the band)",
                                      lambda t=tree: rank_figure(t)) for name, tree in fits.items()]
     psense = tables.get("psense")
-    if psense is not None:
+    if psense is not None and fits:
         from diagnostics.sensitivity import psense_figure
 
         # arviz-plots power-scaling densities for models with a flag (or the first model)
-        shown = list(dict.fromkeys(psense.loc[psense["diagnosis"] != "ok", "model"]))
-        shown = shown or [next(iter(fits))]
+        shown = [m for m in dict.fromkeys(psense.loc[psense["diagnosis"] != "ok", "model"])
+                 if m in fits] or [next(iter(fits))]
         figures["sensitivity"] = [figure(f"{m}: power-scaled posteriors of SDs and contrasts "
                                          "(curves apart: sensitive)",
                                          lambda m=m: psense_figure(fits[m])) for m in shown]
@@ -148,22 +183,57 @@ def write_report(out: Path, *, frame: pd.DataFrame, study: Study, source: str,
                                  "fit; red dots are misfits",
                                  lambda m=m: ppc_figure(tables["ppc"], m))
                           for m in dict.fromkeys(tables["ppc"]["model"])]
-    methods = None
-    if results and settings is not None:
-        group = study.level_name(results[0].spec.levels[0]) if results[0].spec.levels \
-            else "group"
-        estimand = headline_estimand(headline, group=group, focal=focal_name,
-                                     units=study.units)
-        methods = methods_for(results, frame=frame, study=study, source=source,
-                              settings=settings, joint=list(joint), estimand=estimand,
-                              population=population, imputations=imputations)
+    methods = context.get("methods")
+    methods = (methods["paragraphs"], methods["references"]) if methods else None
+    if methods is not None:
         write_text(out / "methods.md", methods_markdown(*methods, title=study.title))
-    specs = [r.spec for r in results or []]
-    text = build_report(title=study.title, design=study.design, source=source,
-                        focal_name=focal_name, tables=tables, figures=figures,
-                        lede=_lede(frame, study, source, specs, settings)
-                        if specs and settings is not None else None,
+    text = build_report(title=study.title, design=study.design,
+                        source=context.get("source", str(out)), focal_name=focal_name,
+                        tables=tables, figures=figures, lede=context.get("lede"),
                         names=study.label_name, groups=groups, methods=methods,
-                        group_name=study.level_name(specs[0].levels[0]) if specs else "group",
-                        units=study.units)
+                        group_name=context.get("group_name", "group"), units=study.units,
+                        unit=study.unit)
     return write_text(out / "report.html", text)
+
+
+def _fit_trees(out: Path, models: list[str]) -> dict:
+    """The saved posterior of each model of a run folder (an imputed fit's first imputation)."""
+    import xarray as xr
+
+    trees = {}
+    for model in models:
+        for path in (out / "fits" / f"{model}.nc", out / "fits" / model / "imputation_1.nc"):
+            if path.exists():
+                trees[model] = xr.open_datatree(path, engine="netcdf4").load()
+                break
+    return trees
+
+
+def report_command(args) -> int:
+    """``run_models.py report``: rebuild ``report.html`` and ``methods.md`` of a run folder
+    from its tables, fits and ``run.json`` -- nothing refitted or recomputed; tables that a
+    subcommand wrote into the folder since (concepts, benefit, the prior grid) join it."""
+    import json
+
+    from data.config import ConfigError, load_config
+    from data.study import study_for
+
+    out = args.out or Path("results") / "default"
+    run_json = out / "run.json"
+    if not run_json.exists() or not (out / "effects.csv").exists():
+        console.warn(f"error: {out} is not a finished run folder (no run.json or effects.csv)"
+                     "; run the main job with --out there first")
+        return 2
+    try:
+        study = study_for(load_config(args.config))
+    except (ConfigError, ValueError) as err:
+        console.warn(f"error: {err}")
+        return 2
+    run = json.loads(run_json.read_text())
+    models = [m["model"] for m in run.get("models", [])]
+    joint = set(run.get("report", {}).get("joint", []))
+    fits = _fit_trees(out, [m for m in models if m not in joint])
+    path = write_report(out, study=study, fits=fits, tables={}, context=run.get("report", {}))
+    console.say(f"wrote {path} and {out / 'methods.md'} from the tables and "
+                f"{len(fits)} fits in {out}")
+    return 0
