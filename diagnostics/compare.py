@@ -56,9 +56,12 @@ def per_row_log_likelihood(tree: xr.DataTree) -> tuple[xr.DataTree, list[str]]:
 
 
 def loo_table(fits: dict[str, xr.DataTree],
-              observed: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+              observed: dict[str, np.ndarray] | None = None,
+              left_out: dict[str, str] | None = None) -> pd.DataFrame:
     """elpd_loo, its SE, p_loo and the count of Pareto k > 0.7 per model; with ``observed``
-    (each model's coded response) also the LOO-PIT calibration (:func:`loo_pit_summary`)."""
+    (each model's coded response) also the LOO-PIT calibration (:func:`loo_pit_summary`) of
+    models with one answer per row. ``left_out`` names what a model's LOO leaves out where
+    its tree says otherwise (a row with its latent integrated out)."""
     rows = []
     for name, tree in fits.items():
         tree, summed = per_row_log_likelihood(tree)
@@ -71,8 +74,10 @@ def loo_table(fits: dict[str, xr.DataTree],
                  f"is unreliable"] if bad else []
         row = {"model": name, "elpd_loo": float(res.elpd), "se": float(res.se),
                "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad,
-               "left_out": f"one row ({' and '.join(summed)} summed)" if summed else "one row"}
-        if observed is not None and name in observed and not summed:
+               "left_out": (left_out or {}).get(name) or (
+                   f"one row ({' and '.join(summed)} summed)" if summed else "one row")}
+        if observed is not None and name in observed and not summed \
+                and np.ndim(observed[name]) == 1:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
                 p, outer = loo_pit_summary(tree, observed[name], res)

@@ -22,7 +22,7 @@ from arviz_stats.base import array_stats
 from data.findings import EQUIVALENCES, FINDINGS, Finding
 
 __all__ = ["ROPE_PP", "ROPE_SD", "SUPPORT", "check_equivalences", "check_findings",
-           "claim_draws"]
+           "claim_draws", "claim_summary"]
 
 SUPPORT = 0.95
 ROPE_PP = 2.0  # practical equivalence on the probability scale: +-2 percentage points
@@ -147,4 +147,33 @@ def check_equivalences(probabilities: dict[str, tuple[xr.DataArray, bool, float]
                      "claim": eq.claim, "posterior_mean": float(spread.mean()),
                      "p_claim": p, "p_mcse": float(np.sqrt(p * (1 - p) / len(inside))),
                      "verdict": _verdict(p)})
+    return pd.DataFrame(rows)
+
+
+def claim_summary(findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per published claim (a sentence of the report), in the findings' order.
+
+    ``pairs``: the claimed pairs or coefficients; ``supported``/``uncertain``/``not
+    supported``: how many of them; ``p_claim`` and ``verdict``: the sentence's own -- its
+    ``joint`` row where it has one (all pairs in the same draw), else its single row; a
+    sentence of several separately judged coefficients whose verdicts differ is ``mixed``
+    (``p_claim`` then the least of theirs).
+    """
+    rows = []
+    for (outcome, claim), g in findings.groupby(["outcome", "claim"], sort=False):
+        parts = g[g["kind"] != "joint"]
+        joint = g[g["kind"] == "joint"]
+        counts = parts["verdict"].value_counts()
+        if len(joint):
+            p, verdict = float(joint["p_claim"].iloc[0]), str(joint["verdict"].iloc[0])
+        elif parts["verdict"].nunique() == 1:
+            p, verdict = float(parts["p_claim"].min()), str(parts["verdict"].iloc[0])
+        else:
+            p, verdict = float(parts["p_claim"].min()), "mixed"
+        rows.append({"outcome": outcome, "claim": claim, "pairs": len(parts),
+                     **{v: int(counts.get(v, 0)) for v in ("supported", "uncertain",
+                                                         "not supported")},
+                     "p_claim": p, "verdict": verdict,
+                     "model_verdict": g["model_verdict"].iloc[0] if "model_verdict" in g
+                     else None})
     return pd.DataFrame(rows)

@@ -92,12 +92,18 @@ def _unit(unit: str) -> str:
     return "pp" if unit == "percentage points" else unit
 
 
+def _probability(p: float) -> str:
+    """A posterior probability as the draws support it: ``> 0.99`` rather than ``1.00``."""
+    return "> 0.99" if p > 0.99 else ("< 0.01" if p < 0.01 else f"= {p:.2f}")
+
+
 def _clear(r, decimals: int, unit: str) -> str:
-    """``RB: +6.8 [+0.9, +11.8] pp, P(>0) = 0.97`` (the probability of the mean's sign)."""
+    """``RB: +6.8 pp [+0.9, +11.8], P(>0) = 0.97`` (the probability of the mean's sign)."""
     p = r.p_positive if r.mean > 0 else 1 - r.p_positive
     sign = ">" if r.mean > 0 else "<"
-    return (f"{r.level}: {interval_text(r.mean, r.q05, r.q95, decimals=decimals)} {unit}, "
-            f"P({sign}0) = {p:.2f}")
+    f = f"{{:+.{decimals}f}}"
+    return (f"{r.level}: {f.format(r.mean)} {unit} [{f.format(r.q05)}, {f.format(r.q95)}], "
+            f"P({sign}0) {_probability(p)}")
 
 
 def findings_sentences(headline: pd.DataFrame, *, names: Callable[[str], str] = str,
@@ -122,7 +128,8 @@ def findings_sentences(headline: pd.DataFrame, *, names: Callable[[str], str] = 
         if len(clear):
             rest = len(g) - len(clear)
             text = "; ".join(_clear(r, dec, unit) for r in clear.itertuples()) + (
-                f"; {rest} other(s) unclear" if rest else "")
+                f"; {rest} other{'s' if rest > 1 else ''} unclear (interval includes 0)"
+                if rest else "")
         else:
             top = g.loc[g["mean"].abs().idxmax()]
             text = (f"no level differs clearly from {reference} (largest {top['level']} "

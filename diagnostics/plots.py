@@ -74,12 +74,16 @@ def concepts_figure(table: pd.DataFrame, *, names: Callable[[str], str] = str):
 
 
 def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
-                  names: Callable[[str], str] = str, pooled: tuple[str, ...] = ()):
+                  names: Callable[[str], str] = str, pooled: tuple[str, ...] = (),
+                  groups: dict[str, str] | None = None):
     """Forest plot of focal contrasts vs each model's reference (one panel per model).
 
     Contrasts are the ``"A - B"`` rows of the effects table, except those against a pooled
-    group (``"A - non-clustered"``); ``names`` turns a level label into its display name.
+    group (``"A - non-clustered"``); ``names`` turns a level label into its display name;
+    ``groups`` (level -> group) colours each level by its group as the headline figure
+    does. A model whose convergence failed has a red title and hollow markers.
     """
+    order = list(dict.fromkeys((groups or {}).values()))
     rows = effects[(effects["scale"] == scale) & effects["contrast"].str.contains(" - ")]
     # not vs a pooled group, however weighted ("A - non-clustered [tenant-weighted]")
     rows = rows[~rows["contrast"].str.split(" - ", regex=False).str[-1]
@@ -99,9 +103,12 @@ def forest_figure(effects: pd.DataFrame, *, scale: str = "latent",
         g = rows[rows["model"] == model].reset_index(drop=True)
         y = list(range(len(g)))[::-1]
         failed = "verdict" in g and (g["verdict"] == "fail").any()
-        color = "tab:red" if failed else "tab:blue"
-        ax.errorbar(g["mean"], y, xerr=[g["mean"] - g["q05"], g["q95"] - g["mean"]], fmt="o",
-                    color=color, capsize=2, ms=4)
+        color = "tab:red" if failed else "0.15"
+        for yi, r in zip(y, g.itertuples(), strict=True):
+            c = group_colour((groups or {}).get(r.contrast.split(" - ")[0], ""), order) \
+                if groups else "tab:blue"
+            ax.errorbar([r.mean], [yi], xerr=[[r.mean - r.q05], [r.q95 - r.mean]], fmt="o",
+                        color=c, mfc="white" if failed else c, capsize=2, ms=4)
         ax.axvline(0, color="0.5", lw=0.8)
         ax.set_yticks(y, [names(c.split(" - ")[0]) for c in g["contrast"]], fontsize=7)
         unit = "log-odds" if scale == "latent" else "percentage points"

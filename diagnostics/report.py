@@ -29,6 +29,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from diagnostics.convergence import THRESHOLDS
+from diagnostics.findings import claim_summary
 from diagnostics.headline import (
     convergence_line,
     findings_sentences,
@@ -50,7 +51,7 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent /
                           trim_blocks=True, lstrip_blocks=True)
 _VERDICT_CLASS = {"ok": "ok", "warn": "warn", "fail": "fail", "misfit": "fail",
                   "supported": "ok", "uncertain": "warn", "not supported": "fail",
-                  "yes": "warn"}
+                  "mixed": "warn", "yes": "warn"}
 _VERDICT_COLUMNS = ("verdict", "diagnosis", "model_verdict", "flagged")
 
 
@@ -83,10 +84,13 @@ def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
         frame.to_csv(index=False).encode()).decode()
     shown = present(frame.head(MAX_ROWS), drop=drop, headers=headers)
     verdicts = {c.replace("_", " ") for c in _VERDICT_COLUMNS}
+    # a column of words reads left-aligned; numbers and intervals right-aligned
+    words = {h for h in shown.columns if h not in verdicts and
+             (~shown[h].str.match(r"^[-+\u2013]?[\d.,]+")).mean() > 0.5}
     rows = []
     for _, r in shown.iterrows():
         rows.append([(value, _VERDICT_CLASS.get(value, "") if header in verdicts else
-                      "text" if len(value) > 40 else "") for header, value in r.items()])
+                      "text" if header in words else "") for header, value in r.items()])
     headers_html = []
     for h in shown.columns:
         g = (group_of or {}).get(str(h).split(" ")[0])
@@ -119,9 +123,9 @@ def _wide_headline(headline: pd.DataFrame, names: Callable[[str], str],
         pp = g["unit"].iloc[0] == "percentage points"
         row = {"outcome": outcome, "event": g["event"].iloc[0],
                "model": g["model"].iloc[0],
-               "reference": (f"{names(g['contrast'].iloc[0].split(' - ')[-1])}: "
+               "reference": (f"{g['contrast'].iloc[0].split(' - ')[-1]}: "
                              f"{g['reference_level_p'].iloc[0]:.0f}%") if pp else
-               names(g["contrast"].iloc[0].split(" - ")[-1])}
+               g["contrast"].iloc[0].split(" - ")[-1]}
         for r in g.itertuples():
             row[r.level] = interval_text(r.mean, r.q05, r.q95, decimals=1 if pp else 2)
         rows.append(row)
@@ -175,6 +179,9 @@ def _estimands_section(table: pd.DataFrame | None, focal: str) -> dict | None:
     wide = cell.pivot_table(index=["outcome", "contrast"], columns=["effect", "adjustment"],
                             values="value", aggfunc="first")
     wide.columns = [f"{e}, {a}" for e, a in wide.columns]
+    wide = wide[wide.notna().sum(axis=1) > 1]  # a contrast with one estimand: the headline's
+    if not len(wide):
+        return None
     intro = ("Percentage points vs the reference, a new complex, all analysed tenants "
              "(mean [90% interval]). <b>conditional</b>: among those who pass a gate the "
              "form itself moves (friendly contact among tenants with contact; participation "
@@ -184,8 +191,9 @@ def _estimands_section(table: pd.DataFrame | None, focal: str) -> dict | None:
              "twelve tenant covariates, including four the form may itself change (shared "
              "norms, outside contact, social motive, residence duration); "
              "<b>pre_residence</b>: adjusted for the eight confounders only &mdash; the form's "
-             "total effect if nothing unmeasured confounds it. A dash: not fitted in this run "
-             "(<code>--adjustment both</code> fits both sets).")
+             "total effect if nothing unmeasured confounds it. Only contrasts with more than "
+             "one estimand in this run are shown (<code>--adjustment both</code> fits both "
+             "sets); a dash: not fitted.")
     return {"id": "estimands", "title": f"Which effect of the {focal.lower()}? Every "
             "estimand side by side",
             "blocks": [_text(intro), _tab("estimands", wide.reset_index(), collapse=False)]}
@@ -322,8 +330,11 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                   "judged from its posterior: <b>supported</b>, <b>uncertain</b> or <b>not "
                   "supported</b>; 'little difference' claims are judged against a region of "
                   "practical equivalence."),
-            _tab("findings", findings, collapse=False)]}
-        if findings is not None else None,
+            _tab("claims", claim_summary(findings), collapse=False,
+                 title="Per sentence of the report (joint: every pair in the same draw)"),
+            _tab("findings", findings, title="Every claimed pair and coefficient",
+                 collapse=True)]}
+        if findings is not None and len(findings) else None,
         _optional(tables, "concepts", "New concepts",
                   "Predicted outcomes for new concepts described by their group-level "
                   f"features (run_models.py concepts), beside the existing {focal_name}s."),

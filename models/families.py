@@ -687,13 +687,28 @@ class Graded(_Ordinal):
     def event_probability(self, eta, draws, *, sd, event, weights=None):
         raise ValueError("probability effects of the item-level model are not defined here")
 
+    latent_sd = "sd_tenant"  # the variable holding the SD of the row-level latent
+
+    def latent_log_density(self, lin, draws, y):
+        """Log density of each row's items jointly given its latent ``lin`` (the linear
+        predictor plus the latent; any shape ``(n, ...)``), summed over the items: the
+        integrand of the row's marginal likelihood (:func:`diagnostics.crossval.
+        latent_integrated_tree`). ``y``: codes ``(n, n_item)``; thresholds ``(S, item,
+        K-1)`` with ``S`` the draws axis of ``lin``'s second dimension."""
+        tau = draws("thresholds")
+        total = np.zeros(np.shape(lin))
+        for j in range(tau.shape[1]):
+            total += CUMULATIVE.log_density(lin, lambda _name, j=j: tau[:, j, :], y[:, j])
+        return total
+
     def ppc_arrays(self, obs, rep, data=None):
         """Item-level: the items' answers pooled, ``(n * n_item,)`` and ``(S, n * n_item)``."""
         return obs.reshape(-1), rep.reshape(rep.shape[0], -1)
 
 
+CUMULATIVE = Cumulative()
 FAMILIES: Mapping[str, Family] = MappingProxyType(
-    {f.name: f for f in (Bernoulli(), Binomial(), Cumulative(), Gaussian(), Graded())})
+    {f.name: f for f in (Bernoulli(), Binomial(), CUMULATIVE, Gaussian(), Graded())})
 
 
 def get_family(name: str, *, owner: str | None = None) -> Family:

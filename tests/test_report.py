@@ -162,9 +162,9 @@ def test_findings_sentences_name_the_clear_contrasts_largest_first():
                                  ("GG", 1.0, -3.0, 5.0, 0.62))])
     ((outcome, text),) = findings_sentences(head)
     assert outcome == "gossip"
-    assert "RR: -9.1 [-15.0, -3.2] pp, P(<0) = 0.99; RB: +6.8 [+0.9, +11.8] pp, P(>0) = 0.97" \
+    assert "RR: -9.1 pp [-15.0, -3.2], P(<0) = 0.99; RB: +6.8 pp [+0.9, +11.8], P(>0) = 0.97" \
         in text
-    assert "(P(gossip = 1), HZ 23%)" in text and "1 other(s) unclear" in text
+    assert "(P(gossip = 1), HZ 23%)" in text and "1 other unclear (interval includes 0)" in text
     ((_, none),) = findings_sentences(head[head["level"] == "GG"])
     assert "no level differs clearly from HZ" in none and "GG +1.0 [-3.0, +5.0]" in none
 

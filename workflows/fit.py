@@ -181,10 +181,19 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
     if with_ll:
         from diagnostics.compare import loo_table
-        from diagnostics.crossval import logo_summary
+        from diagnostics.crossval import NODES, latent_integrated_tree, logo_summary
 
         with clock("PSIS-LOO"):
-            loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results})
+            # a latent per row (item-level model): LOO of a whole row, its latent integrated
+            latent = {r.spec.name: r for r in results if r.spec.name in with_ll
+                      and hasattr(r.spec.family_impl, "latent_log_density")}
+            for name, r in latent.items():
+                with_ll[name] = latent_integrated_tree(r.tree, r.spec, r.data)
+            loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results},
+                            left_out={name: f"one row, its {r.spec.family_impl.latent_sd[3:]} "
+                                            f"latent integrated out ({NODES}-node "
+                                            "Gauss-Hermite; items together)"
+                                      for name, r in latent.items()})
         with clock("PSIS-LOGO"):  # leave one complex out: a new complex's answers
             loo = loo.merge(logo_summary(r for r in results if r.spec.name in with_ll),
                             on="model", how="left")

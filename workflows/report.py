@@ -157,13 +157,14 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
         figures["effects"] = [figure("Contrasts vs the reference, latent scale (90% intervals)",
                                      lambda: forest_figure(effects, scale="latent",
                                                            names=study.label_name,
-                                                           pooled=tuple(study.pooled)))]
+                                                           pooled=tuple(study.pooled),
+                                                           groups=groups))]
     if (effects["scale"] == "probability").any():
         figures["probability"] = [figure(
             "Contrasts vs the reference in percentage points, a new group (90% intervals); "
             "red: a model that failed its convergence checks",
             lambda: forest_figure(effects, scale="probability", names=study.label_name,
-                                  pooled=tuple(study.pooled)))]
+                                  pooled=tuple(study.pooled), groups=groups))]
     figures["convergence"] = [figure(f"{name}: rank plots of the group SDs and contrasts "
                                      "(each chain's ranks should be uniform: the lines stay "
                                      "inside the band)",
