@@ -18,12 +18,17 @@ import pandas as pd
 from diagnostics.effects import headline_rows
 from diagnostics.present import interval_text
 
-__all__ = ["HEADLINE_ESTIMAND", "convergence_line", "findings_sentences", "headline_effects",
+__all__ = ["FINDINGS_LEGEND", "HEADLINE_ESTIMAND", "convergence_line", "findings_sentences", "headline_effects",
            "headline_estimand", "level_groups"]
 
 HEADLINE_ESTIMAND = ("probability scale, a new {group} of each {focal}, all analysed {units} "
                      "(respondents, unweighted), {adjustment}; total effects where an outcome "
                      "has two parts")
+
+
+FINDINGS_LEGEND = ("Levels whose 90% interval excludes 0, largest first: mean [90% interval] "
+                   "(posterior probability of the sign shown); 'unclear': the interval "
+                   "includes 0")
 
 
 def _reference(contrasts: pd.Series) -> str | None:
@@ -58,6 +63,9 @@ def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
         best = rank.sort_values(["_total", "_adj"], kind="stable").iloc[0]["model"]
         chosen.append(best)
     out = pairs[pairs["model"].isin(chosen)].copy()
+    # outcomes in the order the effects table first names them (the suite's order)
+    order = {o: k for k, o in enumerate(dict.fromkeys(effects["outcome"]))}
+    out = out.sort_values("outcome", key=lambda c: c.map(order), kind="stable")
     out["level"] = out["contrast"].str.split(" - ", regex=False).str[0]
     levels = rows[rows["contrast"] == reference].drop_duplicates("model") \
         .set_index("model")["mean"]
@@ -93,25 +101,24 @@ def _unit(unit: str) -> str:
 
 
 def _probability(p: float) -> str:
-    """A posterior probability as the draws support it: ``> 0.99`` rather than ``1.00``."""
-    return "> 0.99" if p > 0.99 else ("< 0.01" if p < 0.01 else f"= {p:.2f}")
+    """A posterior probability as the draws support it: ``>0.99`` rather than ``1.00``."""
+    return ">0.99" if p > 0.99 else ("<0.01" if p < 0.01 else f"= {p:.2f}")
 
 
-def _clear(r, decimals: int, unit: str) -> str:
-    """``RB: +6.8 pp [+0.9, +11.8], P(>0) = 0.97`` (the probability of the mean's sign)."""
+def _clear(r, decimals: int) -> str:
+    """``RB +6.8 [+0.9, +11.8] (0.97)``: the posterior probability of the sign shown."""
     p = r.p_positive if r.mean > 0 else 1 - r.p_positive
-    sign = ">" if r.mean > 0 else "<"
-    f = f"{{:+.{decimals}f}}"
-    return (f"{r.level}: {f.format(r.mean)} {unit} [{f.format(r.q05)}, {f.format(r.q95)}], "
-            f"P({sign}0) {_probability(p)}")
+    return (f"{r.level} {interval_text(r.mean, r.q05, r.q95, decimals=decimals)} "
+            f"({_probability(p).removeprefix('= ')})")
 
 
 def findings_sentences(headline: pd.DataFrame, *, names: Callable[[str], str] = str,
                        failed: set[str] = frozenset()) -> list[tuple[str, str]]:
     """Per outcome ``(outcome, sentence)``: the levels whose 90% interval excludes zero,
-    largest first, as ``RB +6.8 [+0.9, +11.8] pp, P(>0) = 0.97``; or that none does, with
-    the largest. A model whose convergence failed is said so first: its numbers cannot be
-    trusted.
+    largest first, as ``RB +6.8 [+0.9, +11.8] (0.97)`` -- the contrast, its interval and
+    the posterior probability of its sign (:data:`FINDINGS_LEGEND`); or that none does,
+    with the largest. A model whose convergence failed is said so first: its numbers
+    cannot be trusted.
     """
     out = []
     for outcome, g in headline.groupby("outcome", sort=False):
@@ -119,22 +126,19 @@ def findings_sentences(headline: pd.DataFrame, *, names: Callable[[str], str] = 
         unit = _unit(str(g["unit"].iloc[0])) if "unit" in g else ""
         base = g["reference_level_p"].iloc[0]
         event = g["event"].iloc[0] if "event" in g else outcome
-        on = f"{event}, {names(reference)} {base:.0f}%" if unit == "pp" and np.isfinite(base) \
-            else f"{event}, vs {names(reference)}"
+        on = f"{event}; {names(reference)} {base:.0f}%; {unit} vs {names(reference)}" \
+            if unit == "pp" and np.isfinite(base) else f"{event}; {unit} vs {names(reference)}"
         clear = g[(g["q05"] > 0) | (g["q95"] < 0)]
         clear = clear.reindex(clear["mean"].abs().sort_values(ascending=False).index)
         dec = 1 if unit == "pp" else 2
-
         if len(clear):
             rest = len(g) - len(clear)
-            text = "; ".join(_clear(r, dec, unit) for r in clear.itertuples()) + (
-                f"; {rest} other{'s' if rest > 1 else ''} unclear (interval includes 0)"
-                if rest else "")
+            text = ", ".join(_clear(r, dec) for r in clear.itertuples()) + (
+                f"; {rest} other{'s' if rest > 1 else ''} unclear" if rest else "")
         else:
             top = g.loc[g["mean"].abs().idxmax()]
-            text = (f"no level differs clearly from {reference} (largest {top['level']} "
-                    f"{interval_text(top['mean'], top['q05'], top['q95'], decimals=dec)} "
-                    f"{unit})")
+            text = (f"none differs clearly (largest {top['level']} "
+                    f"{interval_text(top['mean'], top['q05'], top['q95'], decimals=dec)})")
         text = f"({on}): {text}."
         if set(g["model"]) & failed:
             text = f"NOT TRUSTWORTHY (convergence failed) {text}"

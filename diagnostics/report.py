@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from diagnostics.convergence import THRESHOLDS
 from diagnostics.findings import claim_summary
 from diagnostics.headline import (
+    FINDINGS_LEGEND,
     convergence_line,
     findings_sentences,
     headline_effects,
@@ -402,4 +403,5 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         headline_figure={"caption": head_fig[0], "src": _src(head_fig[1])}
         if head_fig[1] is not None or head_fig[0] else None,
         findings=findings_words, estimand=estimand, conclusions=conclusions,
+        legend=FINDINGS_LEGEND,
         sections=sections, toc=toc, colours=GROUP_COLOURS)

@@ -74,10 +74,18 @@ def _tables(n_outcomes=3):
                               ("total", "study", "friendly_contact__total", 15.5))])
     return {"diagnostics": diagnostics, "effects": pd.concat([latent, prob], ignore_index=True),
             "estimands": estimands,
-            "findings": pd.DataFrame([{"outcome": "contact", "parameter": "RB - HZ",
-                                       "verdict": "supported", "detail": np.nan},
-                                      {"outcome": "gossip", "parameter": "RR - HZ",
-                                       "verdict": "not supported", "detail": np.nan}]),
+            "findings": pd.DataFrame([
+                {"outcome": o, "parameter": p, "kind": k, "claim": c, "p_claim": pc,
+                 "verdict": v, "detail": np.nan, "model_verdict": "ok"}
+                for o, p, k, c, pc, v in (
+                    ("contact", "RB - HZ", "contrast", "RB and RR more contact", 0.99,
+                     "supported"),
+                    ("contact", "RR - HZ", "contrast", "RB and RR more contact", 0.90,
+                     "uncertain"),
+                    ("contact", "RB - HZ & RR - HZ", "joint", "RB and RR more contact", 0.89,
+                     "uncertain"),
+                    ("gossip", "RR - HZ", "contrast", "RR gossip more", 0.02,
+                     "not supported"))]),
             "population_response": pd.DataFrame([{"variable": "age_group", "value": 1,
                                                   "invited": 100, "responded": 25}]),
             "coverage": pd.DataFrame([{"model": "contact", "covered": 9, "n": 10}])}
@@ -128,6 +136,11 @@ def test_report_answers_first_and_flags_the_failed_model():
     assert at == sorted(at)
     assert text.count("data:image/png;base64,") == 3
     assert "download effects" not in text and 'download="diagnostics.csv"' in text
+    # the claims per sentence: the joint row's verdict, the pairs counted
+    claims = text[text.index('id="table-claims"'):text.index('id="table-findings"')]
+    assert claims.count("<tr>") == 3 and "RB and RR more contact" in claims
+    assert '<td class="warn">uncertain</td>' in claims
+    assert '<td class="fail">not supported</td>' in claims
 
 
 def test_all_ok_is_one_line():
@@ -162,11 +175,10 @@ def test_findings_sentences_name_the_clear_contrasts_largest_first():
                                  ("GG", 1.0, -3.0, 5.0, 0.62))])
     ((outcome, text),) = findings_sentences(head)
     assert outcome == "gossip"
-    assert "RR: -9.1 pp [-15.0, -3.2], P(<0) = 0.99; RB: +6.8 pp [+0.9, +11.8], P(>0) = 0.97" \
-        in text
-    assert "(P(gossip = 1), HZ 23%)" in text and "1 other unclear (interval includes 0)" in text
+    assert "RR -9.1 [-15.0, -3.2] (0.99), RB +6.8 [+0.9, +11.8] (0.97)" in text
+    assert "(P(gossip = 1); HZ 23%; pp vs HZ)" in text and "1 other unclear" in text
     ((_, none),) = findings_sentences(head[head["level"] == "GG"])
-    assert "no level differs clearly from HZ" in none and "GG +1.0 [-3.0, +5.0]" in none
+    assert "none differs clearly (largest GG +1.0 [-3.0, +5.0])" in none
 
 
 def test_tables_are_rounded_by_their_uncertainty_and_have_no_nan():

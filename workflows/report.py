@@ -58,13 +58,14 @@ def overview_tables(frame: pd.DataFrame, tables: dict) -> None:
 def _lede(frame: pd.DataFrame, study: Study, source: str, specs: list, settings) -> str:
     """One sentence on the data and the models of the run."""
     levels = specs[0].levels if specs else ()
-    groups = ", ".join(f"{frame[lv].nunique():,} {study.level_name(lv)}s" for lv in levels
-                       if lv in frame)
+    groups = " in ".join(f"{frame[lv].nunique():,} {study.level_name(lv)}s" for lv in levels
+                         if lv in frame)
     families = sorted({s.family for s in specs})
-    return (f"{source}: {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
-            + f". {len(specs)} Bayesian multilevel models ({', '.join(families)}), one per "
-            f"outcome; {study.design[:1].lower() + study.design[1:]} "
-            f"{settings.chains} chains x {settings.draws:,} draws ({settings.sampler}).")
+    kind = source.split(":")[0]
+    return (f"Data: {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
+            + f" ({kind}). {len(specs)} Bayesian multilevel models ({', '.join(families)}), "
+            f"one per outcome; {study.design[:1].lower() + study.design[1:]} "
+            f"{settings.chains} chains \u00d7 {settings.draws:,} draws ({settings.sampler}).")
 
 
 def methods_for(results: list, *, frame: pd.DataFrame, study: Study, source: str,
