@@ -18,8 +18,8 @@ import pandas as pd
 from diagnostics.effects import headline_rows
 from diagnostics.present import interval_text
 
-__all__ = ["FINDINGS_LEGEND", "HEADLINE_ESTIMAND", "convergence_line", "findings_sentences", "headline_effects",
-           "headline_estimand", "level_groups"]
+__all__ = ["FINDINGS_LEGEND", "HEADLINE_ESTIMAND", "convergence_line", "findings_sentences",
+           "headline_effects", "headline_estimand", "level_groups"]
 
 HEADLINE_ESTIMAND = ("probability scale, a new {group} of each {focal}, all analysed {units} "
                      "(respondents, unweighted), {adjustment}; total effects where an outcome "
