@@ -78,6 +78,10 @@ def model_facts(spec, data, *, target_accept: float) -> dict:
     }
 
 
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
 def _list(items: Sequence[str]) -> str:
     items = list(items)
     return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
@@ -97,18 +101,19 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
     """
     versions = versions if versions is not None else software_versions()
     name = lambda lv: level_names.get(lv, lv)  # noqa: E731
-    nest = " within ".join(f"{groups[lv]:,} {name(lv)}s" for lv in
+    nest = " within ".join(f"{groups[lv]:,} {_plural(name(lv))}" for lv in
                            (models[0]["levels"] if models else []) if lv in groups)
     paras = []
-    paras.append(("Data", f"{n_rows:,} {units} ({source}){' in ' + nest if nest else ''}."
+    paras.append(("Data", f"{n_rows:,} {units} ({source.split(':')[0]})"
+                  f"{' in ' + nest if nest else ''}."
                   + (f" Missing covariates were multiply imputed by chained equations "
                      f"(predictive mean matching, m = {imputations}); every model was fitted "
                      f"on each completed data set and the draws pooled [mice]."
-                     if imputations else " Rows with a missing model variable were left out "
-                     "model by model (missing.csv lists them).")))
+                     if imputations else " Rows with a missing model variable are left out "
+                     "model by model (missing.csv lists any).")))
     by_family: dict[str, list[str]] = {}
     for m in models:
-        label = m["outcome"] + (f" (among {m['subset']})" if m["subset"] else "")
+        label = m["name"] + (f" (among {m['subset']})" if m["subset"] else "")
         by_family.setdefault(m["family"], []).append(label)
     fam = "; ".join(f"{FAMILY_TEXT.get(f, f)} for {_list(outs)}" for f, outs in
                     by_family.items())
@@ -117,19 +122,21 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
     terms = sorted({t for m in models for t in m["terms"]})
     text = (f"One Bayesian multilevel model per outcome ({len(models)} models): {fam}. "
             f"Each has random intercepts for "
-            f"{_list([name(lv) for lv in m0.get('levels', []) if lv != focal])}")
+            f"{_list([_plural(name(lv)) for lv in m0.get('levels', []) if lv != focal])}")
     if focal:
         variant = m0.get("variant")
-        text += (f" and {name(focal)} effects "
+        text += (f", and {name(focal)} effects "
                  + ("partially pooled (zero-sum, hierarchical)" if variant == "hierarchical"
                     else "as fixed contrasts" if variant == "fixed" else "left out")
                  + f", contrasted with {m0.get('reference')}")
-    text += (f"; they are adjusted for {len(terms)} covariates ({', '.join(terms)})."
-             if terms else ".")
+    text += (f". The models are adjusted for {len(terms)} terms in all (each model its own "
+             f"set of them): {', '.join(terms)}." if terms else ".")
     if joint:
         text += (f" Two-part outcomes also have a joint model ({_list(joint)}) whose parts' "
                  "group effects are correlated (LKJ prior); it gives their total effect.")
-    how = sorted({f"{lv} {p}" for m in models for lv, p in m["parametrisation"]})
+    spelled = {"noncentered": "non-centred", "centered": "centred"}
+    how = sorted({f"{name(lv)} {spelled.get(p, p)}" for m in models
+                  for lv, p in m["parametrisation"]})
     if how:
         text += (" Random levels are centred or non-centred by how informative their groups "
                  f"are (reliability of the group means): {'; '.join(how)}.")
@@ -176,8 +183,9 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
     software = ", ".join(f"{k} {v}" for k, v in versions.items())
     paras.append(("Software", f"Python; {software}. Models are written in PyMC [pymc] and "
                   "sampled with nutpie [nutpie]; diagnostics and LOO with ArviZ "
-                  "(arviz-stats, arviz-plots) [arviz]; each model's Bambi formula is the "
-                  "reference implementation the test suite compares against [bambi]."))
+                  "(arviz-stats, arviz-plots) [arviz]. Each model can also be built from a "
+                  "Bambi formula [bambi], which the benchmark fits as the plain-Bambi "
+                  "baseline."))
     used = {"pymc", "nutpie", "arviz", "bambi", "rhat", "loo", "logo", "psense"} | \
         ({"mice"} if imputations else set())
     refs = [f"[{k}] {CITATIONS[k]}" for k in CITATIONS if k in used]

@@ -34,7 +34,8 @@ HEADERS = {
 _COUNTS = {"divergences", "n_draws", "ppc_misfits", "pareto_k_bad", "prior_sensitive",
            "n_analysed", "n_before", "n_missing", "tenants", "complexes", "n", "covered",
            "logo_groups", "logo_pareto_k_bad", "ess_bulk", "ess_tail", "min_ess_bulk",
-           "min_ess_tail", "parameters", "flagged", "n_rows", "cells"}
+           "min_ess_tail", "parameters", "flagged", "n_rows", "cells", "n_obs", "pairs",
+           "supported", "uncertain", "not supported"}
 # estimate columns rounded by the row's sd (when the table has one)
 _BY_SD = ("mean", "q05", "q95", "median", "estimate", "shift", "report_own")
 
@@ -95,7 +96,9 @@ def present(frame: pd.DataFrame | None, *, drop: tuple[str, ...] = (),
         if pd.api.types.is_bool_dtype(values):
             out[col] = values.map(lambda v: "yes" if v else "no")
         elif pd.api.types.is_numeric_dtype(values):
-            if col in _COUNTS:
+            if "r_hat" in str(col):  # judged at 1.01: three decimals tell 1.006 from 1.014
+                out[col] = [_number(v, 3) for v in values]
+            elif col in _COUNTS:
                 out[col] = [NOT_APPLICABLE if pd.isna(v) else f"{v:,.0f}" for v in values]
             elif sd is not None and col in (*_BY_SD, "sd"):
                 out[col] = [_number(v, decimals_for(s)) for v, s in zip(values, sd, strict=True)]

@@ -103,6 +103,22 @@ def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
             "collapsed": (n > COLLAPSE_OVER) if collapse is None else collapse}
 
 
+def _first(frame: pd.DataFrame | None, columns: Sequence[str]) -> pd.DataFrame | None:
+    """``frame`` with ``columns`` (those it has) first, in that order, the rest after."""
+    if frame is None:
+        return None
+    lead = [c for c in columns if c in frame.columns]
+    return frame[lead + [c for c in frame.columns if c not in lead]]
+
+
+def _last(frame: pd.DataFrame | None, columns: Sequence[str]) -> pd.DataFrame | None:
+    """``frame`` with ``columns`` (those it has) moved to the end."""
+    if frame is None:
+        return None
+    return frame[[c for c in frame.columns if c not in columns]
+                 + [c for c in columns if c in frame.columns]]
+
+
 def _text(html: str) -> dict:
     """A paragraph of the report's own wording (trusted markup, never data)."""
     return {"kind": "text", "html": Markup(html)}
@@ -363,13 +379,18 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                   "<code>run_models.py compare</code> ranks relaxed variants (group SD by "
                   f"{focal_name}, category-specific {focal_name} effects) by both, with exact "
                   "refits and grouped K-fold."),
-            _tab("loo", tables.get("loo"), collapse=False)]},
+            _tab("loo", _first(tables.get("loo"), (
+                "model", "elpd_loo", "se", "elpd_logo", "logo_se", "p_loo", "pareto_k_bad",
+                "logo_pareto_k_bad", "loo_pit_ks_p", "loo_pit_outer", "verdict", "note")),
+                collapse=False)]},
         {"id": "convergence", "title": "Convergence", "blocks": [
             _text(f"Thresholds: R-hat &le; {THRESHOLDS['rhat_warn']} (fail &gt; "
                   f"{THRESHOLDS['rhat_fail']}), bulk and tail ESS &ge; "
                   f"{THRESHOLDS['ess_per_chain']:.0f} per chain, no divergences, E-BFMI "
                   f"&ge; {THRESHOLDS['ebfmi']}."),
-            _tab("diagnostics", diag, collapse=False),
+            _tab("diagnostics", _last(_first(diag, (
+                "model", "verdict", "max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences",
+                "min_ebfmi")), ("reason",)), collapse=False),
             *[_details(caption, [{"kind": "figures", "figures": _figs([(caption, png)])}])
               for caption, png in figures.get("convergence", [])]]},
         {"id": "data", "title": "Data", "blocks": [

@@ -185,13 +185,15 @@ def test_tables_are_rounded_by_their_uncertainty_and_have_no_nan():
     frame = pd.DataFrame({"contrast": ["RB - HZ", "GG - HZ"], "mean": [6.81234, 0.312345],
                           "sd": [2.93, 0.1234], "q05": [0.912, 0.1], "q95": [11.83, np.nan],
                           "p_positive": [np.nan, np.nan], "divergences": [0, 3],
-                          "elpd_loo": [-2743.21, -2750.9], "note": [None, "x"]})
+                          "elpd_loo": [-2743.21, -2750.9], "note": [None, "x"],
+                          "max_r_hat": [1.0066, 1.0]})
     out = present(frame)
     assert list(out["mean"]) == ["6.8", "0.31"] and list(out["sd"]) == ["2.9", "0.12"]
     assert "P(>0)" not in out.columns  # a column that applies to no row is left out
     assert list(out["95%"]) == ["11.8", "\u2013"] and list(out["note"]) == ["\u2013", "x"]
     assert list(out["divergences"]) == ["0", "3"]
     assert list(out["elpd (PSIS-LOO)"]) == ["-2,743.2", "-2,750.9"]
+    assert list(out["max R-hat"]) == ["1.007", "1.000"]  # not "1.01": the threshold
     assert not out.isin(["nan", "None", "NaN"]).any().any()
     assert decimals_for(2.9) == 1 and decimals_for(0.012) == 3 and decimals_for(45.0) == 0
 
@@ -199,8 +201,9 @@ def test_tables_are_rounded_by_their_uncertainty_and_have_no_nan():
 def test_methods_text_is_written_from_the_run():
     paras, refs = _methods()
     text = methods_markdown(paras, refs, title="Q")
-    assert "2,963 tenants (simulated) in 470 complexs within 7 living forms" in text \
-        or "2,963 tenants (simulated) in 470 complexes" in text
+    assert "2,963 tenants (simulated) in 470 complexes within 7 living forms" in text
+    assert "random intercepts for complexes, and living form effects partially pooled" in text
+    assert "complex non-centred" in text
     assert "4 chains of 1,000 warm-up and 1,000 retained draws" in text
     assert "draw_diag" in text and "R-hat (ok \u2264 1.01" in text
     assert "Normal(0, 1.5)" in text and "Bernoulli, logit link" in text

@@ -235,7 +235,9 @@ def report_command(args) -> int:
     models = [m["model"] for m in run.get("models", [])]
     joint = set(run.get("report", {}).get("joint", []))
     fits = _fit_trees(out, [m for m in models if m not in joint])
-    path = write_report(out, study=study, fits=fits, tables={}, context=run.get("report", {}))
-    console.say(f"wrote {path} and {out / 'methods.md'} from the tables and "
-                f"{len(fits)} fits in {out}")
+    context = run.get("report", {})
+    path = write_report(out, study=study, fits=fits, tables={}, context=context)
+    methods = f" and {out / 'methods.md'}" if context.get("methods") else \
+        " (no methods text: run.json predates it; rerun the main job, its fits are reused)"
+    console.say(f"wrote {path}{methods} from the tables and {len(fits)} fits in {out}")
     return 0
