@@ -132,8 +132,7 @@ def _details(summary: str, blocks: list[dict]) -> dict:
     return {"kind": "details", "summary": summary, "blocks": blocks}
 
 
-def _wide_headline(headline: pd.DataFrame, names: Callable[[str], str],
-                   levels: list[str]) -> pd.DataFrame:
+def _wide_headline(headline: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
     """Outcomes x levels, each cell ``mean [5%, 95%]`` of the contrast (the headline)."""
     rows = []
     for outcome, g in headline.groupby("outcome", sort=False):
@@ -166,8 +165,12 @@ def _effects_section(tables: dict, figures: dict, headline: pd.DataFrame, focal:
         blocks += [_text(f"The headline contrasts in one table: percentage points (or response "
                          f"units) vs the reference {focal.lower()}, mean [90% interval]; the "
                          f"reference column gives its own level."),
-                   _tab("headline", _wide_headline(headline, names, levels), collapse=False,
+                   _tab("headline", _wide_headline(headline, levels), collapse=False,
                         group_of=groups, groups=order)]
+        named = [f"{escape(names(lv))} ({escape(groups.get(lv, ''))})" for lv in levels
+                 if names(lv) != lv]
+        if named:
+            blocks.append(_text("Levels: " + "; ".join(named) + "."))
     if figures.get("probability"):
         blocks.append({"kind": "figures", "figures": _figs(figures["probability"]),
                        "collapsed": False})
