@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 
 __all__ = ["CITATIONS", "FAMILY_TEXT", "methods_markdown", "methods_text", "model_facts",
-           "software_versions"]
+           "plural", "software_versions"]
 
 FAMILY_TEXT = {
     "bernoulli": "Bernoulli, logit link",
@@ -78,7 +78,8 @@ def model_facts(spec, data, *, target_accept: float) -> dict:
     }
 
 
-def _plural(word: str) -> str:
+def plural(word: str) -> str:
+    """English plural of a level's name (``complex`` -> ``complexes``)."""
     return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
@@ -101,7 +102,7 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
     """
     versions = versions if versions is not None else software_versions()
     name = lambda lv: level_names.get(lv, lv)  # noqa: E731
-    nest = " within ".join(f"{groups[lv]:,} {_plural(name(lv))}" for lv in
+    nest = " within ".join(f"{groups[lv]:,} {plural(name(lv))}" for lv in
                            (models[0]["levels"] if models else []) if lv in groups)
     paras = []
     paras.append(("Data", f"{n_rows:,} {units} ({source.split(':')[0]})"
@@ -122,7 +123,7 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
     terms = sorted({t for m in models for t in m["terms"]})
     text = (f"One Bayesian multilevel model per outcome ({len(models)} models): {fam}. "
             f"Each has random intercepts for "
-            f"{_list([_plural(name(lv)) for lv in m0.get('levels', []) if lv != focal])}")
+            f"{_list([plural(name(lv)) for lv in m0.get('levels', []) if lv != focal])}")
     if focal:
         variant = m0.get("variant")
         text += (f", and {name(focal)} effects "

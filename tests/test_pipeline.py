@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 
 import numpy as np
@@ -263,6 +264,7 @@ def test_cli_report_rebuilds_the_page_from_the_run_folder(data_dir, tmp_path, ca
     first = (out / "report.html").read_text()
     methods = (out / "methods.md").read_text()
     assert 'id="answer"' in first and 'id="headline-figure"' in first
+    assert re.search(r"[\d,]+ tenants in \d+ complexes in 7 living forms", first)
     assert "gossip" in methods and "2 chains of 40 warm-up and 40 retained draws" in methods
     assert json.loads((out / "run.json").read_text())["report"]["methods"]["paragraphs"]
     (out / "report.html").unlink()

@@ -57,13 +57,15 @@ def overview_tables(frame: pd.DataFrame, tables: dict) -> None:
 
 def _lede(frame: pd.DataFrame, study: Study, source: str, specs: list, settings) -> str:
     """One sentence on the data and the models of the run."""
+    from diagnostics.methods import plural
+
     levels = specs[0].levels if specs else ()
-    groups = " in ".join(f"{frame[lv].nunique():,} {study.level_name(lv)}s" for lv in levels
-                         if lv in frame)
+    groups = " in ".join(f"{frame[lv].nunique():,} {plural(study.level_name(lv))}"
+                         for lv in levels if lv in frame)
     families = sorted({s.family for s in specs})
     kind = source.split(":")[0]
-    return (f"Data: {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
-            + f" ({kind}). {len(specs)} Bayesian multilevel models ({', '.join(families)}), "
+    return (f"Data ({kind}): {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
+            + f". {len(specs)} Bayesian multilevel models ({', '.join(families)}), "
             f"one per outcome; {study.design[:1].lower() + study.design[1:]} "
             f"{settings.chains} chains \u00d7 {settings.draws:,} draws ({settings.sampler}).")
 
