@@ -105,7 +105,7 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
     nest = " within ".join(f"{groups[lv]:,} {plural(name(lv))}" for lv in
                            (models[0]["levels"] if models else []) if lv in groups)
     paras = []
-    paras.append(("Data", f"{n_rows:,} {units} ({source.split(':')[0]})"
+    paras.append(("Data", f"{source.split(':')[0]}: {n_rows:,} {units}"
                   f"{' in ' + nest if nest else ''}."
                   + (f" Missing covariates were multiply imputed by chained equations "
                      f"(predictive mean matching, m = {imputations}); every model was fitted "

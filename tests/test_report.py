@@ -201,7 +201,7 @@ def test_tables_are_rounded_by_their_uncertainty_and_have_no_nan():
 def test_methods_text_is_written_from_the_run():
     paras, refs = _methods()
     text = methods_markdown(paras, refs, title="Q")
-    assert "2,963 tenants (simulated) in 470 complexes within 7 living forms" in text
+    assert "simulated: 2,963 tenants in 470 complexes within 7 living forms" in text
     assert "random intercepts for complexes, and living form effects partially pooled" in text
     assert "complex non-centred" in text
     assert "4 chains of 1,000 warm-up and 1,000 retained draws" in text

@@ -64,7 +64,7 @@ def _lede(frame: pd.DataFrame, study: Study, source: str, specs: list, settings)
                          for lv in levels if lv in frame)
     families = sorted({s.family for s in specs})
     kind = source.split(":")[0]
-    return (f"Data ({kind}): {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
+    return (f"Data, {kind}: {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
             + f". {len(specs)} Bayesian multilevel models ({', '.join(families)}), "
             f"one per outcome; {study.design[:1].lower() + study.design[1:]} "
             f"{settings.chains} chains \u00d7 {settings.draws:,} draws ({settings.sampler}).")
