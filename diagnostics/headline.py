@@ -75,9 +75,10 @@ def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
 
 def headline_estimand(headline: pd.DataFrame, *, group: str, focal: str, units: str) -> str:
     """The headline estimand in words, with the adjustment set(s) its rows carry."""
-    adjustments = sorted(set(headline.get("adjustment", pd.Series(dtype=str)).dropna()))
+    adjustments = sorted(set(headline.get("adjustment", pd.Series(dtype=str)).dropna())
+                         - {"terms as declared"})
     adjustment = ("controlled for the " + " / ".join(adjustments) + " covariates"
-                  if adjustments else "controlled for each model's terms")
+                  if adjustments else "controlled for each model's declared terms")
     return HEADLINE_ESTIMAND.format(group=group, focal=focal, units=units,
                                     adjustment=adjustment)
 

@@ -95,8 +95,9 @@ def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
     headers_html = []
     for h in shown.columns:
         g = (group_of or {}).get(str(h).split(" ")[0])
-        headers_html.append(Markup(f'<span class="g{list(groups).index(g)}">{escape(h)}</span>')
-                            if g in groups else h)
+        colour = f' class="g{list(groups).index(g)}"' if g in groups else ""
+        align = ' class="text"' if h in words else ""
+        headers_html.append(Markup(f"<span{colour}{align}>{escape(h)}</span>"))
     n = len(frame)
     return {"name": name, "title": title, "headers": headers_html, "rows": rows, "csv": csv,
             "n_rows": n, "shown": min(n, MAX_ROWS), "truncated": n > MAX_ROWS,
