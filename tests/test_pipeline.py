@@ -271,12 +271,18 @@ def test_cli_report_rebuilds_the_page_from_the_run_folder(data_dir, tmp_path, ca
     (out / "methods.md").unlink()
     pd.DataFrame([{"model": "gossip", "name": "courtyard", "kind": "concept", "mean": 31.2,
                    "q05": 25.0, "q95": 37.9}]).to_csv(out / "concepts.csv", index=False)
+    # a table an earlier run left in the folder is not this run's: it stays out
+    assert not (out / "estimands.csv").exists()
+    pd.DataFrame([{"outcome": "gossip", "contrast": "RB - HZ", "effect": e, "adjustment": "study",
+                   "model": "gossip", "mean": 1.0, "q05": 0.0, "q95": 2.0}
+                  for e in ("total", "conditional")]).to_csv(out / "estimands.csv", index=False)
     fits_before = sorted((out / "fits").iterdir())
     capsys.readouterr()
     assert run_models.main(["report", "--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
     again = (out / "report.html").read_text()
     assert 'id="concepts"' in again and "courtyard" in again
+    assert 'id="estimands"' not in again
     assert "Methods (from this run" in again and (out / "methods.md").read_text() == methods
     assert sorted((out / "fits").iterdir()) == fits_before
     assert run_models.main(["report", "--out", str(tmp_path / "nothing")]) == 2

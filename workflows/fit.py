@@ -241,6 +241,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
             population=population.name if population is not None else None,
             imputations=imputations.m if imputations is not None else None)
         context["joint"] = [j.joint.name for j in joint_results]
+        context["tables"] = [k for k, v in tables.items() if v is not None and k in REPORT_TABLES]
         write_report(out, study=study, fits={r.spec.name: r.tree for r in results},
                      tables=tables, context=context)
     _write_timing(out, clock, [*results, *joint_results], engine.timings, settings, context)

@@ -101,6 +101,7 @@ REPORT_TABLES = {
     "population_comparison": "population_effects.csv", "concepts": "concepts.csv",
     "benefit": "benefit.csv", "sensitivity": "sensitivity.csv",
 }
+SUBCOMMAND_TABLES = ("concepts", "benefit", "sensitivity")  # written into a run folder later
 
 
 def report_context(results: list, *, frame: pd.DataFrame, study: Study, source: str,
@@ -125,13 +126,14 @@ def report_context(results: list, *, frame: pd.DataFrame, study: Study, source: 
 
 
 def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
-                 context: dict) -> Path:
+                 context: dict, read: tuple[str, ...] = SUBCOMMAND_TABLES) -> Path:
     """Write ``report.html`` (figures embedded) and ``methods.md`` beside the CSV tables.
 
-    ``tables``: keys of :data:`REPORT_TABLES`; those not given are read from the run
-    folder where their CSV lies there -- so the subcommands' tables (``concepts.csv``,
-    ``benefit.csv``, the prior grid's ``sensitivity.csv``, run with ``--out`` the run's
-    folder) join the report. ``context``: :func:`report_context`.
+    ``tables``: keys of :data:`REPORT_TABLES`; those of ``read`` not given are read from
+    the run folder where their CSV lies there -- by default the subcommands' tables
+    (``concepts.csv``, ``benefit.csv``, the prior grid's ``sensitivity.csv``, run with
+    ``--out`` the run's folder), never a main-job table this run did not make (a CSV left
+    by an earlier run in the folder). ``context``: :func:`report_context`.
     """
     from diagnostics.headline import headline_effects, level_groups
     from diagnostics.methods import methods_markdown
@@ -139,7 +141,8 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
     from diagnostics.report import build_report
 
     tables = dict(tables)
-    for key, name in REPORT_TABLES.items():
+    for key in read:
+        name = REPORT_TABLES[key]
         if tables.get(key) is None and (out / name).exists():
             tables[key] = pd.read_csv(out / name)
     if tables.get("missing") is not None and "n_missing" in tables["missing"]:
@@ -238,7 +241,11 @@ def report_command(args) -> int:
     joint = set(run.get("report", {}).get("joint", []))
     fits = _fit_trees(out, [m for m in models if m not in joint])
     context = run.get("report", {})
-    path = write_report(out, study=study, fits=fits, tables={}, context=context)
+    # the main job's own tables as it listed them (an older run.json: every CSV there)
+    made = tuple(context.get("tables", [k for k in REPORT_TABLES
+                                        if k not in SUBCOMMAND_TABLES]))
+    path = write_report(out, study=study, fits=fits, tables={}, context=context,
+                        read=(*made, *SUBCOMMAND_TABLES))
     methods = f" and {out / 'methods.md'}" if context.get("methods") else \
         " (no methods text: run.json predates it; rerun the main job, its fits are reused)"
     console.say(f"wrote {path}{methods} from the tables and {len(fits)} fits in {out}")
