@@ -154,10 +154,13 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
                           study.complement) if len(headline) else {}
     figures = {}
     if len(headline):
+        reference = headline["contrast"].iloc[0].split(" - ")[-1]
+        named = [study.label_name(lv) for lv in [*groups, reference]
+                 if study.label_name(lv) != lv]
         figures["headline"] = [figure(
             f"Each {focal_name} vs the reference, every outcome: dot = posterior mean, line "
             "= 90% interval; right of 0 = more of the event. Hollow: the model did not "
-            "converge.",
+            "converge." + (f" {'; '.join(named)}." if named else ""),
             lambda: headline_figure(headline, groups=groups, names=str))]
     if (effects["scale"] == "latent").any():
         figures["effects"] = [figure("Contrasts vs the reference, latent scale (90% intervals)",
