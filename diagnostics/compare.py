@@ -56,12 +56,12 @@ def per_row_log_likelihood(tree: xr.DataTree) -> tuple[xr.DataTree, list[str]]:
 
 
 def loo_table(fits: dict[str, xr.DataTree],
-              observed: dict[str, np.ndarray] | None = None,
-              left_out: dict[str, str] | None = None) -> pd.DataFrame:
+              observed: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """elpd_loo, its SE, p_loo and the count of Pareto k > 0.7 per model; with ``observed``
     (each model's coded response) also the LOO-PIT calibration (:func:`loo_pit_summary`) of
-    models with one answer per row. ``left_out`` names what a model's LOO leaves out where
-    its tree says otherwise (a row with its latent integrated out)."""
+    models with one answer per row. A tree's ``left_out`` attribute names what its LOO
+    leaves out where that is not one row as stored (a row with its latent integrated out,
+    :func:`diagnostics.crossval.latent_integrated_tree`)."""
     rows = []
     for name, tree in fits.items():
         tree, summed = per_row_log_likelihood(tree)
@@ -74,7 +74,7 @@ def loo_table(fits: dict[str, xr.DataTree],
                  f"is unreliable"] if bad else []
         row = {"model": name, "elpd_loo": float(res.elpd), "se": float(res.se),
                "p_loo": float(res.p), "n_obs": int(k.size), "pareto_k_bad": bad,
-               "left_out": (left_out or {}).get(name) or (
+               "left_out": tree.attrs.get("left_out") or (
                    f"one row ({' and '.join(summed)} summed)" if summed else "one row")}
         if observed is not None and name in observed and not summed \
                 and np.ndim(observed[name]) == 1:

@@ -96,6 +96,28 @@ def _fixed_part(spec: ModelSpec, data: ModelData, draws, level: str | None,
     return eta, draws
 
 
+def _integrated(eta: np.ndarray, sd: np.ndarray, draws, log_density, *,
+                chunk: int) -> np.ndarray:
+    """``(S, G)``: ``log sum_q w_q exp(log_density(eta + sd x_q))`` by Gauss-Hermite.
+
+    ``eta`` and ``sd`` are ``(n, S)``; ``log_density(lin, draws)`` takes ``lin`` ``(n, s, Q)``
+    and the draws accessor of the same ``s`` draws and returns ``(G, s, Q)`` (a row, or a
+    group's rows summed). Chunked over draws to bound memory.
+    """
+    out = None
+    for start in range(0, eta.shape[1], chunk):
+        sl = slice(start, start + chunk)
+
+        def sub(name, sl=sl):
+            return draws(name)[sl]
+        lin = eta[:, sl, None] + sd[:, sl, None] * _GH_X[None, None, :]  # (n, s, Q)
+        ld = log_density(lin, sub)  # (G, s, Q)
+        if out is None:
+            out = np.empty((eta.shape[1], ld.shape[0]))
+        out[sl] = logsumexp(ld + _LOG_W[None, None, :], axis=2).T
+    return out
+
+
 def group_log_density(tree: xr.DataTree, spec: ModelSpec, data: ModelData, draws, *,
                       rows: np.ndarray | None = None, chunk: int = 100
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,17 +140,13 @@ def group_log_density(tree: xr.DataTree, spec: ModelSpec, data: ModelData, draws
     groups, inverse = np.unique(data.level_idx[level][rows], return_inverse=True)
     y = np.asarray(data.y)[rows]
     trials = None if data.trials is None else np.asarray(data.trials)[rows]
-    out = np.empty((eta.shape[1], len(groups)))
-    for start in range(0, eta.shape[1], chunk):
-        sl = slice(start, start + chunk)
 
-        def sub(name, sl=sl):
-            return draws(name)[sl]
-        lin = eta[:, sl, None] + sd[:, sl, None] * _GH_X[None, None, :]  # (n, s, Q)
+    def per_group(lin, sub):  # the sum of each group's rows per draw and node
         ld = family.log_density(lin, sub, y, trials)  # (n, s, Q)
-        per_group = np.zeros((len(groups),) + ld.shape[1:])
-        np.add.at(per_group, inverse, ld)  # sum of the group's rows per draw and node
-        out[sl] = logsumexp(per_group + _LOG_W[None, None, :], axis=2).T
+        out = np.zeros((len(groups),) + ld.shape[1:])
+        np.add.at(out, inverse, ld)
+        return out
+    out = _integrated(eta, sd, draws, per_group, chunk=chunk)
     return groups, out
 
 
@@ -153,19 +171,17 @@ def latent_integrated_tree(tree: xr.DataTree, spec: ModelSpec, data: ModelData, 
     eta, draws = _fixed_part(spec, data, draws, None, rows, n_draws=n_draws)  # (n, S)
     sd = draws(family.latent_sd)  # (S,)
     y = np.asarray(data.y)
-    out = np.empty((n_draws, data.n))
-    for start in range(0, n_draws, chunk):
-        sl = slice(start, start + chunk)
-
-        def sub(name, sl=sl):
-            return draws(name)[sl]
-        lin = eta[:, sl, None] + sd[None, sl, None] * _GH_X[None, None, :]  # (n, s, Q)
-        ld = family.latent_log_density(lin, sub, y)  # (n, s, Q): the row's items summed
-        out[sl] = logsumexp(ld + _LOG_W[None, None, :], axis=2).T
+    # the row's items summed per draw and node
+    out = _integrated(eta, np.broadcast_to(sd[None, :], eta.shape), draws,
+                      lambda lin, sub: family.latent_log_density(lin, sub, y), chunk=chunk)
     shape = (post.sizes["chain"], post.sizes["draw"], data.n)
-    return xr.DataTree.from_dict({
+    tree = xr.DataTree.from_dict({
         "posterior": post,
         "log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), out.reshape(shape))})})
+    # what PSIS-LOO over this tree leaves out (loo.csv's left_out)
+    tree.attrs["left_out"] = (f"one row, its {family.latent_sd.removeprefix('sd_')} latent "
+                              f"integrated out ({NODES}-node Gauss-Hermite; items together)")
+    return tree
 
 
 def thinned_draws(tree: xr.DataTree, *, max_draws: int = 1000):

@@ -75,7 +75,6 @@ def _figs(pairs: Sequence[tuple[str, bytes | None]]) -> list[dict]:
 
 
 def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
-           drop: tuple[str, ...] = (), headers: dict | None = None,
            collapse: bool | None = None, group_of: Mapping[str, str] | None = None,
            groups: Sequence[str] = ()) -> dict | None:
     """A table for the template: text cells, a class per verdict cell, the CSV embedded."""
@@ -83,7 +82,7 @@ def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
         return None
     csv = "data:text/csv;base64," + base64.b64encode(
         frame.to_csv(index=False).encode()).decode()
-    shown = present(frame.head(MAX_ROWS), drop=drop, headers=headers)
+    shown = present(frame.head(MAX_ROWS))
     verdicts = {c.replace("_", " ") for c in _VERDICT_COLUMNS}
     # a column of words reads left-aligned; numbers and intervals right-aligned
     words = {h for h in shown.columns if h not in verdicts and
@@ -104,20 +103,14 @@ def _table(name: str, frame: pd.DataFrame | None, *, title: str = "",
             "collapsed": (n > COLLAPSE_OVER) if collapse is None else collapse}
 
 
-def _first(frame: pd.DataFrame | None, columns: Sequence[str]) -> pd.DataFrame | None:
-    """``frame`` with ``columns`` (those it has) first, in that order, the rest after."""
+def _ordered(frame: pd.DataFrame | None, first: Sequence[str] = (),
+             last: Sequence[str] = ()) -> pd.DataFrame | None:
+    """``frame`` with ``first`` (those it has) leading in that order and ``last`` at the end."""
     if frame is None:
         return None
-    lead = [c for c in columns if c in frame.columns]
-    return frame[lead + [c for c in frame.columns if c not in lead]]
-
-
-def _last(frame: pd.DataFrame | None, columns: Sequence[str]) -> pd.DataFrame | None:
-    """``frame`` with ``columns`` (those it has) moved to the end."""
-    if frame is None:
-        return None
-    return frame[[c for c in frame.columns if c not in columns]
-                 + [c for c in columns if c in frame.columns]]
+    lead = [c for c in first if c in frame.columns]
+    tail = [c for c in last if c in frame.columns]
+    return frame[lead + [c for c in frame.columns if c not in lead and c not in tail] + tail]
 
 
 def _text(html: str) -> dict:
@@ -161,8 +154,7 @@ def _effects_section(tables: dict, figures: dict, headline: pd.DataFrame, focal:
     order = list(dict.fromkeys(groups.values()))
     blocks = []
     if len(headline):
-        levels = sorted(dict.fromkeys(headline["level"]),
-                        key=lambda lv: order.index(groups[lv]) if lv in groups else 99)
+        levels = [lv for lv in groups if lv in set(headline["level"])]  # grouped already
         blocks += [_text(f"The headline contrasts in one table: percentage points (or response "
                          f"units) vs the reference {focal.lower()}, mean [90% interval]; the "
                          f"reference column gives its own level."),
@@ -383,7 +375,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                   "<code>run_models.py compare</code> ranks relaxed variants (group SD by "
                   f"{focal_name}, category-specific {focal_name} effects) by both, with exact "
                   "refits and grouped K-fold."),
-            _tab("loo", _first(tables.get("loo"), (
+            _tab("loo", _ordered(tables.get("loo"), (
                 "model", "elpd_loo", "se", "elpd_logo", "logo_se", "p_loo", "pareto_k_bad",
                 "logo_pareto_k_bad", "loo_pit_ks_p", "loo_pit_outer", "verdict", "note")),
                 collapse=False)]},
@@ -392,9 +384,9 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                   f"{THRESHOLDS['rhat_fail']}), bulk and tail ESS &ge; "
                   f"{THRESHOLDS['ess_per_chain']:.0f} per chain, no divergences, E-BFMI "
                   f"&ge; {THRESHOLDS['ebfmi']}."),
-            _tab("diagnostics", _last(_first(diag, (
+            _tab("diagnostics", _ordered(diag, (
                 "model", "verdict", "max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences",
-                "min_ebfmi")), ("reason",)), collapse=False),
+                "min_ebfmi"), last=("reason",)), collapse=False),
             *[_details(caption, [{"kind": "figures", "figures": _figs([(caption, png)])}])
               for caption, png in figures.get("convergence", [])]]},
         {"id": "data", "title": "Data", "blocks": [

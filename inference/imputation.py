@@ -31,7 +31,8 @@ from inference.suite import FitResult, _load_or_fit
 from models.design import prepare
 from models.spec import ModelSpec
 
-__all__ = ["fit_imputed", "fit_joints_imputed", "imputation_verdicts", "pool_trees"]
+__all__ = ["fit_imputed", "fit_joints_imputed", "imputation_path", "imputation_verdicts",
+           "pool_trees"]
 
 _POOLED = ("posterior", "sample_stats")
 
@@ -56,6 +57,11 @@ def pool_trees(trees: list[xr.DataTree]) -> xr.DataTree:
     pooled.attrs = {**trees[0].attrs, "imputations": len(trees),
                     "chains_per_imputation": int(trees[0]["posterior"].sizes["chain"])}
     return pooled
+
+
+def imputation_path(fits_dir: Path, name: str, k: int) -> Path:
+    """Where imputation ``k`` (from 1) of model ``name`` is saved."""
+    return Path(fits_dir) / name / f"imputation_{k}.nc"
 
 
 def fit_imputed(specs: dict[str, ModelSpec], frames: list[pd.DataFrame], *,
@@ -83,7 +89,7 @@ def fit_imputed(specs: dict[str, ModelSpec], frames: list[pd.DataFrame], *,
             # that need one data set (PPC, LOO, power-scaling) read that one
             run = dataclasses.replace(settings, seed=settings.seed + k,
                                       predictive=settings.predictive and k == 0)
-            path = Path(fits_dir) / name / f"imputation_{k + 1}.nc"
+            path = imputation_path(fits_dir, name, k + 1)
             tree, was = _load_or_fit(
                 path, spec.to_json(), data.data_hash(), run,
                 partial(engine.fit, spec, data, run), progress,

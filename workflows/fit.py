@@ -181,19 +181,14 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
     if with_ll:
         from diagnostics.compare import loo_table
-        from diagnostics.crossval import NODES, latent_integrated_tree, logo_summary
+        from diagnostics.crossval import latent_integrated_tree, logo_summary
 
         with clock("PSIS-LOO"):
             # a latent per row (item-level model): LOO of a whole row, its latent integrated
-            latent = {r.spec.name: r for r in results if r.spec.name in with_ll
-                      and hasattr(r.spec.family_impl, "latent_log_density")}
-            for name, r in latent.items():
-                with_ll[name] = latent_integrated_tree(r.tree, r.spec, r.data)
-            loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results},
-                            left_out={name: f"one row, its {r.spec.family_impl.latent_sd[3:]} "
-                                            f"latent integrated out ({NODES}-node "
-                                            "Gauss-Hermite; items together)"
-                                      for name, r in latent.items()})
+            for r in results:
+                if r.spec.name in with_ll and hasattr(r.spec.family_impl, "latent_log_density"):
+                    with_ll[r.spec.name] = latent_integrated_tree(r.tree, r.spec, r.data)
+            loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results})
         with clock("PSIS-LOGO"):  # leave one complex out: a new complex's answers
             loo = loo.merge(logo_summary(r for r in results if r.spec.name in with_ll),
                             on="model", how="left")
@@ -240,7 +235,6 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
             effects=effects, focal_name=focal_name, joint=[j.joint.name for j in joint_results],
             population=population.name if population is not None else None,
             imputations=imputations.m if imputations is not None else None)
-        context["joint"] = [j.joint.name for j in joint_results]
         context["tables"] = [k for k, v in tables.items() if v is not None and k in REPORT_TABLES]
         write_report(out, study=study, fits={r.spec.name: r.tree for r in results},
                      tables=tables, context=context)

@@ -120,7 +120,7 @@ def report_context(results: list, *, frame: pd.DataFrame, study: Study, source: 
                                          settings=settings, joint=list(joint),
                                          estimand=estimand, population=population,
                                          imputations=imputations)
-    return {"source": source, "focal_name": focal_name, "group_name": group,
+    return {"source": source, "focal_name": focal_name, "group_name": group, "joint": list(joint),
             "lede": _lede(frame, study, source, specs, settings),
             "methods": {"paragraphs": paragraphs, "references": references}}
 
@@ -210,9 +210,11 @@ def _fit_trees(out: Path, models: list[str]) -> dict:
     """The saved posterior of each model of a run folder (an imputed fit's first imputation)."""
     import xarray as xr
 
+    from inference.imputation import imputation_path
+
     trees = {}
     for model in models:
-        for path in (out / "fits" / f"{model}.nc", out / "fits" / model / "imputation_1.nc"):
+        for path in (out / "fits" / f"{model}.nc", imputation_path(out / "fits", model, 1)):
             if path.exists():
                 trees[model] = xr.open_datatree(path, engine="netcdf4").load()
                 break
