@@ -18,7 +18,8 @@ import xarray as xr
 
 from diagnostics.summary import posterior_summary
 
-__all__ = ["THRESHOLDS", "VERDICTS", "model_verdict", "parameter_table"]
+__all__ = ["THRESHOLDS", "VERDICTS", "model_verdict", "parameter_table",
+           "reported_variables", "short_of_thresholds"]
 
 log = logging.getLogger(__name__)
 VERDICTS = ("ok", "warn", "fail")
@@ -30,6 +31,25 @@ THRESHOLDS = MappingProxyType({
     "divergences_fail": 0,   # any divergence is a fail (posterior may be biased)
     "treedepth_share_warn": 0.01,
 })
+
+
+def reported_variables(tree: xr.DataTree) -> list[str]:
+    """The posterior variables a fit is judged and reported on: all but per-group offsets
+    (``z_*``), zero-sum raw focal offsets (``*_raw``) and packed Cholesky factors
+    (``chol_*``, summarised by ``sd_*``/``corr_*``)."""
+    return [v for v in tree["posterior"].data_vars
+            if not v.startswith(("z_", "chol_")) and not v.endswith("_raw")]
+
+
+def short_of_thresholds(tree: xr.DataTree) -> bool:
+    """Whether more draws could make the fit pass: some reported parameter misses the
+    R-hat or ESS threshold and no transition diverged (divergences are a ``fail`` that
+    draws do not cure)."""
+    stats = tree["sample_stats"].to_dataset()
+    if "diverging" in stats and int(stats["diverging"].sum()) > THRESHOLDS["divergences_fail"]:
+        return False
+    table = parameter_table(tree, var_names=reported_variables(tree))
+    return bool((table["verdict"] != "ok").any())
 
 
 def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
@@ -49,7 +69,8 @@ def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
     if var_names:
         post = post[[v for v in var_names if v in post]]
     table = posterior_summary(post, ci_prob=ci_prob)
-    n_chains = post.sizes["chain"]
+    # the chains the run asked for: chains added to reach the threshold do not raise it
+    n_chains = int(tree.attrs.get("chains_requested", post.sizes["chain"]))
     need = THRESHOLDS["ess_per_chain"] * n_chains
     reasons = []
     verdicts = []
@@ -104,6 +125,9 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
     if depth_hit > THRESHOLDS["treedepth_share_warn"]:
         why.append(f"{100 * depth_hit:.1f}% of draws hit the maximum tree depth")
         level = max(level, "warn", key=VERDICTS.index)
+    chains, rounds = stats.sizes["chain"], int(tree.attrs.get("top_up_rounds", 0))
+    if rounds and level != "ok":
+        why.append(f"still short after {rounds} round(s) of more chains ({chains} in all)")
     if level == "fail":
         log.warning("model %s cannot be trusted: %s", model, "; ".join(why))
     return pd.DataFrame([{
@@ -111,4 +135,5 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
         "min_ess_bulk": float(table.ess_bulk.min()), "min_ess_tail": float(table.ess_tail.min()),
         "divergences": n_div, "min_ebfmi": min_bfmi, "treedepth_share": depth_hit,
         "verdict": level, "reason": "; ".join(why) or "all checks passed",
+        "chains": chains, "top_up_rounds": rounds,
     }])

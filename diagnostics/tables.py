@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from diagnostics.convergence import parameter_table
+from diagnostics.convergence import parameter_table, reported_variables
 
 __all__ = ["SUMMARY_COLUMNS", "EFFECT_COLUMNS", "effects_latent", "estimand_comparison",
            "summary_rows"]
@@ -19,9 +19,7 @@ def summary_rows(tree: xr.DataTree, *, model: str, outcome: str) -> pd.DataFrame
     """Parameter summary of a fit, without per-group offsets (``z_*``), zero-sum raw focal
     offsets or packed Cholesky factors (``chol_*``, summarised by ``sd_*``/``corr_*``),
     plus verdicts."""
-    keep = [v for v in tree["posterior"].data_vars
-            if not v.startswith(("z_", "chol_")) and not v.endswith("_raw")]
-    table = parameter_table(tree, var_names=keep)
+    table = parameter_table(tree, var_names=reported_variables(tree))
     table.insert(0, "outcome", outcome)
     table.insert(0, "model", model)
     return table

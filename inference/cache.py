@@ -1,12 +1,25 @@
-"""The project's own compile cache: ``.cache/pytensor`` beside ``run_models.py``.
+"""The project's own compile cache, and arithmetic that does not depend on it.
 
-PyTensor compiles C code for every graph and keeps it in a *compiledir*; nutpie's numba
-functions are cached there too. By default that is ``~/.pytensor``, shared by every
-project and invisible to the user. The workbench points PyTensor at a folder of its own
+PyTensor compiles C code for every graph into a *compiledir*, and the numba functions
+nutpie samples with into ``<base_compiledir>/numba``. By default both live under
+``~/.pytensor``, shared by every project and invisible to the user. The workbench points
+PyTensor's ``base_compiledir`` at ``.cache/pytensor`` beside ``run_models.py``
 (documented, git-ignored, cleared with ``run_models.py clear-cache``), so that a second
 process, a rerun or a Dask worker finds what the first compiled, and "cold" means
-something a user can reproduce: an empty folder. A ``compiledir`` the user sets in
-``PYTENSOR_FLAGS`` wins.
+something a user can reproduce: an empty folder. A ``compiledir`` or ``base_compiledir``
+the user sets in ``PYTENSOR_FLAGS`` wins.
+
+**Same seed, same draws, cold or warm.** With PyTensor's default ``numba__fastmath=True``
+LLVM may reassociate sums, contract multiply-adds and approximate functions, and it does
+so differently when a function is compiled fresh in a process (inlined into its callers)
+than when it is loaded from numba's cache. The log density then differs in its last bits
+between an empty and a warm cache, and a few hundred leapfrog steps later the chains are
+different chains: on the default data the gaussian cohesion model's draws differed by up
+to 0.26 between a cold and a warm process with fastmath, and were bit-identical without
+it, at the same sampling time (7.2 vs 7.3 s; ``bench/bench_determinism.py``).
+:func:`reproducible_arithmetic` therefore turns fastmath off unless the user's
+``PYTENSOR_FLAGS`` sets it; numba's cache key includes the setting, so entries compiled
+with fastmath are never loaded in its place.
 """
 
 from __future__ import annotations
@@ -16,13 +29,14 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["CACHE_DIR", "clear_cache", "use_project_cache"]
+__all__ = ["CACHE_DIR", "clear_cache", "reproducible_arithmetic", "use_project_cache"]
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "pytensor"
 
 
 def use_project_cache(directory: Path = CACHE_DIR) -> Path | None:
-    """Point PyTensor's compiledir at ``directory`` for this process and its children.
+    """Point PyTensor's ``base_compiledir`` (C modules and numba's cache) at ``directory``
+    for this process and its children.
 
     Returns the folder, or ``None`` where it cannot apply: the user's ``PYTENSOR_FLAGS``
     names a compiledir, or PyTensor is already imported (its config is read at import).
@@ -31,8 +45,19 @@ def use_project_cache(directory: Path = CACHE_DIR) -> Path | None:
     if "compiledir" in flags or "pytensor" in sys.modules:
         return None
     directory.mkdir(parents=True, exist_ok=True)
-    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"compiledir={directory}") if f)
+    os.environ["PYTENSOR_FLAGS"] = ",".join(
+        f for f in (flags, f"base_compiledir={directory}") if f)
     return directory
+
+
+def reproducible_arithmetic() -> bool:
+    """Compile numba functions without fastmath (see the module's docstring) unless the
+    user's ``PYTENSOR_FLAGS`` chooses; returns whether fastmath is now off."""
+    import pytensor
+
+    if "numba__fastmath" not in os.environ.get("PYTENSOR_FLAGS", ""):
+        pytensor.config.numba__fastmath = False
+    return not pytensor.config.numba__fastmath
 
 
 def clear_cache(directory: Path = CACHE_DIR) -> int:

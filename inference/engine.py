@@ -13,12 +13,13 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
+from inference.cache import reproducible_arithmetic
 from models.build import build_model, data_updates, model_coords
 from models.design import ModelData
 from models.spec import ModelSpec
@@ -26,6 +27,9 @@ from models.spec import ModelSpec
 __all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "effective_target_accept"]
 
 log = logging.getLogger(__name__)
+# numba without fastmath: the same seed gives the same draws whether a model is compiled
+# fresh or loaded from the compile cache (inference/cache.py)
+reproducible_arithmetic()
 SAMPLERS = ("nutpie", "pymc")
 # nutpie's mass-matrix adaptation. "draw_diag" (draw variance only, as Stan and PyMC do)
 # gave 2.5-3x the minimum bulk ESS of nutpie's default "diag" (draw + gradient variance) on
@@ -48,6 +52,9 @@ class SamplerSettings:
     prior_draws: int = 500
     predictive: bool = True  # prior/posterior predictive + log_likelihood + log_prior
     adaptation: str = "draw_diag"  # nutpie's mass-matrix adaptation (see ADAPTATIONS)
+    # at most this many rounds of ``chains`` more chains where a reported parameter's R-hat
+    # or ESS misses its threshold (Engine._sample_enough); 0: judge the fit as sampled
+    top_up: int = 0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -55,6 +62,8 @@ class SamplerSettings:
         if self.adaptation not in ADAPTATIONS:
             raise ValueError(f"unknown adaptation {self.adaptation!r}; choose one of "
                              f"{ADAPTATIONS}")
+        if self.top_up < 0:
+            raise ValueError(f"top_up must be 0 or more, got {self.top_up}")
         for k in ("chains", "draws", "tune"):
             if getattr(self, k) < (1 if k != "tune" else 0):
                 raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
@@ -90,6 +99,25 @@ def _relabel(tree: xr.DataTree, spec: ModelSpec, data: ModelData) -> xr.DataTree
         upd = {k: v for k, v in coords.items() if k in ds.dims and ds.sizes[k] == len(v)}
         if upd:
             node.dataset = ds.assign_coords(upd)
+    return out
+
+
+def _more_chains(tree: xr.DataTree, more: xr.DataTree) -> xr.DataTree:
+    """``tree`` with ``more``'s chains appended (numbered after its own) in every group
+    that has a chain dimension; attributes are ``tree``'s."""
+    nodes = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        path = node.path
+        group = path.strip("/")
+        if "chain" in ds.dims and group and group in more.children:
+            extra = more[group].to_dataset(inherit=False)
+            extra = extra.assign_coords(chain=np.arange(extra.sizes["chain"])
+                                        + ds.sizes["chain"])
+            ds = xr.concat([ds, extra], dim="chain", combine_attrs="override")
+        nodes[path] = ds
+    out = xr.DataTree.from_dict(nodes)
+    out.attrs = dict(tree.attrs)
     return out
 
 
@@ -147,7 +175,7 @@ class Engine:
             model, compiled = build_model(spec, data), None
             t_compile = time.perf_counter() - t0
         t1 = time.perf_counter()
-        tree = self._sample(model, compiled, settings, target_accept)
+        tree = self._sample_enough(model, compiled, settings, target_accept)
         t_sample = time.perf_counter() - t1
         tree = _relabel(tree, spec, data)
         t2 = time.perf_counter()
@@ -161,6 +189,7 @@ class Engine:
              for lv, how, rel in data.parametrisation})
         self.timings.append({"model": spec.name, "target_accept": target_accept,
                              "compile_s": t_compile, "sample_s": t_sample,
+                             "top_up_rounds": tree.attrs["top_up_rounds"],
                              **phases, "post_s": time.perf_counter() - t2,
                              "total_s": time.perf_counter() - t0})
         return tree
@@ -180,11 +209,42 @@ class Engine:
         compiled = _compile(model) if settings.sampler == "nutpie" else None
         t_compile = time.perf_counter() - t0
         t1 = time.perf_counter()
-        tree = self._sample(model, compiled, settings, target_accept)
+        tree = self._sample_enough(model, compiled, settings, target_accept)
         tree.attrs["target_accept"] = target_accept
         self.timings.append({"model": joint.name, "target_accept": target_accept,
                              "compile_s": t_compile, "sample_s": time.perf_counter() - t1,
+                             "top_up_rounds": tree.attrs["top_up_rounds"],
                              "total_s": time.perf_counter() - t0})
+        return tree
+
+    def _sample_enough(self, model: pm.Model, compiled, settings: SamplerSettings,
+                       target_accept: float) -> xr.DataTree:
+        """Posterior draws; where a reported parameter's R-hat or ESS misses its threshold
+        (:func:`diagnostics.convergence.short_of_thresholds`), ``settings.chains`` more
+        chains from the same compiled model with new seeds, at most ``settings.top_up``
+        times (at most ``1 + top_up`` times the draws asked for).
+
+        Whole new chains, not longer ones: nutpie cannot resume a finished chain, and
+        independent chains keep the first round's draws as they were (a run with
+        ``top_up=0`` has the same draws). The ESS a parameter needs stays
+        ``ess_per_chain`` times the chains *asked for* (attribute ``chains_requested``);
+        R-hat is judged over all chains. Divergences are not topped up: more draws from a
+        geometry the sampler cannot follow do not make them trustworthy. Attributes
+        ``chains_requested`` and ``top_up_rounds`` record what was done.
+        """
+        from diagnostics.convergence import short_of_thresholds
+
+        tree = self._sample(model, compiled, settings, target_accept)
+        tree.attrs["chains_requested"] = settings.chains
+        rounds = 0
+        while rounds < settings.top_up and short_of_thresholds(tree):
+            rounds += 1
+            seed = int(np.random.default_rng([settings.seed, 13, rounds]).integers(2**31))
+            log.info("R-hat/ESS short of the thresholds: %d more chains (round %d of at "
+                     "most %d, seed %d)", settings.chains, rounds, settings.top_up, seed)
+            more = self._sample(model, compiled, replace(settings, seed=seed), target_accept)
+            tree = _more_chains(tree, more)
+        tree.attrs["top_up_rounds"] = rounds
         return tree
 
     def _sample(self, model: pm.Model, compiled, settings: SamplerSettings,

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from diagnostics.convergence import THRESHOLDS, model_verdict, parameter_table
+from diagnostics.convergence import (THRESHOLDS, model_verdict, parameter_table,
+                                     short_of_thresholds)
 from diagnostics.tables import EFFECT_COLUMNS, effects_latent, summary_rows
 
 CHAINS, DRAWS = 4, 500
@@ -157,6 +158,48 @@ def test_parameter_table_low_ess_fails():
     assert min(row["ess_bulk"], row["ess_tail"]) < need / 4
     assert row["verdict"] == "fail"
     assert "ESS" in row["reason"]
+
+
+def ar1(seed: int, rho: float) -> np.ndarray:
+    """Stationary AR(1) draws per chain: ESS about (1 - rho) / (1 + rho) of the draws."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((CHAINS, DRAWS))
+    x[:, 0] = rng.normal(size=CHAINS)
+    for t in range(1, DRAWS):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=CHAINS)
+    return x
+
+
+def test_chains_added_to_reach_the_threshold_do_not_raise_it():
+    """The ESS a parameter needs is per chain *asked for*: a run of 2 chains topped up
+    to 4 needs 200, not 400."""
+    tree = make_tree({"mu": ar1(21, 0.75)})  # ESS about 2000/7, between 200 and 400
+    low = parameter_table(tree).iloc[0]
+    assert 200 < min(low["ess_bulk"], low["ess_tail"]) < 400
+    assert low["verdict"] == "warn" and "ESS" in low["reason"]
+    tree.attrs |= {"chains_requested": 2, "top_up_rounds": 1}
+    assert parameter_table(tree).iloc[0]["verdict"] == "ok"
+    row = model_verdict(tree).iloc[0]
+    assert (row["verdict"], row["chains"], row["top_up_rounds"]) == ("ok", CHAINS, 1)
+
+
+def test_still_short_after_a_top_up_says_so():
+    tree = make_tree({"mu": ar1(22, 0.9)})
+    tree.attrs |= {"chains_requested": 2, "top_up_rounds": 1}
+    row = model_verdict(tree).iloc[0]
+    assert row["verdict"] == "warn"
+    assert "still short after 1 round(s) of more chains (4 in all)" in row["reason"]
+
+
+def test_short_of_thresholds_only_where_draws_can_help():
+    assert not short_of_thresholds(make_tree({"mu": iid(23), "z_g": ar1(24, 0.99)}))
+    assert short_of_thresholds(make_tree({"mu": ar1(25, 0.9)}))  # ESS short
+    stuck = iid(26)
+    stuck[0] += 3.0  # one chain elsewhere: R-hat
+    assert short_of_thresholds(make_tree({"mu": stuck}))
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[0, 5] = True  # a divergence: a fail that more draws do not cure
+    assert not short_of_thresholds(make_tree({"mu": ar1(25, 0.9)}, diverging=diverging))
 
 
 def test_summary_and_effects_tables():

@@ -215,23 +215,29 @@ def test_generic_engine_names_no_housing_concept(module):
 
 
 def test_the_project_compile_cache(tmp_path):
-    """run_models points PyTensor at .cache/pytensor, unless the user names a compiledir."""
+    """run_models points PyTensor (and numba's cache) at .cache/pytensor and turns numba's
+    fastmath off, unless the user's PYTENSOR_FLAGS choose otherwise."""
     import os
     import subprocess
     import sys
 
     from inference.cache import CACHE_DIR, clear_cache
 
-    code = "import run_models, pytensor; print(pytensor.config.compiledir)"
+    code = ("import run_models, pytensor; from pytensor.link.numba.cache import "
+            "NUMBA_CACHE_PATH as n; c = pytensor.config; "
+            "print(c.base_compiledir, c.compiledir, n, c.numba__fastmath)")
     env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
     got = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=300).stdout.strip()
-    assert Path(got) == CACHE_DIR and CACHE_DIR.is_relative_to(ROOT)
+                         capture_output=True, text=True, timeout=300).stdout.split()
+    assert Path(got[0]) == CACHE_DIR and CACHE_DIR.is_relative_to(ROOT)
+    # the C modules and numba's cache both live there; numba compiles without fastmath
+    assert Path(got[1]).parent == CACHE_DIR and Path(got[2]) == CACHE_DIR / "numba"
+    assert got[3] == "False"
     own = tmp_path / "mine"
-    env["PYTENSOR_FLAGS"] = f"compiledir={own}"
+    env["PYTENSOR_FLAGS"] = f"compiledir={own},numba__fastmath=True"
     got = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=300).stdout.strip()
-    assert Path(got) == own  # the user's choice wins
+                         capture_output=True, text=True, timeout=300).stdout.split()
+    assert Path(got[1]) == own and got[3] == "True"  # the user's choices win
     (tmp_path / "c" / "sub").mkdir(parents=True)
     (tmp_path / "c" / "sub" / "mod.so").write_bytes(b"x" * 1000)
     assert clear_cache(tmp_path / "c") == 1000 and not (tmp_path / "c").exists()
@@ -243,3 +249,20 @@ def test_progress_bars_only_on_a_terminal():
 
     assert Engine().progress is False  # pytest captures stdout: plain lines
     assert Engine(progress=True).progress is True
+
+
+def test_the_default_run_tops_up_and_a_run_with_chosen_draws_does_not():
+    import argparse
+
+    from data.config import StudyConfig
+    from workflows.setup import DEFAULT_TOP_UP, sampler_settings
+
+    def settings(cfg=None, **flags):
+        return sampler_settings(argparse.Namespace(**flags), cfg or StudyConfig())
+
+    assert DEFAULT_TOP_UP >= 1 and settings().top_up == DEFAULT_TOP_UP
+    assert settings(draws=300).top_up == 0
+    assert settings(quick=True).top_up == 0
+    assert settings(StudyConfig(sampler={"draws": 500})).top_up == 0
+    assert settings(draws=300, top_up=1).top_up == 1
+    assert settings(top_up=0).top_up == 0

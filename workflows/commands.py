@@ -58,6 +58,10 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     p.add_argument("--chains", type=int)
     p.add_argument("--target-accept", type=float)
     p.add_argument("--seed", type=int, help="sampler seed (default 1)")
+    p.add_argument("--top-up", type=int, metavar="N",
+                   help="where a reported parameter's R-hat or ESS misses its threshold, add "
+                   "as many chains again, at most N times (default 2 when the draws are the "
+                   "default, else 0)")
     p.add_argument("--out", type=Path, help="run folder (default results/<command>)")
     p.add_argument("--quick", action="store_true",
                    help=f"small draws for a smoke run ({QUICK})")

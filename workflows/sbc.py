@@ -40,7 +40,8 @@ def sbc_command(args: argparse.Namespace) -> int:
         raise WorkflowError(f"error: --sims must be at least 2, got {args.sims}")
     run = setup(args, outcomes="" if args.outcome == "all" else args.outcome)
     given = {k for k in SBC_SAMPLER if getattr(args, k) is not None}
-    settings = dataclasses.replace(run.settings, predictive=False, **{
+    # a fixed number of draws per replicate: no top-up conditional on the diagnostics
+    settings = dataclasses.replace(run.settings, predictive=False, top_up=0, **{
         k: v for k, v in SBC_SAMPLER.items() if k not in given and not args.quick})
     out_root = args.out or Path("results") / "sbc"
     failed = 0

@@ -30,6 +30,10 @@ __all__ = ["DEFAULT_SEED", "QUICK", "Run", "WorkflowError", "load_frame",
            "sampler_settings", "setup"]
 
 DEFAULT_SEED = DEFAULT_DATA_SEED  # the built-in default data set: simulator output, this seed
+# rounds of more chains the default run may add where R-hat or ESS falls short (at most
+# 3x its draws; inference.engine.Engine._sample_enough). A run whose draws the user set
+# (flag, config or --quick) gets none unless --top-up or [sampler] top_up asks for it.
+DEFAULT_TOP_UP = 2
 QUICK = {"draws": 250, "tune": 300, "chains": 2, "prior_draws": 100}
 
 
@@ -82,13 +86,17 @@ class Run:
 
 
 def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSettings:
-    """Config ``[sampler]`` values, then ``--quick``, then explicit flags (last wins)."""
+    """Config ``[sampler]`` values, then ``--quick``, then explicit flags (last wins); the
+    default run (no draws chosen) tops up (:data:`DEFAULT_TOP_UP`)."""
     values = dict(cfg.sampler)
     if getattr(args, "quick", False):
         values |= QUICK
-    for key in ("sampler", "adaptation", "draws", "tune", "chains", "seed", "target_accept"):
+    for key in ("sampler", "adaptation", "draws", "tune", "chains", "seed", "target_accept",
+                "top_up"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
+    if "top_up" not in values and "draws" not in values:
+        values["top_up"] = DEFAULT_TOP_UP  # the default run is topped up to its thresholds
     return SamplerSettings(**values)
 
 
