@@ -19,7 +19,7 @@ import xarray as xr
 from diagnostics.summary import posterior_summary
 
 __all__ = ["THRESHOLDS", "VERDICTS", "model_verdict", "parameter_table",
-           "reported_variables", "short_of_thresholds"]
+           "reported_variables", "short_of_thresholds", "shortfall"]
 
 log = logging.getLogger(__name__)
 VERDICTS = ("ok", "warn", "fail")
@@ -41,15 +41,21 @@ def reported_variables(tree: xr.DataTree) -> list[str]:
             if not v.startswith(("z_", "chol_")) and not v.endswith("_raw")]
 
 
-def short_of_thresholds(tree: xr.DataTree) -> bool:
-    """Whether more draws could make the fit pass: some reported parameter misses the
-    R-hat or ESS threshold and no transition diverged (divergences are a ``fail`` that
-    draws do not cure)."""
+def shortfall(tree: xr.DataTree) -> frozenset[str]:
+    """What more draws could cure: ``"rhat"`` where a reported parameter's R-hat exceeds
+    its threshold, ``"ess"`` where its bulk or tail ESS falls short; empty when the fit
+    passes, or when a transition diverged (a ``fail`` that draws do not cure)."""
     stats = tree["sample_stats"].to_dataset()
     if "diverging" in stats and int(stats["diverging"].sum()) > THRESHOLDS["divergences_fail"]:
-        return False
+        return frozenset()
     table = parameter_table(tree, var_names=reported_variables(tree))
-    return bool((table["verdict"] != "ok").any())
+    reasons = " ".join(table["reason"].astype(str))
+    return frozenset(k for k, word in (("rhat", "R-hat"), ("ess", "ESS")) if word in reasons)
+
+
+def short_of_thresholds(tree: xr.DataTree) -> bool:
+    """Whether more draws could make the fit pass (:func:`shortfall` is not empty)."""
+    return bool(shortfall(tree))
 
 
 def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
@@ -126,8 +132,10 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
         why.append(f"{100 * depth_hit:.1f}% of draws hit the maximum tree depth")
         level = max(level, "warn", key=VERDICTS.index)
     chains, rounds = stats.sizes["chain"], int(tree.attrs.get("top_up_rounds", 0))
+    draws = stats.sizes["draw"]
     if rounds and level != "ok":
-        why.append(f"still short after {rounds} round(s) of more chains ({chains} in all)")
+        why.append(f"still short after {rounds} round(s) of more draws ({chains} chains x "
+                   f"{draws} draws)")
     if level == "fail":
         log.warning("model %s cannot be trusted: %s", model, "; ".join(why))
     return pd.DataFrame([{
@@ -135,5 +143,5 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
         "min_ess_bulk": float(table.ess_bulk.min()), "min_ess_tail": float(table.ess_tail.min()),
         "divergences": n_div, "min_ebfmi": min_bfmi, "treedepth_share": depth_hit,
         "verdict": level, "reason": "; ".join(why) or "all checks passed",
-        "chains": chains, "top_up_rounds": rounds,
+        "chains": chains, "draws": draws, "top_up_rounds": rounds,
     }])

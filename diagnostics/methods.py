@@ -20,6 +20,8 @@ FAMILY_TEXT = {
     "binomial": "binomial, logit link",
     "cumulative": "cumulative logit (proportional odds), thresholds as a first cut plus "
                   "positive gaps",
+    "cumulative_probit": "cumulative probit (proportional odds on a normal latent scale), "
+                         "thresholds as a first cut plus positive gaps",
     "gaussian": "Gaussian, identity link, priors scaled by the response's sd",
     "graded": "graded response: a latent trait per respondent measured by several items, "
               "each with its own cumulative-logit thresholds",

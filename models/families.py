@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from scipy.special import expit, gammaln, log_expit
+from scipy.special import expit, gammaln, log_expit, log_ndtr, ndtr
 
 from models.errors import PreparationError
 
@@ -554,6 +554,29 @@ class Cumulative(_Ordinal):
 
     name = "cumulative"
     bambi_name = "cumulative"
+    link = "logit"
+
+    @staticmethod
+    def cdf(x: np.ndarray) -> np.ndarray:
+        """The link's inverse: ``P(y <= k) = cdf(threshold_k - eta)``."""
+        return expit(x)
+
+    @staticmethod
+    def log_interval(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``log(cdf(a) - cdf(b))`` for ``b < a`` without cancellation:
+        ``log_expit(a) + log_expit(-b) + log1p(-exp(b - a))`` (``expit(a) - expit(b) =
+        expit(a) expit(-b) (1 - exp(b - a))``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return log_expit(a) + log_expit(-b) + np.log1p(-np.exp(np.minimum(b - a, 0.0)))
+
+    @staticmethod
+    def log_cdf(x: np.ndarray) -> np.ndarray:
+        return log_expit(x)
+
+    def _distribution(self, *args, **kwargs):
+        import pymc as pm
+
+        return pm.OrderedLogistic(*args, **kwargs)
 
     def encode(self, y: np.ndarray, spec: ModelSpec, *,
                known_levels: tuple = ()) -> tuple[np.ndarray, tuple]:
@@ -564,11 +587,10 @@ class Cumulative(_Ordinal):
     def likelihood(self, eta, *, y_obs, priors, spec, data, cut_shift=None):
         """``cut_shift`` ``(n_obs, K-1)``: category-specific effects subtracted from the
         cut points per row (``spec.focal_by_category``)."""
-        import pymc as pm
 
         thresholds = _thresholds(priors["prior_threshold_sd"], len(data.categories) - 1)
         cuts = thresholds if cut_shift is None else thresholds[None, :] - cut_shift
-        return pm.OrderedLogistic("y", eta=eta, cutpoints=cuts, observed=y_obs,
+        return self._distribution("y", eta=eta, cutpoints=cuts, observed=y_obs,
                                   compute_p=False, dims="obs")
 
     def event(self, spec, data, *, category=None):
@@ -578,17 +600,18 @@ class Cumulative(_Ordinal):
         return f"P({spec.response} >= {_num(cats[k])})", k
 
     def event_probability(self, eta, draws, *, sd, event, weights=None):
-        tau = draws("thresholds")[:, event - 1]  # P(y >= cat_k) = 1 - expit(tau_{k-1} - eta)
-        return _integrate(eta, sd, lambda lin: 1.0 - expit(tau[None, :, None] - lin), weights)
+        tau = draws("thresholds")[:, event - 1]  # P(y >= cat_k) = 1 - cdf(tau_{k-1} - eta)
+        return _integrate(eta, sd, lambda lin: 1.0 - self.cdf(tau[None, :, None] - lin),
+                          weights)
 
     def draw(self, eta, draws, rng, data):
         tau = draws("thresholds")  # (S, K-1), or per row (S, n, K-1)
-        cum = expit((tau[:, None, :] if tau.ndim == 2 else tau) - eta.T[:, :, None])
+        cum = self.cdf((tau[:, None, :] if tau.ndim == 2 else tau) - eta.T[:, :, None])
         return (rng.random(eta.T.shape)[:, :, None] > cum).sum(axis=2)  # codes 0..K-1
 
     def log_density(self, lin, draws, y, trials=None):
-        """``log(expit(tau_k - lin) - expit(tau_{k-1} - lin))`` for category ``k = y``, with
-        the outer categories as one-sided log-expits (no cancellation in the tails)."""
+        """``log(cdf(tau_k - lin) - cdf(tau_{k-1} - lin))`` for category ``k = y``, with
+        the outer categories as one-sided log-cdfs (no cancellation in the tails)."""
         tau = draws("thresholds")  # (S, K-1), or per row (S, n, K-1)
         k = np.asarray(y, dtype=np.int64)
         n_cut = tau.shape[-1]
@@ -602,11 +625,8 @@ class Cumulative(_Ordinal):
         upper, lower = _trail(upper, lin), _trail(lower, lin)
         top, bottom = _trail(k == n_cut, lin), _trail(k == 0, lin)
         a, b = upper - lin, lower - lin  # log-odds of y <= k and y <= k-1
-        # middle: log(expit(a) - expit(b)) = log_expit(a) + log1p(-exp(b - a)) + log_expit(-b)
-        #         (expit(a) - expit(b) = expit(a) expit(-b) (1 - exp(b - a)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            middle = log_expit(a) + log_expit(-b) + np.log1p(-np.exp(np.minimum(b - a, 0.0)))
-        return np.where(bottom, log_expit(a), np.where(top, log_expit(-b), middle))
+        middle = self.log_interval(a, b)  # both cdfs symmetric: 1 - cdf(b) = cdf(-b)
+        return np.where(bottom, self.log_cdf(a), np.where(top, self.log_cdf(-b), middle))
 
     def bambi_response(self, spec, data):
         import pandas as pd
@@ -624,6 +644,43 @@ class Cumulative(_Ordinal):
         return {"threshold": ("Normal", {"mu": np.linspace(-1.0, 1.0, n_cut),
                                          "sigma": p["threshold_sd"],
                                          "transform": pm.distributions.transforms.ordered})}
+
+
+class CumulativeProbit(Cumulative):
+    """Ordered categories, cumulative probit: ``P(y_i <= k) = Phi(threshold_k - eta_i)``.
+
+    The same thresholds, priors and focal effects as :class:`Cumulative` with a normal
+    latent error instead of a logistic one (thinner tails; coefficients about 1/1.7 of the
+    logit's). A relaxed variant for ``compare`` and the world checks: where the link is the
+    only thing wrong, it is the variant that should predict new complexes better.
+    """
+
+    name = "cumulative_probit"
+    bambi_name = None  # the workbench's own variant; the benchmark compares logit models
+    link = "probit"
+
+    @staticmethod
+    def cdf(x: np.ndarray) -> np.ndarray:
+        return ndtr(x)
+
+    @staticmethod
+    def log_cdf(x: np.ndarray) -> np.ndarray:
+        return log_ndtr(x)
+
+    @staticmethod
+    def log_interval(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``log(Phi(a) - Phi(b))`` for ``b < a``: from the lower tail where ``a <= -b``,
+        else from the upper one (``Phi(-b) - Phi(-a)``), so the larger probability of the
+        two never cancels."""
+        lo, hi = np.where(a <= -b, b, -a), np.where(a <= -b, a, -b)  # Phi(hi) - Phi(lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            big, small = log_ndtr(hi), log_ndtr(lo)
+            return big + np.log1p(-np.exp(np.minimum(small - big, 0.0)))
+
+    def _distribution(self, *args, **kwargs):
+        import pymc as pm
+
+        return pm.OrderedProbit(*args, **kwargs)
 
 
 class Graded(_Ordinal):
@@ -708,7 +765,8 @@ class Graded(_Ordinal):
 
 CUMULATIVE = Cumulative()
 FAMILIES: Mapping[str, Family] = MappingProxyType(
-    {f.name: f for f in (Bernoulli(), Binomial(), CUMULATIVE, Gaussian(), Graded())})
+    {f.name: f for f in (Bernoulli(), Binomial(), CUMULATIVE, CumulativeProbit(), Gaussian(),
+                         Graded())})
 
 
 def get_family(name: str, *, owner: str | None = None) -> Family:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from models.families import FAMILIES as FAMILY_REGISTRY
-from models.families import Family, get_family
+from models.families import Cumulative, Family, get_family
 from models.terms import Covariate
 
 __all__ = [
@@ -232,7 +232,7 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: sd_by_focal needs one random level, "
                              f"without slopes, nested directly in the focal level")
         if self.focal_by_category and not (self.focal and self.variant == "hierarchical"
-                                           and self.family == "cumulative"):
+                                           and isinstance(self.family_impl, Cumulative)):
             raise ValueError(f"model {self.name!r}: focal_by_category needs the cumulative "
                              f"family and hierarchical focal effects")
         for entry in self.parametrisation:
@@ -480,6 +480,7 @@ def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
         pass
     if spec.family == "cumulative":  # relaxed: category-specific focal effects (brms cs())
         out[f"{spec.name}[{spec.focal} by category]"] = base.with_(focal_by_category=True)
+        out[f"{spec.name}[probit link]"] = base.with_(family="cumulative_probit")
     grouping = [c for c in focal_predictors if columns is None or c in columns]
     if spec.focal and grouping:  # focal effects = group-level predictors + residual
         out[f"{spec.name}[{' + '.join(grouping)} + residual {spec.focal}]"] = base.with_(

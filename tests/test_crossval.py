@@ -66,6 +66,21 @@ def test_numpy_log_densities_equal_scipy(lin):
         eta, _draws(thresholds=np.broadcast_to(tau[:, None, :], (S, n, 3))), yc)
     np.testing.assert_allclose(per_row, got)
     assert FAMILIES["graded"].log_density(eta, _draws(), yc) is None
+    # the probit link: the same categories from a normal cdf, in both tails
+    got = FAMILIES["cumulative_probit"].log_density(eta, _draws(thresholds=tau), yc)
+    # reference: each category's bounds on the latent scale, the probability between them
+    # from the lower tail (cdf) or the upper one (sf), whichever does not cancel
+    cuts = np.concatenate([np.full((n, S, 1), -np.inf), tau[None] - eta[:, :, None],
+                           np.full((n, S, 1), np.inf)], axis=2)
+    k = yc[:, None, None].repeat(S, 1)
+    a = np.take_along_axis(cuts, k + 1, 2)[..., 0]
+    b = np.take_along_axis(cuts, k, 2)[..., 0]
+    p = np.where(b > 0, stats.norm.sf(b) - stats.norm.sf(a),
+                 stats.norm.cdf(a) - stats.norm.cdf(b))
+    assert np.isfinite(got).all()
+    ok = p > 1e-300
+    # where p is within 1e-15 of 1 the reference's difference of cdfs rounds; ours does not
+    np.testing.assert_allclose(got[ok], np.log(p[ok]), rtol=1e-6, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +212,12 @@ def test_relaxed_variants_are_offered_and_checked():
     assert "contact[complex_id SD by living_form]" in names
     assert "contact[living_form by category]" in names
     assert "gossip[living_form by category]" not in list(comparison_variants(specs["gossip"]))
+    # the link relaxed: same model, normal latent errors (the probit world's variant)
+    probit = comparison_variants(specs["contact"])["contact[probit link]"]
+    assert probit.family == "cumulative_probit" and probit.terms == specs["contact"].terms
+    assert probit.structure_key != specs["contact"].structure_key
+    assert "gossip[probit link]" not in comparison_variants(specs["gossip"])
+    assert probit.with_(focal_by_category=True).focal_by_category  # both relaxations at once
     grouped = comparison_variants(specs["gossip"], focal_predictors=("clustered",),
                                   columns={"clustered"})
     spec = grouped["gossip[clustered + residual living_form]"]

@@ -13,8 +13,13 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from diagnostics.convergence import (THRESHOLDS, model_verdict, parameter_table,
-                                     short_of_thresholds)
+from diagnostics.convergence import (
+    THRESHOLDS,
+    model_verdict,
+    parameter_table,
+    short_of_thresholds,
+    shortfall,
+)
 from diagnostics.tables import EFFECT_COLUMNS, effects_latent, summary_rows
 
 CHAINS, DRAWS = 4, 500
@@ -188,7 +193,83 @@ def test_still_short_after_a_top_up_says_so():
     tree.attrs |= {"chains_requested": 2, "top_up_rounds": 1}
     row = model_verdict(tree).iloc[0]
     assert row["verdict"] == "warn"
-    assert "still short after 1 round(s) of more chains (4 in all)" in row["reason"]
+    assert f"still short after 1 round(s) of more draws ({CHAINS} chains x {DRAWS} draws)" \
+        in row["reason"]
+
+
+def test_shortfall_names_what_is_short():
+    assert shortfall(make_tree({"mu": iid(30)})) == frozenset()
+    assert shortfall(make_tree({"mu": ar1(31, 0.8)})) == {"ess"}  # R-hat fine at this seed
+    stuck = iid(32)
+    stuck[0] += 3.0
+    assert "rhat" in shortfall(make_tree({"mu": stuck}))
+
+
+class _FakeEngine:
+    """Engine._sample_enough over synthetic fits: ``script`` maps the call number to the
+    posterior of ``mu`` that call returns (any chains x draws)."""
+
+    def __init__(self, script):
+        self.script, self.calls = script, []
+
+    def _sample(self, model, compiled, settings, target_accept):
+        self.calls.append(settings)
+        mu = self.script[len(self.calls) - 1](settings)
+        chains, draws = mu.shape
+        coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+        zeros = np.zeros((chains, draws))
+        energy = np.random.default_rng(len(self.calls)).normal(size=(chains, draws))
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"mu": (("chain", "draw"), mu)}, coords=coords),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), zeros.astype(bool)),
+                                        "energy": (("chain", "draw"), energy)},
+                                       coords=coords)})
+
+
+def _enough(script, top_up=2):
+    from inference.engine import Engine, SamplerSettings
+
+    fake = _FakeEngine(script)
+    settings = SamplerSettings(chains=CHAINS, draws=DRAWS, top_up=top_up, seed=5)
+    tree = Engine._sample_enough(fake, None, None, settings, 0.9)
+    return fake, tree
+
+
+def test_ess_short_adds_chains_and_keeps_the_first_ones():
+    first = ar1(21, 0.75)  # ESS short, R-hat fine at this seed
+    fake, tree = _enough([lambda s: first, lambda s: iid(41)])
+    assert len(fake.calls) == 2 and fake.calls[1].draws == DRAWS
+    assert fake.calls[1].seed != fake.calls[0].seed
+    assert tree["posterior"].sizes["chain"] == 2 * CHAINS
+    np.testing.assert_array_equal(tree["posterior"]["mu"].values[:CHAINS], first)
+    assert tree.attrs["top_up"] == f"more chains ({2 * CHAINS})"
+    assert tree.attrs["top_up_rounds"] == 1 and tree.attrs["chains_requested"] == CHAINS
+
+
+def test_rhat_short_replaces_the_chains_by_longer_ones():
+    """More chains of the same length cannot lower R-hat: the round draws longer chains."""
+    def stuck(s):
+        mu = np.random.default_rng(s.seed).normal(size=(s.chains, s.draws))
+        mu[0] += 3.0  # one chain elsewhere: R-hat short
+        return mu
+
+    def settled(s):
+        return np.random.default_rng(s.seed).normal(size=(s.chains, s.draws))
+
+    fake, tree = _enough([stuck, stuck, settled])
+    assert [c.draws for c in fake.calls] == [DRAWS, 2 * DRAWS, 3 * DRAWS]
+    assert tree["posterior"].sizes["chain"] == CHAINS
+    assert tree["posterior"].sizes["draw"] == 3 * DRAWS
+    assert tree.attrs["top_up"] == (f"longer chains ({2 * DRAWS} draws); "
+                                    f"longer chains ({3 * DRAWS} draws)")
+    assert tree.attrs["chains_requested"] == CHAINS
+    assert model_verdict(tree).iloc[0]["verdict"] == "ok"
+    # bounded: at most top_up rounds, and a shortfall left is said
+    fake, tree = _enough([stuck, stuck, stuck], top_up=2)
+    assert len(fake.calls) == 3 and tree.attrs["top_up_rounds"] == 2
+    row = model_verdict(tree).iloc[0]
+    assert row["verdict"] != "ok" and "still short after 2 round(s)" in row["reason"]
+    assert row["draws"] == 3 * DRAWS
 
 
 def test_short_of_thresholds_only_where_draws_can_help():

@@ -89,6 +89,7 @@ def world_checks(world: str, spec, frame: pd.DataFrame, *, settings, engine,
     relaxed = {f"{spec.name}[complex SD by form]": spec.with_(sd_by_focal=True)}
     if spec.family == "cumulative":
         relaxed[f"{spec.name}[form by category]"] = spec.with_(focal_by_category=True)
+        relaxed[f"{spec.name}[probit link]"] = spec.with_(family="cumulative_probit")
     pointwise = {spec.name: psis_logo(tree, spec, data).set_index("group")["elpd"]}
     quiet = dataclasses.replace(settings, predictive=False)
     for label, variant in relaxed.items():
