@@ -61,18 +61,12 @@ def main(argv: list[str] | None = None) -> None:
                                   mode="NUMBA")
             f(*values)
             funcs[(name, fastmath)] = (f, values, sum(np.size(v) for v in values))
-    times = {k: [] for k in funcs}
-    for _ in range(args.reps):
-        for key, (f, values, _) in funcs.items():
-            t = time.perf_counter()
-            for _ in range(200):
-                f(*values)
-            times[key].append((time.perf_counter() - t) / 200 * 1e6)
+    times = _median_us({k: (f, values) for k, (f, values, _) in funcs.items()}, args.reps)
     item = _item_likelihoods(args.reps)
     print("| model | parameters | fastmath | logp + gradient, median us |")
     print("|---|---|---|---|")
     for (name, fastmath), (_, _, n) in funcs.items():
-        print(f"| {name} | {n} | {fastmath} | {np.median(times[(name, fastmath)]):.0f} |")
+        print(f"| {name} | {n} | {fastmath} | {times[(name, fastmath)]:.0f} |")
     print()
     print("| item likelihood (2,963 x 5, 5 categories) | logp | logp + gradient, median us |")
     print("|---|---|---|")
@@ -113,14 +107,23 @@ def _item_likelihoods(reps: int) -> dict[str, tuple[float, float]]:
         point = m.initial_point()
         values = [point[v.name] for v in m.value_vars]
         funcs[kind] = (f, values, float(f(*values)[0]))
+    times = _median_us({k: (f, values) for k, (f, values, _) in funcs.items()}, reps)
+    return {k: (funcs[k][2], times[k]) for k in funcs}
+
+
+def _median_us(funcs: dict, reps: int) -> dict:
+    """Median microseconds per call of each ``(function, arguments)``, interleaved: ``reps``
+    rounds of 200 calls each, so machine noise hits every function alike."""
+    import numpy as np
+
     times = {k: [] for k in funcs}
     for _ in range(reps):
-        for kind, (f, values, _) in funcs.items():
+        for key, (f, values) in funcs.items():
             t = time.perf_counter()
             for _ in range(200):
                 f(*values)
-            times[kind].append((time.perf_counter() - t) / 200 * 1e6)
-    return {k: (funcs[k][2], float(np.median(times[k]))) for k in funcs}
+            times[key].append((time.perf_counter() - t) / 200 * 1e6)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 if __name__ == "__main__":

@@ -49,8 +49,17 @@ def shortfall(tree: xr.DataTree) -> frozenset[str]:
     if "diverging" in stats and int(stats["diverging"].sum()) > THRESHOLDS["divergences_fail"]:
         return frozenset()
     table = parameter_table(tree, var_names=reported_variables(tree))
-    reasons = " ".join(table["reason"].astype(str))
-    return frozenset(k for k, word in (("rhat", "R-hat"), ("ess", "ESS")) if word in reasons)
+    rhat = ~np.isfinite(table["r_hat"]) | (table["r_hat"] > THRESHOLDS["rhat_warn"])
+    low = np.minimum(table["ess_bulk"], table["ess_tail"])
+    ess = ~np.isfinite(low) | (low < _ess_needed(tree))
+    return frozenset(k for k, short in (("rhat", rhat), ("ess", ess)) if short.any())
+
+
+def _ess_needed(tree: xr.DataTree) -> float:
+    """Bulk and tail ESS each parameter needs: ``ess_per_chain`` per chain *asked for*
+    (chains added to reach the threshold do not raise it)."""
+    chains = tree["posterior"].sizes["chain"]
+    return THRESHOLDS["ess_per_chain"] * int(tree.attrs.get("chains_requested", chains))
 
 
 def short_of_thresholds(tree: xr.DataTree) -> bool:
@@ -75,9 +84,7 @@ def parameter_table(tree: xr.DataTree, *, var_names: list[str] | None = None,
     if var_names:
         post = post[[v for v in var_names if v in post]]
     table = posterior_summary(post, ci_prob=ci_prob)
-    # the chains the run asked for: chains added to reach the threshold do not raise it
-    n_chains = int(tree.attrs.get("chains_requested", post.sizes["chain"]))
-    need = THRESHOLDS["ess_per_chain"] * n_chains
+    need = _ess_needed(tree)
     reasons = []
     verdicts = []
     for r in table.itertuples():

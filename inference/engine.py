@@ -52,8 +52,8 @@ class SamplerSettings:
     prior_draws: int = 500
     predictive: bool = True  # prior/posterior predictive + log_likelihood + log_prior
     adaptation: str = "draw_diag"  # nutpie's mass-matrix adaptation (see ADAPTATIONS)
-    # at most this many rounds of ``chains`` more chains where a reported parameter's R-hat
-    # or ESS misses its threshold (Engine._sample_enough); 0: judge the fit as sampled
+    # at most this many rounds of more draws where a reported parameter's R-hat or ESS
+    # misses its threshold (Engine._sample_enough); 0: judge the fit as sampled
     top_up: int = 0
 
     def __post_init__(self) -> None:
