@@ -73,7 +73,8 @@ from data.simulate import analysis_frame  # noqa: E402
 from inference.engine import Engine, SamplerSettings  # noqa: E402
 from models.bambi_backend import bambi_contrasts, bambi_model, level_columns  # noqa: E402
 from models.design import ModelData, prepare  # noqa: E402
-from models.spec import ModelSpec, default_specs  # noqa: E402
+from data.suite import default_specs  # noqa: E402
+from models.spec import ModelSpec  # noqa: E402
 
 log = logging.getLogger("bench_suite")
 OUT = ROOT / "results" / "bench" / "bench_suite.csv"
