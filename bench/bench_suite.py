@@ -3,7 +3,10 @@
 Usage::
 
     uv run python bench/bench_suite.py [--outcomes a,b] [--draws N] [--tune N] [--chains N]
-                                       [--seed S] [--cold]
+                                       [--seed S] [--cold] [--ways bambi,workbench]
+
+``--ways workbench,workbench-numpyro`` (after ``uv sync --extra jax``) compares the
+workbench's samplers instead: nutpie vs NumPyro through the same engine and models.
 
 Simulates the default study (the built-in data set of ``run_models.py``, data seed
 20261128; ``--seed`` is the sampler seed) and fits every outcome of the default suite two
@@ -51,6 +54,7 @@ if "--cold" in sys.argv[1:] and "BENCH_SUITE_COLD_DIR" not in os.environ:
     os.environ["PYTENSOR_FLAGS"] = ",".join(
         f for f in (_flags, f"base_compiledir={_cold}/pytensor") if f)
     os.environ["NUMBA_CACHE_DIR"] = f"{_cold}/numba"
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = f"{_cold}/jax"
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
@@ -70,10 +74,10 @@ import pytensor  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from data.simulate import analysis_frame  # noqa: E402
+from data.suite import default_specs  # noqa: E402
 from inference.engine import Engine, SamplerSettings  # noqa: E402
 from models.bambi_backend import bambi_contrasts, bambi_model, level_columns  # noqa: E402
 from models.design import ModelData, prepare  # noqa: E402
-from data.suite import default_specs  # noqa: E402
 from models.spec import ModelSpec  # noqa: E402
 
 log = logging.getLogger("bench_suite")
@@ -137,10 +141,13 @@ def fit_bambi(spec: ModelSpec, data: ModelData, args) -> dict:
             "total_s": t_build + t_fit} | _summary(post, drop, contrast, tree)
 
 
-def fit_workbench(engine: Engine, spec: ModelSpec, data: ModelData, args) -> dict:
-    """This workbench's default path (nutpie, compiled structures reused across the suite)."""
-    settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
-                               seed=args.seed, predictive=False)
+def fit_workbench(engine: Engine, spec: ModelSpec, data: ModelData, args,
+                  sampler: str = "nutpie") -> dict:
+    """This workbench's path: nutpie, compiled structures reused across the suite (the
+    default), or another of its samplers (``numpyro``: JAX, compiled per fit, XLA's
+    persistent cache between processes)."""
+    settings = SamplerSettings(sampler=sampler, draws=args.draws, tune=args.tune,
+                               chains=args.chains, seed=args.seed, predictive=False)
     tree = engine.fit(spec, data, settings)
     t = engine.timings[-1]
     post = tree["posterior"].to_dataset()
@@ -175,18 +182,22 @@ def run(args) -> pd.DataFrame:
         spec = specs[name]
         data = prepare(frame, spec)
         log.info("%s: %d rows, family %s", name, data.n, spec.family)
-        rows.append(_row(name, "bambi", data.n, lambda s=spec, d=data: fit_bambi(s, d, args)))
-        rows.append(_row(name, "workbench", data.n,
-                         lambda s=spec, d=data: fit_workbench(engine, s, d, args)))
-        print(_format(pd.DataFrame(rows[-2:], columns=COLUMNS)), flush=True)
+        for way in args.ways:
+            if way == "bambi":
+                rows.append(_row(name, way, data.n, lambda s=spec, d=data: fit_bambi(s, d, args)))
+            else:
+                sampler = "nutpie" if way == "workbench" else way.removeprefix("workbench-")
+                rows.append(_row(name, way, data.n, lambda s=spec, d=data, m=sampler:
+                                 fit_workbench(engine, s, d, args, m)))
+        print(_format(pd.DataFrame(rows[-len(args.ways):], columns=COLUMNS)), flush=True)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def totals(table: pd.DataFrame) -> pd.DataFrame:
-    """Suite totals per way over the models both ways fitted without error."""
+    """Suite totals per way over the models every way fitted without error."""
     ok = table[table["error"] == ""]
     both = ok.groupby("model")["way"].nunique()
-    ok = ok[ok["model"].isin(both[both == 2].index)]
+    ok = ok[ok["model"].isin(both[both == table["way"].nunique()].index)]
     out = ok.groupby("way")[["compile_s", "sample_s", "total_s", "min_ess_bulk",
                              "min_ess_contrast", "divergences"]].sum().reset_index()
     out.insert(0, "model", "TOTAL")
@@ -212,10 +223,18 @@ def main(argv=None) -> int:
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ways", default="bambi,workbench",
+                   help="comma-separated, fitted in this order per model: bambi, workbench "
+                        "(nutpie), workbench-numpyro (needs `uv sync --extra jax`), "
+                        "workbench-pymc; ratios are against the first")
     p.add_argument("--cold", action="store_true",
                    help="fresh temporary PyTensor compiledir / numba cache for this process")
     p.add_argument("--out", type=Path, default=OUT, help=f"CSV path (default {OUT})")
     args = p.parse_args(argv)
+    args.ways = [w.strip() for w in args.ways.split(",") if w.strip()]
+    known = {"bambi", "workbench", "workbench-numpyro", "workbench-pymc"}
+    if not args.ways or set(args.ways) - known:
+        p.error(f"--ways: choose from {sorted(known)}")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     for name in ("bench_suite", "inference"):  # PyMC and Bambi log through their own handlers
@@ -232,19 +251,21 @@ def main(argv=None) -> int:
     tot = totals(table)
     full = pd.concat([table, tot], ignore_index=True)
     print(f"\nsettings: draws={args.draws} tune={args.tune} chains={args.chains} "
-          f"seed={args.seed} cold={args.cold}")
+          f"seed={args.seed} cold={args.cold} ways={','.join(args.ways)}")
     print(_format(full))
     print("\nmin_ess_bulk: min bulk ESS over all posterior scalars except per-complex offsets "
           "(ours z_complex_id, Bambi 1|complex_id), contrasts included in both.")
     print("ess_per_s = min_ess_bulk / total_s (wall time incl. compiling); suite ESS/s = "
           "sum(min_ess_bulk) / sum(total_s) over the models both ways fitted.")
-    if set(tot["way"]) == {"bambi", "workbench"}:
-        t = tot.set_index("way")
-        ratio = t.loc["workbench", "ess_per_s"] / t.loc["bambi", "ess_per_s"]
-        speed = t.loc["bambi", "total_s"] / t.loc["workbench", "total_s"]
-        print(f"suite ESS/s: workbench {t.loc['workbench', 'ess_per_s']:.2f}, bambi "
-              f"{t.loc['bambi', 'ess_per_s']:.2f}; ratio workbench/bambi = {ratio:.2f} "
-              f"(wall time bambi/workbench = {speed:.2f})")
+    t = tot.set_index("way")
+    first = args.ways[0]
+    for way in args.ways[1:]:
+        if way in t.index and first in t.index:
+            ratio = t.loc[way, "ess_per_s"] / t.loc[first, "ess_per_s"]
+            speed = t.loc[first, "total_s"] / t.loc[way, "total_s"]
+            print(f"suite ESS/s: {way} {t.loc[way, 'ess_per_s']:.2f}, {first} "
+                  f"{t.loc[first, 'ess_per_s']:.2f}; ratio {way}/{first} = {ratio:.2f} "
+                  f"(wall time {first}/{way} = {speed:.2f})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     full.assign(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                 cold=args.cold).to_csv(args.out, index=False)

@@ -37,7 +37,8 @@ from models.families import Family
 from models.spec import ModelSpec
 
 __all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density",
-           "latent_integrated_tree", "logo_level", "logo_summary", "paired_se", "psis_logo",
+           "latent_integrated_tree", "logo_level", "logo_summary", "paired_se", "pooled_by_group",
+           "psis_logo",
            "thinned_draws", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
@@ -48,6 +49,16 @@ _LOG_W = np.log(_GH_W / _GH_W.sum())
 def paired_se(values: pd.Series) -> float:
     """SE of a sum of G pointwise values (or paired differences): ``sqrt(G var)``."""
     return float(np.sqrt(len(values) * values.var(ddof=1))) if len(values) > 1 else np.nan
+
+
+def pooled_by_group(values: list[pd.Series]) -> pd.Series:
+    """Pointwise values of several outcomes summed per group (e.g. per complex): the elpd
+    of one model family over all of them, for a question they share (the link of every
+    cumulative scale). A group missing from an outcome (outside its subset) adds 0 there;
+    summing per group first keeps the outcomes' correlation within a complex in the SE."""
+    if not values:
+        raise ValueError("nothing to pool")
+    return pd.concat(values, axis=1).fillna(0.0).sum(axis=1).sort_index()
 
 
 def logo_level(spec: ModelSpec) -> str | None:

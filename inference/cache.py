@@ -29,9 +29,11 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["CACHE_DIR", "clear_cache", "reproducible_arithmetic", "use_project_cache"]
+__all__ = ["CACHE_DIR", "JAX_CACHE_DIR", "JAX_HOST_DEVICES", "clear_cache", "jax_host_devices",
+           "reproducible_arithmetic", "use_jax_cache", "use_project_cache"]
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "pytensor"
+JAX_CACHE_DIR = CACHE_DIR.parent / "jax"  # XLA executables of ``--sampler numpyro``
 
 
 def use_project_cache(directory: Path = CACHE_DIR) -> Path | None:
@@ -60,10 +62,43 @@ def reproducible_arithmetic() -> bool:
     return not pytensor.config.numba__fastmath
 
 
-def clear_cache(directory: Path = CACHE_DIR) -> int:
-    """Remove the project's compile cache; returns the bytes freed."""
-    if not directory.exists():
-        return 0
-    size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
-    shutil.rmtree(directory)
+JAX_HOST_DEVICES = 4  # XLA CPU devices at least: NumPyro runs one chain per device
+
+
+def jax_host_devices(count: int | None = None) -> str:
+    """Let XLA split the CPU into ``max(JAX_HOST_DEVICES, cores)`` devices (``XLA_FLAGS``,
+    read when JAX starts its backend), so that NumPyro's default four chains run in
+    parallel threads instead of one vectorised loop; a device count the user set wins.
+    Harmless where JAX is never used. Returns the flags."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = count or max(JAX_HOST_DEVICES, os.cpu_count() or 1)
+        flags = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+        os.environ["XLA_FLAGS"] = flags
+    return flags
+
+
+def use_jax_cache(directory: Path = JAX_CACHE_DIR) -> Path | None:
+    """Keep JAX's compiled XLA executables in ``directory`` (its persistent compilation
+    cache, every compile kept however short), unless the user set a cache dir; returns
+    the folder in use."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return directory
+
+
+def clear_cache(*directories: Path) -> int:
+    """Remove the project's compile caches (PyTensor's and numba's, JAX's; or the folders
+    given); returns the bytes freed."""
+    size = 0
+    for directory in directories or (CACHE_DIR, JAX_CACHE_DIR):
+        if directory.exists():
+            size += sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+            shutil.rmtree(directory)
     return size

@@ -19,18 +19,22 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from inference.cache import reproducible_arithmetic
+from inference.cache import jax_host_devices, reproducible_arithmetic, use_jax_cache
 from models.build import build_model, data_updates, model_coords
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "effective_target_accept"]
+__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "effective_target_accept",
+           "jax_available"]
 
 log = logging.getLogger(__name__)
 # numba without fastmath: the same seed gives the same draws whether a model is compiled
 # fresh or loaded from the compile cache (inference/cache.py)
 reproducible_arithmetic()
-SAMPLERS = ("nutpie", "pymc")
+jax_host_devices()
+# "numpyro": NumPyro's NUTS through PyMC's JAX path (the optional ``jax`` extra: ``uv sync
+# --extra jax``); compiled per fit by XLA, kept in the project's JAX cache between processes
+SAMPLERS = ("nutpie", "pymc", "numpyro")
 # nutpie's mass-matrix adaptation. "draw_diag" (draw variance only, as Stan and PyMC do)
 # gave 2.5-3x the minimum bulk ESS of nutpie's default "diag" (draw + gradient variance) on
 # the contact model and 3-7x on the item-level model at about 1.5x the sampling time: the
@@ -59,6 +63,10 @@ class SamplerSettings:
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}")
+        if self.sampler == "numpyro" and not jax_available():
+            raise ValueError("sampler 'numpyro' needs JAX and NumPyro, which are an optional "
+                             "extra: run `uv sync --extra jax` (or pip install "
+                             "'clusterwonen[jax]') and try again")
         if self.adaptation not in ADAPTATIONS:
             raise ValueError(f"unknown adaptation {self.adaptation!r}; choose one of "
                              f"{ADAPTATIONS}")
@@ -73,6 +81,13 @@ class SamplerSettings:
     def to_json(self) -> str:
         """Canonical JSON (part of every fit's hash)."""
         return json.dumps(asdict(self), sort_keys=True)
+
+
+def jax_available() -> bool:
+    """Whether the optional JAX extra (jax, numpyro) is installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("jax", "numpyro"))
 
 
 def effective_target_accept(spec: ModelSpec, settings: SamplerSettings) -> float:
@@ -275,7 +290,8 @@ class Engine:
 
     def _sample(self, model: pm.Model, compiled, settings: SamplerSettings,
                 target_accept: float) -> xr.DataTree:
-        """Posterior draws with nutpie (``compiled``) or, when it is ``None``, PyMC's NUTS."""
+        """Posterior draws with nutpie (``compiled``) or, when it is ``None``, PyMC's NUTS
+        or NumPyro's (``settings.sampler``)."""
         if compiled is not None:
             import nutpie
 
@@ -283,11 +299,21 @@ class Engine:
                                  chains=settings.chains, seed=settings.seed, cores=self.cores,
                                  target_accept=target_accept, progress_bar=self.progress,
                                  save_warmup=False, adaptation=settings.adaptation)
+        extra = {}
+        if settings.sampler == "numpyro":
+            use_jax_cache()
+            import jax
+
+            # a chain per XLA device (jax.pmap) where there are enough (inference.cache.
+            # jax_host_devices), else all chains in one vectorised loop (jax.vmap)
+            method = "parallel" if jax.local_device_count() >= settings.chains else \
+                "vectorized"
+            extra = {"nuts": {"chain_method": method}}
         with model:
             return pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                              target_accept=target_accept, random_seed=settings.seed,
-                             progressbar=False, nuts_sampler="pymc",
-                             compute_convergence_checks=False)
+                             progressbar=False, nuts_sampler=settings.sampler,
+                             compute_convergence_checks=False, **extra)
 
     @staticmethod
     def _add_predictive(tree: xr.DataTree, model: pm.Model, settings: SamplerSettings,

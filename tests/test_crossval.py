@@ -278,3 +278,32 @@ def test_relaxed_variants_fit_and_give_probability_effects(engine, small_frame):
         draws, _ = thinned_draws(tree, max_draws=50)
         _, ll = group_log_density(tree, spec, data, draws)
         assert np.isfinite(ll).all()
+
+
+def test_compare_pools_the_link_question_over_cumulative_outcomes():
+    """``compare`` adds one table over all cumulative outcomes: logit vs probit link, the
+    leave-one-complex-out elpd summed per complex; other variants and a lone outcome do
+    not enter it."""
+    from workflows.variants import pooled_link_table
+
+    rng = np.random.default_rng(2)
+
+    def points(outcome, label, elpd, groups):
+        return pd.DataFrame({"group": groups, "elpd": elpd, "pareto_k": 0.1,
+                             "model": f"{outcome}[{label}]", "refitted": False,
+                             "outcome": outcome})
+
+    g1, g2 = [f"c{i}" for i in range(40)], [f"c{i}" for i in range(10, 40)]
+    e1, e2 = rng.normal(-5, 1, 40), rng.normal(-3, 1, 30)
+    tables = [points("contact", "hierarchical", e1, g1),
+              points("contact", "probit link", e1 + 0.2, g1),
+              points("contact", "fixed", e1 - 1, g1),
+              points("help_given", "hierarchical", e2, g2),
+              points("help_given", "probit link", e2 + 0.1, g2)]
+    table = pooled_link_table(tables)
+    assert table["outcome"].unique().tolist() == ["pooled: contact, help_given"]
+    assert table["model"].tolist() == ["probit link", "logit link (hierarchical)"]
+    assert table["n_groups"].unique().tolist() == [40]
+    assert table["elpd_diff"].iloc[1] == pytest.approx(0.2 * 40 + 0.1 * 30)
+    assert table["criterion"].iloc[0] == "PSIS-LOGO pooled over 2 cumulative outcomes"
+    assert pooled_link_table(tables[:3]) is None

@@ -101,3 +101,46 @@ def test_check_rows_flag_at_a_family_wise_level():
     assert logo.tolist() == [True, False]
     summary = checks_by_world(rows)
     assert summary["flagged"].item() and summary["signals_flagged"].item() == 1
+
+
+def _complex_series(values, start=0):
+    return pd.Series(values, index=[f"c{i:03d}" for i in range(start, start + len(values))])
+
+
+def test_pooled_by_group_sums_per_complex_and_adds_nothing_where_an_outcome_is_absent():
+    from diagnostics.crossval import pooled_by_group
+
+    a = _complex_series([1.0, 2.0, 3.0])
+    b = _complex_series([10.0, 20.0], start=1)  # c000 outside this outcome's subset
+    pooled = pooled_by_group([a, b])
+    assert pooled.to_dict() == {"c000": 1.0, "c001": 12.0, "c002": 23.0}
+    with pytest.raises(ValueError, match="nothing to pool"):
+        pooled_by_group([])
+
+
+def test_pooled_link_check_tells_what_one_outcome_cannot():
+    """Four outcomes each gaining +2.6 elpd under a probit link (SE 1.5 each): one alone is
+    short of 2 SE, the four pooled per complex are flagged; gains that scatter around zero
+    are not; one outcome gives no pooled row."""
+    from diagnostics.crossval import paired_se
+    from diagnostics.worlds import pooled_link_rows
+
+    rng = np.random.default_rng(4)
+    n = 470
+    base = {o: _complex_series(rng.normal(-6.0, 2.0, n)) for o in "abcd"}
+
+    def shifted(mean):
+        noise = {o: rng.normal(0.0, 1.5 / np.sqrt(n), n) for o in base}
+        return {o: (b, b + (noise[o] - noise[o].mean()) + mean / n)
+                for o, b in base.items()}
+
+    probit = shifted(2.6)
+    for b, alt in probit.values():
+        assert (alt - b).sum() == pytest.approx(2.6)
+        assert (alt - b).sum() < 2 * paired_se(alt - b)  # not flagged alone
+    row = pooled_link_rows(probit, world="probit")
+    assert len(row) == 1 and bool(row["flagged"].item())
+    assert row["outcome"].item() == "pooled: a, b, c, d"
+    assert row["value"].item() == pytest.approx(10.4)
+    assert not pooled_link_rows(shifted(0.0), world="default")["flagged"].any()
+    assert pooled_link_rows({"a": probit["a"]}, world="probit").empty

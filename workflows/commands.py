@@ -50,7 +50,9 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    "its columns that are also columns of the data)")
     p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "
                    "for each of their values (subgroups, e.g. age_group)")
-    p.add_argument("--sampler", choices=SAMPLERS)
+    p.add_argument("--sampler", choices=SAMPLERS,
+                   help="nutpie (default: compiled once per model shape), pymc (PyMC's NUTS) "
+                   "or numpyro (JAX; needs `uv sync --extra jax`)")
     p.add_argument("--adaptation", choices=ADAPTATIONS,
                    help="nutpie mass-matrix adaptation (default draw_diag)")
     p.add_argument("--draws", type=int)
@@ -59,9 +61,9 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     p.add_argument("--target-accept", type=float)
     p.add_argument("--seed", type=int, help="sampler seed (default 1)")
     p.add_argument("--top-up", type=int, metavar="N",
-                   help="where a reported parameter's R-hat or ESS misses its threshold, add "
-                   "as many chains again, at most N times (default 2 when the draws are the "
-                   "default, else 0)")
+                   help="where a reported parameter's R-hat or ESS misses its threshold, draw "
+                   "more (ESS: as many chains again; R-hat: longer chains), at most N times "
+                   "(default 2 when the draws are the default, else 0)")
     p.add_argument("--out", type=Path, help="run folder (default results/<command>)")
     p.add_argument("--quick", action="store_true",
                    help=f"small draws for a smoke run ({QUICK})")
@@ -253,7 +255,8 @@ def _clear_cache() -> int:
     from workflows.console import say
 
     freed = clear_cache()
-    say(f"removed {CACHE_DIR} ({freed / 1e6:.1f} MB)" if freed else f"{CACHE_DIR}: empty")
+    where = CACHE_DIR.parent
+    say(f"removed {where} ({freed / 1e6:.1f} MB)" if freed else f"{where}: empty")
     return 0
 DEFAULT_COMMAND = "fit"
 

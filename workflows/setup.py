@@ -97,7 +97,10 @@ def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSetti
             values[key] = getattr(args, key)
     if "top_up" not in values and "draws" not in values:
         values["top_up"] = DEFAULT_TOP_UP  # the default run is topped up to its thresholds
-    return SamplerSettings(**values)
+    try:
+        return SamplerSettings(**values)
+    except ValueError as err:
+        raise WorkflowError(f"error: sampler settings: {err}") from None
 
 
 def load_frame(data_dir: Path | None, cfg: StudyConfig) -> tuple[pd.DataFrame, str, dict | None]:

@@ -6,8 +6,11 @@ compare their probability-scale contrasts with a brute-force truth.
 (world x outcome: coverage, mean absolute error, true nulls "supported") and
 ``validate.png``. With ``--checks`` also whether the model checks would notice each world:
 ``checks.csv`` (every signal: focal-level predictive checks, leave-one-complex-out of the
-relaxed variants) and ``flagged.csv`` (world x outcome). Results are written after each
-world, so an interrupted run keeps them.
+relaxed variants, and with two or more cumulative outcomes the probit link's gain pooled
+over them, outcome ``pooled: ...``) and ``flagged.csv`` (world x outcome). Results are
+written after each world, so an interrupted run keeps them. The link check needs the
+cumulative outcomes named: ``--outcomes contact,activity_participation,help_received,
+help_given``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from diagnostics.worlds import LINK_VARIANT, pooled_link_rows
 from inference.files import write_csv
 from workflows import console
 from workflows.setup import WorkflowError, sampler_settings
 
-__all__ = ["DEFAULT_OUTCOMES", "VALIDATE_SAMPLER", "validate_command", "validate_world",
-           "world_checks"]
+__all__ = ["DEFAULT_OUTCOMES", "VALIDATE_SAMPLER", "link_pairs", "validate_command",
+           "validate_world", "world_checks"]
 
 DEFAULT_OUTCOMES = ("contact", "gossip", "lonely", "friendly_contact")
 VALIDATE_SAMPLER = {"chains": 2, "draws": 500, "tune": 500}  # per fit, unless given
@@ -49,7 +53,7 @@ def validate_world(world: str, outcomes: tuple[str, ...], *, settings, engine,
     truth = probability_truth(design, seed=data_seed, n_rep=n_rep, outcomes=outcomes)
     specs = default_specs()
     joints = two_part_specs(specs)
-    tables, flags = [], []
+    tables, flags, links = [], [], {}
     for outcome in outcomes:
         fitted = None
         if outcome in TWO_PART:
@@ -65,18 +69,34 @@ def validate_world(world: str, outcomes: tuple[str, ...], *, settings, engine,
             effects = probability_effects(tree, spec, data)
         tables.append(validation_rows(effects, truth[outcome], world=world))
         if checks:
-            flags.append(world_checks(world, specs[outcome], frame, settings=settings,
-                                      engine=engine, fitted=fitted))
+            rows, pointwise = world_checks(world, specs[outcome], frame, settings=settings,
+                                           engine=engine, fitted=fitted)
+            flags.append(rows)
+            links.update(link_pairs(specs[outcome], pointwise))
+    if checks:
+        flags.append(pooled_link_rows(links, world=world))
     return (pd.concat(tables, ignore_index=True),
             pd.concat(flags, ignore_index=True) if checks else None)
 
 
+def link_pairs(spec, pointwise: dict[str, pd.Series]) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """``{outcome: (logit model, probit-link variant)}`` elpd per complex, from one outcome's
+    :func:`world_checks` values (empty unless it has the probit variant): the input of
+    :func:`diagnostics.worlds.pooled_link_rows`."""
+    alt = f"{spec.name}[{LINK_VARIANT}]"
+    return {spec.outcome: (pointwise[spec.name], pointwise[alt])} if alt in pointwise else {}
+
+
 def world_checks(world: str, spec, frame: pd.DataFrame, *, settings, engine,
-                 fitted=None) -> pd.DataFrame:
+                 fitted=None, only: tuple[str, ...] | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Would a user notice this world? The model's focal-level predictive checks (with
     posterior predictive draws) and leave-one-complex-out (PSIS-LOGO) of its relaxed
     variants -- complex SD by form, and for a cumulative outcome category-specific form
-    effects -- against it (:func:`diagnostics.worlds.check_rows`)."""
+    effects and a probit link -- against it (:func:`diagnostics.worlds.check_rows`).
+    Returns the signal rows and each model's elpd per complex (keyed by the model's name,
+    the variants as ``name[label]``), which :func:`link_pairs` pools over outcomes.
+    ``only``: fit just the relaxed variants of these labels (e.g. ``("probit link",)``)."""
     from diagnostics.crossval import psis_logo
     from diagnostics.ppc import ppc_table
     from diagnostics.worlds import check_rows
@@ -89,15 +109,18 @@ def world_checks(world: str, spec, frame: pd.DataFrame, *, settings, engine,
     relaxed = {f"{spec.name}[complex SD by form]": spec.with_(sd_by_focal=True)}
     if spec.family == "cumulative":
         relaxed[f"{spec.name}[form by category]"] = spec.with_(focal_by_category=True)
-        relaxed[f"{spec.name}[probit link]"] = spec.with_(family="cumulative_probit")
+        relaxed[f"{spec.name}[{LINK_VARIANT}]"] = spec.with_(family="cumulative_probit")
+    if only is not None:
+        relaxed = {k: v for k, v in relaxed.items() if k[len(spec.name) + 1:-1] in only}
     pointwise = {spec.name: psis_logo(tree, spec, data).set_index("group")["elpd"]}
     quiet = dataclasses.replace(settings, predictive=False)
     for label, variant in relaxed.items():
         d = prepare(frame, variant)
         pointwise[label] = psis_logo(engine.fit(variant, d, quiet), variant,
                                      d).set_index("group")["elpd"]
-    return check_rows(ppc_table(tree, spec, data), pointwise, world=world,
+    rows = check_rows(ppc_table(tree, spec, data), pointwise, world=world,
                       outcome=spec.outcome, focal=spec.focal, base=spec.name)
+    return rows, pointwise
 
 
 def validate_command(args: argparse.Namespace) -> int:

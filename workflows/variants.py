@@ -70,6 +70,9 @@ def compare_command(args: argparse.Namespace) -> int:
     if not tables:
         raise WorkflowError("error: compare needs at least one model with a focal level "
                             "(and a likelihood per row); none of the requested models has one")
+    pooled = pooled_link_table(logos)
+    if pooled is not None:
+        tables.append(pooled)
     table = pd.concat(tables, ignore_index=True)
     write_csv(table, out / "compare.csv")
     write_csv(pd.concat(loos, ignore_index=True), out / "loo.csv")
@@ -77,6 +80,33 @@ def compare_command(args: argparse.Namespace) -> int:
         write_csv(pd.concat(logos, ignore_index=True), out / "logo.csv")
     console.print_compare(table)
     return 0
+
+
+def pooled_link_table(points: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The link question over all cumulative outcomes at once: each outcome's hierarchical
+    (logit) model and its probit-link variant, their leave-one-complex-out elpd summed per
+    complex over the outcomes (:func:`diagnostics.crossval.pooled_by_group`), compared like
+    one outcome's models. ``points``: the per-group tables of :func:`_leave_complexes_out`.
+    ``None`` with fewer than two such outcomes."""
+    from diagnostics.crossval import compare_pointwise, pooled_by_group
+    from diagnostics.worlds import LINK_VARIANT
+
+    base, alt = {}, {}
+    for t in points:
+        outcome, label = t["outcome"].iloc[0], t["model"].iloc[0]
+        series = t.set_index("group")["elpd"]
+        if label == f"{outcome}[hierarchical]":
+            base[outcome] = series
+        elif label == f"{outcome}[{LINK_VARIANT}]":
+            alt[outcome] = series
+    both = sorted(set(base) & set(alt))
+    if len(both) < 2:
+        return None
+    pooled = {"logit link (hierarchical)": pooled_by_group([base[o] for o in both]),
+              LINK_VARIANT: pooled_by_group([alt[o] for o in both])}
+    return compare_pointwise(pooled, outcome="pooled: " + ", ".join(both),
+                             criterion=f"PSIS-LOGO pooled over {len(both)} cumulative "
+                                       f"outcomes")
 
 
 def _leave_complexes_out(args, outcome: str, results: dict, settings, out: Path
