@@ -125,6 +125,31 @@ def test_cli_compare_on_the_pupils_config(tmp_path, capsys):
     assert logo.groupby("model")["group"].nunique().nunique() == 1  # same classes each
 
 
+@pytest.mark.slow  # five item-level variants compiled (about 4 minutes)
+def test_cli_compare_scores_the_item_level_model_per_tenant(tmp_path, capsys):
+    """The item-level cohesion model in ``compare``: PSIS-LOO per tenant with the tenant's
+    latent integrated out (one value per tenant, not per answer); no leave-one-complex-out
+    (said, not silently missing)."""
+    data = tmp_path / "sim"
+    assert run_models.main(["simulate", "--seed", "3", "--n-tenants", "500",
+                            "--n-complexes", "80", "--out", str(data)]) == 0
+    out = tmp_path / "cmp"
+    rc = run_models.main(["compare", "--data", str(data), "--outcomes", "cohesion_items",
+                          "--draws", "100", "--tune", "150", "--chains", "2", "--out",
+                          str(out), "--scheduler", "serial"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    table = pd.read_csv(out / "compare.csv")
+    assert set(table["criterion"]) == {"PSIS-LOO (tenant)"}
+    assert {"cohesion_items[hierarchical]", "cohesion_items[fixed]",
+            "cohesion_items[no living_form]"} <= set(table["model"])
+    loo = pd.read_csv(out / "loo.csv")
+    n = len(pd.read_csv(data / "tenants.csv"))
+    assert (loo["n_obs"] <= n).all() and (loo["n_obs"] > 0.9 * n).all()  # tenants, not items
+    assert loo["left_out"].str.contains("latent integrated out").all()
+    assert "leave-one-complex-out skips" in printed.err + printed.out
+
+
 def test_housing_comparison_variants_add_or_drop_its_group_terms():
     from data.suite import default_specs
     from models.spec import comparison_variants
