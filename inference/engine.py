@@ -309,7 +309,8 @@ class Engine:
             method = "parallel" if jax.local_device_count() >= settings.chains else \
                 "vectorized"
             extra = {"nuts": {"chain_method": method}}
-        with model:
+        with model, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS")  # _compile
             return pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                              target_accept=target_accept, random_seed=settings.seed,
                              progressbar=False, nuts_sampler=settings.sampler,
