@@ -102,7 +102,9 @@ def _fixed_part(spec: ModelSpec, data: ModelData, draws, level: str | None,
             continue
         key = spec.level_key(lv)
         z = draws(f"z_{key}")
-        u = z if data.centered(lv) else draws(f"sd_{key}")[:, None] * z
+        sd = draws(f"sd_{key}")  # (S,), or (S, focal levels) with one SD per focal level
+        sd = sd[:, data.parent_idx[lv]] if sd.ndim == 2 else sd[:, None]  # each group's
+        u = z if data.centered(lv) else sd * z
         eta = eta + u[:, data.level_idx[lv][rows]].T
     return eta, draws
 
