@@ -256,7 +256,7 @@ def main(argv=None) -> int:
     print("\nmin_ess_bulk: min bulk ESS over all posterior scalars except per-complex offsets "
           "(ours z_complex_id, Bambi 1|complex_id), contrasts included in both.")
     print("ess_per_s = min_ess_bulk / total_s (wall time incl. compiling); suite ESS/s = "
-          "sum(min_ess_bulk) / sum(total_s) over the models both ways fitted.")
+          "sum(min_ess_bulk) / sum(total_s) over the models every way fitted.")
     t = tot.set_index("way")
     first = args.ways[0]
     for way in args.ways[1:]:

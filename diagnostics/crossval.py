@@ -38,8 +38,7 @@ from models.spec import ModelSpec
 
 __all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density",
            "latent_integrated_tree", "logo_level", "logo_summary", "paired_se", "pooled_by_group",
-           "psis_logo",
-           "thinned_draws", "unsupported_reason"]
+           "psis_logo", "thinned_draws", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(NODES)
@@ -102,11 +101,18 @@ def _fixed_part(spec: ModelSpec, data: ModelData, draws, level: str | None,
             continue
         key = spec.level_key(lv)
         z = draws(f"z_{key}")
-        sd = draws(f"sd_{key}")  # (S,), or (S, focal levels) with one SD per focal level
-        sd = sd[:, data.parent_idx[lv]] if sd.ndim == 2 else sd[:, None]  # each group's
-        u = z if data.centered(lv) else sd * z
+        u = z if data.centered(lv) else _group_sd(spec, data, draws, lv) * z
         eta = eta + u[:, data.level_idx[lv][rows]].T
     return eta, draws
+
+
+def _group_sd(spec: ModelSpec, data: ModelData, draws, level: str) -> np.ndarray:
+    """``(S, G)``: each group's SD of ``level`` per draw -- its focal level's own where the
+    model has one SD per focal level (``sd_by_focal``), else the level's one SD."""
+    sd = draws(f"sd_{spec.level_key(level)}")  # (S,), or (S, focal levels)
+    if sd.ndim == 2:
+        return sd[:, data.parent_idx[level]]
+    return np.broadcast_to(sd[:, None], (sd.shape[0], len(data.level_labels[level])))
 
 
 def _integrated(eta: np.ndarray, sd: np.ndarray, draws, log_density, *,
@@ -147,9 +153,7 @@ def group_log_density(tree: xr.DataTree, spec: ModelSpec, data: ModelData, draws
     rows = np.arange(data.n) if rows is None else np.asarray(rows)
     family = spec.family_impl
     eta, draws = _fixed_part(spec, data, draws, level, rows)  # (n, S)
-    sd = draws(f"sd_{spec.level_key(level)}")  # (S,), or (S, focal levels): by focal
-    sd = sd[:, data.parent_idx[level][data.level_idx[level][rows]]].T if spec.sd_by_focal \
-        else np.broadcast_to(sd[None, :], eta.shape)  # (n, S): each row's group's SD
+    sd = _group_sd(spec, data, draws, level)[:, data.level_idx[level][rows]].T  # (n, S)
     groups, inverse = np.unique(data.level_idx[level][rows], return_inverse=True)
     y = np.asarray(data.y)[rows]
     trials = None if data.trials is None else np.asarray(data.trials)[rows]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from diagnostics.worlds import LINK_VARIANT, pooled_link_rows
+from diagnostics.worlds import LINK_VARIANT, check_rows, pooled_link_rows
 from inference.files import write_csv
 from workflows import console
 from workflows.setup import WorkflowError, sampler_settings
@@ -99,25 +99,24 @@ def world_checks(world: str, spec, frame: pd.DataFrame, *, settings, engine,
     ``only``: fit just the relaxed variants of these labels (e.g. ``("probit link",)``)."""
     from diagnostics.crossval import psis_logo
     from diagnostics.ppc import ppc_table
-    from diagnostics.worlds import check_rows
     from models.design import prepare
 
     if fitted is None:
         data = prepare(frame, spec)
         fitted = (data, engine.fit(spec, data, dataclasses.replace(settings, predictive=True)))
     data, tree = fitted
-    relaxed = {f"{spec.name}[complex SD by form]": spec.with_(sd_by_focal=True)}
+    relaxed = {"complex SD by form": spec.with_(sd_by_focal=True)}
     if spec.family == "cumulative":
-        relaxed[f"{spec.name}[form by category]"] = spec.with_(focal_by_category=True)
-        relaxed[f"{spec.name}[{LINK_VARIANT}]"] = spec.with_(family="cumulative_probit")
-    if only is not None:
-        relaxed = {k: v for k, v in relaxed.items() if k[len(spec.name) + 1:-1] in only}
+        relaxed["form by category"] = spec.with_(focal_by_category=True)
+        relaxed[LINK_VARIANT] = spec.with_(family="cumulative_probit")
     pointwise = {spec.name: psis_logo(tree, spec, data).set_index("group")["elpd"]}
     quiet = dataclasses.replace(settings, predictive=False)
     for label, variant in relaxed.items():
+        if only is not None and label not in only:
+            continue
         d = prepare(frame, variant)
-        pointwise[label] = psis_logo(engine.fit(variant, d, quiet), variant,
-                                     d).set_index("group")["elpd"]
+        pointwise[f"{spec.name}[{label}]"] = psis_logo(engine.fit(variant, d, quiet), variant,
+                                                      d).set_index("group")["elpd"]
     rows = check_rows(ppc_table(tree, spec, data), pointwise, world=world,
                       outcome=spec.outcome, focal=spec.focal, base=spec.name)
     return rows, pointwise

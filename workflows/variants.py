@@ -46,6 +46,7 @@ def compare_command(args: argparse.Namespace) -> int:
     integrated out; leave-one-complex-out would need the tenants' latents integrated
     inside each complex's, which is not built (it says so and goes on)."""
     from diagnostics.compare import compare_table, loo_table
+    from diagnostics.crossval import latent_integrated_tree
     from inference.engine import Engine
     from models.spec import comparison_variants
 
@@ -63,14 +64,11 @@ def compare_command(args: argparse.Namespace) -> int:
         results = fit_suite({v.name: v for v in variants.values()}, run.frame,
                             settings=run.settings, fits_dir=out / "fits", engine=engine,
                             progress=console.progress)
-        fits = {label: r.tree for label, r in zip(variants, results, strict=True)}
-        if hasattr(spec.family_impl, "latent_log_density"):
-            # a latent per tenant measured by several items: PSIS-LOO leaves out a tenant's
-            # answers together with the latent integrated out (as in the main run's loo.csv)
-            from diagnostics.crossval import latent_integrated_tree
-
-            fits = {label: latent_integrated_tree(r.tree, r.spec, r.data)
-                    for label, r in zip(variants, results, strict=True)}
+        # a latent per tenant measured by several items: PSIS-LOO leaves out a tenant's
+        # answers together with the latent integrated out (as in the main run's loo.csv)
+        per_tenant = hasattr(spec.family_impl, "latent_log_density")
+        fits = {label: latent_integrated_tree(r.tree, r.spec, r.data) if per_tenant else r.tree
+                for label, r in zip(variants, results, strict=True)}
         loos.append(loo_table(fits).assign(outcome=name))
         tables.append(compare_table(fits, outcome=name).assign(criterion="PSIS-LOO (tenant)"))
         logo_tables, logo_points = _leave_complexes_out(
