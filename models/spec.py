@@ -8,6 +8,7 @@ A new variant is a new spec (``dataclasses.replace``), not a new branch in the b
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import re
@@ -88,9 +89,11 @@ _TERM = re.compile(r"^(?:(?P<fn>C|scale|center)\(\s*(?P<arg>[A-Za-z_][A-Za-z0-9_
 
 def check_priors(priors: dict, *, owner: str) -> None:
     """Raise ``ValueError`` naming ``owner`` and the key for an unknown or invalid prior."""
-    unknown = set(priors) - set(DEFAULT_PRIORS)
+    unknown = sorted(set(priors) - set(DEFAULT_PRIORS))
     if unknown:
-        raise ValueError(f"{owner}: unknown prior(s) {sorted(unknown)}; "
+        close = difflib.get_close_matches(unknown[0], list(DEFAULT_PRIORS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{owner}: unknown prior(s) {unknown}{hint}; "
                          f"known: {sorted(DEFAULT_PRIORS)}")
     for key, value in priors.items():
         ok = isinstance(value, int | float) and not isinstance(value, bool) and \
@@ -408,14 +411,20 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
     """Model specs for the ``[[outcomes]]`` of a :class:`data.config.StudyConfig`.
 
     One spec per declared outcome, its terms parsed by the whitelist in :func:`parse_terms`
-    against the data's ``columns``. (A config without outcomes fits the housing study's
-    suite, :func:`data.suite.default_specs`; see :mod:`data.study`.)
+    against the data's ``columns``, or its ``formula`` by
+    :func:`models.formula.parse_formula` (the same spec as the split keys that say the
+    same). (A config without outcomes fits the housing study's suite,
+    :func:`data.suite.default_specs`; see :mod:`data.study`.)
     """
     if not cfg.outcomes:
         raise ValueError(f"{cfg.source}: declares no [[outcomes]]")
     specs = {}
     for oc in cfg.outcomes:
-        terms = parse_terms(oc["terms"], known=columns) if oc.get("terms") else ()
+        if "formula" in oc:
+            oc = oc | _formula_keys(oc, columns=columns)
+            terms = oc.pop("_terms")
+        else:
+            terms = parse_terms(oc["terms"], known=columns) if oc.get("terms") else ()
         levels = tuple(oc["levels"])
         missing = [c for c in (oc["response"], *levels) if c not in columns]
         if missing:
@@ -450,6 +459,24 @@ def specs_from_config(cfg, *, columns: set[str]) -> dict[str, ModelSpec]:
             raise ValueError(f"outcome {oc['name']!r}: focal level {focal!r} needs a "
                              f"'reference' level")
     return specs
+
+
+def _formula_keys(oc: dict, *, columns: set[str]) -> dict:
+    """The split keys an outcome's ``formula`` stands for (``_terms``: its covariates)."""
+    from models.formula import parse_formula
+
+    parts = parse_formula(oc["formula"], focal=oc.get("focal"))
+    missing = [c for c in parts.columns if c not in columns]
+    if missing:
+        raise ValueError(f"outcome {oc['name']!r}: formula {oc['formula']!r}: column(s) "
+                         f"{missing} not in the data")
+    slopes: dict[str, list[str]] = {}
+    for entry in parts.slopes:
+        term, _, level = entry.partition("|")
+        slopes.setdefault(level, []).append(term)
+    out = {"response": parts.response, "levels": list(parts.levels), "nested": parts.nested,
+           "slopes": slopes, "_terms": parts.terms}
+    return out | ({"trials": parts.trials} if parts.trials else {})
 
 
 def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),

@@ -27,15 +27,18 @@ class Covariate:
     against the first level or the named ``reference``; ``scaled`` ones as
     ``(x - center) / scale`` with fixed, data-independent values (so that coefficients
     compare across data sets, e.g. with a simulator's truth); ``standardize``/``center``
-    with the data's own mean (and sd).
+    with the data's own mean (and sd); ``log`` as ``log(x)``; ``interaction`` as the product
+    of its two ``parts``.
     """
 
     name: str
-    kind: str  # binary | categorical | scaled | standardize | center | numeric | interaction
+    # binary | categorical | scaled | standardize | center | numeric | interaction | log
+    kind: str
     levels: tuple = ()
     center: float = 0.0
     scale: float = 1.0
-    parts: tuple[str, ...] = ()  # interaction: (binary column, another term of the model)
+    # interaction: (a column, another column or term of the model); log: (the column,)
+    parts: tuple[str, ...] = ()
     reference: str | None = None  # categorical: the reference level (default: the first)
 
     @property
@@ -60,14 +63,23 @@ def covariate_matrix(frame: pd.DataFrame, covariates: tuple[Covariate, ...]) -> 
     scale; ``standardize``/``center`` with the data's mean (and sd); ``categorical``
     treatment-coded against its reference (:func:`category_levels`: the covariate's levels,
     else the data's sorted numbers or text, the named reference first); its columns read
-    ``temp[warm]``. Missing values propagate as NaN.
+    ``temp[warm]``; ``log`` the log of its column (named ``log(x)``); ``interaction`` its
+    first column times the other part's model column (the column itself when that is not a
+    term of the model). Missing values propagate as NaN.
     """
     cols = {}
     for cov in covariates:
-        if cov.kind == "interaction":  # binary part x the other part's model column
+        if cov.kind == "interaction":  # first column x the other's model column (or column)
             flag, other = cov.parts
             z = pd.to_numeric(frame[flag]).to_numpy(dtype=float, na_value=np.nan)
-            cols[cov.name] = z * cols[other]
+            cols[cov.name] = z * (cols[other] if other in cols else pd.to_numeric(
+                frame[other]).to_numpy(dtype=float, na_value=np.nan))
+            continue
+        if cov.kind == "log":  # log(x), named so; the column is its only part
+            x = pd.to_numeric(frame[cov.parts[0]]).to_numpy(dtype=float, na_value=np.nan)
+            if np.nanmin(x) <= 0:
+                raise ValueError(f"term {cov.name}: {cov.parts[0]!r} has values <= 0")
+            cols[cov.name] = np.log(x)
             continue
         if cov.kind == "categorical":
             cols |= _dummies(frame[cov.name], cov)

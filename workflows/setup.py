@@ -106,14 +106,15 @@ def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSetti
 def load_frame(data_dir: Path | None, cfg: StudyConfig) -> tuple[pd.DataFrame, str, dict | None]:
     """The analysis frame, a description of its source, and the truth when simulated.
 
-    ``data_dir`` (``--data``) wins over the config's ``[data]``; with neither, the built-in
-    default data set is simulated (seed :data:`DEFAULT_SEED`).
+    ``data_dir`` (``--data``) wins over the config's ``[data]`` (its ``directory`` and its
+    ``table``); with neither, the built-in default data set is simulated (seed
+    :data:`DEFAULT_SEED`). A single ``table`` is renamed by ``[data.columns]``.
     """
     from data.loader import load_study, read_table
     from data.simulate import simulated_study
 
-    if cfg.table is not None:
-        frame = read_table(cfg.table)
+    if cfg.table is not None and data_dir is None:
+        frame = read_table(cfg.table, column_map=cfg.column_map or None)
         return frame, f"{cfg.table} ({len(frame)} rows)", None
     directory = data_dir or cfg.data_dir
     truth = None

@@ -1,0 +1,258 @@
+"""lme4/brms formulas in configs: the same spec and the same PyMC model as the split keys,
+every unsupported feature refused by name, and specs written back as formulas (no sampling).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.config import FORMULA_KEYS, ConfigError, formula_config, load_config
+from data.loader import read_table
+from models.build import build_model
+from models.design import prepare
+from models.formula import FormulaError, describe, parse_formula, to_formula
+from models.spec import specs_from_config
+from models.terms import Covariate, covariate_matrix
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+
+# config -> {outcome: the formula its split keys describe}; lme4's own spelling where the
+# config's comment gives it (tests/data/README.md)
+FORMULAS = {
+    ROOT / "examples" / "pupils.toml": {
+        "score": "score ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
+        "passed": "passed ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
+        "grade": "grade ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
+    },
+    DATA / "cbpp.toml": {"incidence": "cbind(incidence, size - incidence) ~ C(period) + "
+                                      "(1 | herd)"},
+    DATA / "contraception.toml": {"use": "use01 ~ age + age2 + ch + C(urban) + (1 | district)"},
+    DATA / "oats.toml": {"yield": "yield ~ nitro + (1 | Block/Variety)"},
+    DATA / "pastes.toml": {"strength": "strength ~ 1 + (1 | batch/cask)"},
+    DATA / "penicillin.toml": {"diameter": "diameter ~ 1 + (1 | plate) + (1 | sample)"},
+    DATA / "sleepstudy.toml": {"reaction": "Reaction ~ Days + (Days | Subject)"},
+    DATA / "wine.toml": {"rating": "rating ~ C(temp) + C(contact) + (1 | judge)"},
+}
+CASES = [(path, name) for path, outcomes in FORMULAS.items() for name in outcomes]
+
+
+def _as_formula(cfg, formulas: dict):
+    """``cfg`` with every outcome's split keys replaced by its formula."""
+    outcomes = tuple({k: v for k, v in oc.items() if k not in FORMULA_KEYS}
+                     | {"formula": formulas[oc["name"]]} for oc in cfg.outcomes)
+    return cfg.__class__(**{**cfg.__dict__, "outcomes": outcomes})
+
+
+def _logp_at_start(model) -> tuple[dict, float]:
+    point = model.initial_point(random_seed=0)
+    shapes = {v.name: np.shape(point[model.rvs_to_values[v].name]) for v in model.free_RVs}
+    return shapes, float(model.compile_logp(mode="FAST_COMPILE")(point))
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c[0].stem}-{c[1]}")
+def both(request):
+    path, name = request.param
+    cfg = load_config(path)
+    frame = read_table(cfg.table)
+    keys = specs_from_config(cfg, columns=set(frame.columns))[name]
+    formula = specs_from_config(_as_formula(cfg, FORMULAS[path]),
+                                columns=set(frame.columns))[name]
+    return keys, formula, frame
+
+
+def test_formula_and_keys_give_the_same_spec(both):
+    keys, formula, _ = both
+    assert formula.to_json() == keys.to_json()
+
+
+# pip's PyTensor links no BLAS; the LKJ prior's initial point warns about it (as in
+# inference.engine, which silences the same warning)
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+def test_formula_and_keys_give_the_identical_pymc_model(both):
+    keys, formula, frame = both
+    models = [build_model(s, prepare(frame, s)) for s in (keys, formula)]
+    (shapes_k, logp_k), (shapes_f, logp_f) = (_logp_at_start(m) for m in models)
+    assert shapes_f == shapes_k
+    assert np.isfinite(logp_k)
+    assert logp_f == logp_k
+
+
+def test_to_formula_reads_back_as_the_same_spec(both):
+    keys, _, frame = both
+    parts = parse_formula(to_formula(keys), focal=keys.focal)
+    assert parts.terms == keys.terms
+    assert parts.levels == keys.levels
+    assert (parts.nested or len(keys.levels) == 1) == (keys.nested or len(keys.levels) == 1)
+    assert parts.slopes == keys.slopes
+    assert parts.response == keys.response and parts.trials == keys.trials
+    assert keys.family in describe(keys)
+
+
+def test_pupils_formula_is_written_as_lme4_would():
+    cfg = load_config(ROOT / "examples" / "pupils.toml")
+    frame = read_table(cfg.table)
+    spec = specs_from_config(cfg, columns=set(frame.columns))["score"]
+    assert to_formula(spec) == FORMULAS[ROOT / "examples" / "pupils.toml"]["score"]
+    assert describe(spec).endswith("focal school (reference S1, hierarchical)")
+
+
+@pytest.mark.parametrize("lhs", ["incidence | trials(size)", "p(incidence, size)",
+                                 "cbind(incidence, size - incidence)"])
+def test_binomial_responses_in_brms_bambi_and_lme4_spelling(lhs):
+    parts = parse_formula(f"{lhs} ~ C(period) + (1 | herd)")
+    assert (parts.response, parts.trials) == ("incidence", "size")
+
+
+# --------------------------------------------------------------------------------------
+# What the builder implements: the mapping
+# --------------------------------------------------------------------------------------
+def test_nested_crossed_and_slopes_map_to_levels():
+    nested = parse_formula("y ~ x + (1 | a/b/c)")
+    assert (nested.levels, nested.nested) == (("c", "b", "a"), True)
+    expanded = parse_formula("y ~ x + (1 | a) + (1 | a:b)")
+    assert (expanded.levels, expanded.nested) == (("b", "a"), True)
+    crossed = parse_formula("y ~ x + (1 | g) + (1 | h)", focal="g")
+    assert (crossed.levels, crossed.nested) == (("h", "g"), False)  # focal level last
+    slopes = parse_formula("y ~ x + z + (1 + x + z | g)")
+    assert slopes.slopes == ("x|g", "z|g")
+    both = parse_formula("y ~ x + (1 + x | a/b)")
+    assert set(both.slopes) == {"x|a", "x|b"}
+    assert parse_formula("y ~ x + (1 || g)").levels == ("g",)  # no slopes: '||' is '|'
+
+
+def test_fixed_terms_interactions_and_transforms():
+    parts = parse_formula('y ~ x*z + C(t, ref="warm") + center(u) + log(q) + (1 | g)')
+    assert parts.terms == (
+        Covariate("x", "numeric"), Covariate("z", "numeric"),
+        Covariate("x:z", "interaction", parts=("x", "z")),
+        Covariate("t", "categorical", reference="warm"), Covariate("u", "center"),
+        Covariate("log(q)", "log", parts=("q",)))
+    frame = pd.DataFrame({"x": [1.0, 2, 3], "z": [0.5, 1, 2], "q": [1.0, np.e, 10],
+                          "t": ["cold", "warm", "cold"], "u": [1.0, 2, 6]})
+    X = covariate_matrix(frame, parts.terms)
+    np.testing.assert_allclose(X["x:z"], [0.5, 2, 6])
+    np.testing.assert_allclose(X["log(q)"], np.log([1.0, np.e, 10]))
+    np.testing.assert_allclose(X["t[cold]"], [1, 0, 1])
+    np.testing.assert_allclose(X["u"], [-2, -1, 3])
+    # an interaction whose second column is no term of the model uses the column itself
+    lone = parse_formula("y ~ x + x:z + (1 | g)").terms
+    np.testing.assert_allclose(covariate_matrix(frame, lone)["x:z"], [0.5, 2, 6])
+
+
+# --------------------------------------------------------------------------------------
+# Refused, by name
+# --------------------------------------------------------------------------------------
+REFUSED = {
+    "no_intercept_zero": ("y ~ 0 + x + (1 | g)", "without intercept"),
+    "no_intercept_minus_one": ("y ~ x - 1 + (1 | g)", "without intercept"),
+    "uncorrelated_slopes": ("y ~ x + (1 + x || g)", r"uncorrelated varying slopes"),
+    "slopes_without_intercept": ("y ~ x + (0 + x | g)", r"'\(0 \+ x \| g\)'.*without a "
+                                                         r"varying intercept"),
+    "three_way_interaction": ("y ~ x:z:w + (1 | g)", r"term 'x:z:w'.*more than two"),
+    "categorical_interaction": ("y ~ C(t):x + (1 | g)", r"term 'C\(t\):x'.*only "
+                                                         r"interactions of two plain"),
+    "transformed_interaction": ("y ~ scale(z) + x:z + (1 | g)", r"term 'x:z'.*transformed"),
+    "I_call": ("y ~ I(x**2) + (1 | g)", r"term 'I\(x \*\* 2\)' is not supported"),
+    "offset": ("y ~ x + offset(t) + (1 | g)", r"term 'offset\(t\)' is not supported"),
+    "numpy_call": ("y ~ np.exp(x) + (1 | g)", r"term 'np.exp\(x\)' is not supported"),
+    "no_group": ("y ~ x", "at least one grouping term"),
+    "nested_and_crossed": ("y ~ x + (1 | a/b) + (1 | c)", "one nesting structure"),
+    "interaction_group_without_parent": ("y ~ x + (1 | a:b)", "one nesting structure"),
+    "same_group_twice": ("y ~ x + (1 | g) + (1 + x | g)", "appears twice"),
+    "slope_not_fixed": ("y ~ x + (1 + z | g)", r"slope of 'z' must be a fixed term"),
+    "group_call": ("y ~ x + (1 | gr(g, by = f))", "grouping factor must be a column"),
+    "response_call": ("log(y) ~ x + (1 | g)", r"response 'log\(y\)' is not supported"),
+    "two_tildes": ("y ~ x ~ z", "exactly one '~'"),
+    "unparsable": ("y ~ x $ z + (1 | g)", "cannot parse"),
+}
+
+
+@pytest.mark.parametrize("formula,match", REFUSED.values(), ids=REFUSED.keys())
+def test_unsupported_formula_features_are_refused_by_name(formula, match):
+    with pytest.raises(FormulaError, match=match):
+        parse_formula(formula)
+
+
+@pytest.mark.parametrize("formula,focal,match", [
+    ("y ~ x + (1 | school/class)", "class", "must be the highest level"),
+    ("y ~ x + (1 | class)", "school", "not a grouping factor"),
+    ("y ~ x + (1 + x | school)", "school", "takes no varying slopes"),
+])
+def test_the_focal_level_must_be_the_formulas_highest_group(formula, focal, match):
+    with pytest.raises(FormulaError, match=match):
+        parse_formula(formula, focal=focal)
+
+
+# --------------------------------------------------------------------------------------
+# The config: formula key, unknown keys with a hint
+# --------------------------------------------------------------------------------------
+def _write(tmp_path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_config_formula_is_parsed_at_load_and_names_the_outcome(tmp_path):
+    path = _write(tmp_path, '[[outcomes]]\nformula = "y ~ x + (1 + x || g)"\n'
+                            'family = "gaussian"\n')
+    with pytest.raises(ConfigError, match=r"c.toml: \[\[outcomes\]\] #1: .*uncorrelated"):
+        load_config(path)
+    path = _write(tmp_path, '[[outcomes]]\nformula = "y ~ x + (1 | g)"\nfamily = "gaussian"\n')
+    assert load_config(path).outcomes[0]["name"] == "y"  # the name defaults to the response
+
+
+def test_formula_and_its_keys_together_are_refused(tmp_path):
+    path = _write(tmp_path, '[[outcomes]]\nformula = "y ~ x + (1 | g)"\nfamily = "gaussian"\n'
+                            'levels = ["g"]\n')
+    with pytest.raises(ConfigError, match=r"either 'formula' or the keys \['levels'\]"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text,match", [
+    ('[model]\nvarient = "fixed"\n', r"\[model\]: unknown key 'varient'; did you mean "
+                                     r"'variant'\?"),
+    ("[sampler]\ndraw = 10\n", r"\[sampler\]: unknown key 'draw'; did you mean 'draws'\?"),
+    ("[priors]\nbeta_sds = 1.0\n", r"\[priors\]: unknown key 'beta_sds'; did you mean "
+                                   r"'beta_sd'\?"),
+    ('[data]\ntabel = "x.csv"\n', r"\[data\]: unknown key 'tabel'; did you mean 'table'\?"),
+    ('[study]\ntitel = "x"\n', r"\[study\]: unknown key 'titel'; did you mean 'title'\?"),
+    ("[sensitivity.tight]\ngroup_sd = 0.5\n", r"\[sensitivity.tight\]: unknown key "
+                                              r"'group_sd'; did you mean 'group_sd_scale'\?"),
+    ('[contrasts]\n"a - b" = { plus = ["a"], minsu = ["b"] }\n',
+     r"\[contrasts\] 'a - b': unknown key 'minsu'; did you mean 'minus'\?"),
+    ('[[outcomes]]\nname = "y"\nresponse = "y"\nfamily = "gaussian"\nlevels = ["g"]\n'
+     'formla = "y ~ 1"\n', r"\[\[outcomes\]\] #1: unknown key 'formla'; did you mean "
+                           r"'formula'\?"),
+    ('[modle]\nvariant = "fixed"\n', r"unknown section 'modle'; did you mean 'model'\?"),
+])
+def test_unknown_keys_are_refused_with_the_nearest_valid_key(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(_write(tmp_path, text))
+
+
+def test_data_columns_rename_a_single_table(tmp_path):
+    pd.DataFrame({"Score": [1.0, 2.0], "klas": ["a", "b"]}).to_csv(tmp_path / "t.csv",
+                                                                  index=False)
+    path = _write(tmp_path, '[data]\ntable = "t.csv"\n[data.columns]\nScore = "score"\n'
+                            'klas = "class_id"\n')
+    cfg = load_config(path)
+    assert cfg.column_map == {"Score": "score", "klas": "class_id"}
+    from workflows.setup import load_frame
+
+    frame, _, _ = load_frame(None, cfg)
+    assert list(frame.columns) == ["score", "class_id"]
+
+
+def test_formula_config_replaces_the_outcomes_and_the_table(tmp_path):
+    base = load_config(ROOT / "examples" / "pupils.toml")
+    cfg = formula_config("score ~ girl + (1 | school/class_id)", table=tmp_path / "x.csv",
+                         family="gaussian", focal="school", reference="S1", base=base)
+    assert cfg.table == tmp_path / "x.csv" and cfg.priors == base.priors
+    assert [oc["name"] for oc in cfg.outcomes] == ["score"]
+    with pytest.raises(ConfigError, match="not a grouping factor"):
+        formula_config("score ~ girl + (1 | class_id)", focal="school")
