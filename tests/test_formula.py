@@ -4,6 +4,7 @@ every unsupported feature refused by name, and specs written back as formulas (n
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,50 @@ def test_formula_config_replaces_the_outcomes_and_the_table(tmp_path):
     assert [oc["name"] for oc in cfg.outcomes] == ["score"]
     with pytest.raises(ConfigError, match="not a grouping factor"):
         formula_config("score ~ girl + (1 | class_id)", focal="school")
+
+
+# --------------------------------------------------------------------------------------
+# The command line: --formula with --table
+# --------------------------------------------------------------------------------------
+PUPILS_FORMULA = "score ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)"
+
+
+def test_cli_formula_on_one_table_prints_the_formula(capsys):
+    import run_models
+
+    rc = run_models.main(["check", "--formula", PUPILS_FORMULA, "--table",
+                          str(ROOT / "examples" / "pupils.csv"), "--focal", "school",
+                          "--reference", "S1"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    assert f"formula  {PUPILS_FORMULA}" in printed.out
+    assert "levels   class_id (30), school (6)" in printed.out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--formula", "score ~ girl + (1 + girl || school)"], "uncorrelated varying slopes"),
+    (["--formula", PUPILS_FORMULA, "--data", "somewhere"], "two data sources"),
+    (["--focal", "school"], "go with --formula"),
+])
+def test_cli_formula_errors_are_one_line(capsys, argv, match):
+    import run_models
+
+    rc = run_models.main(["check", "--table", str(ROOT / "examples" / "pupils.csv"), *argv])
+    printed = capsys.readouterr()
+    assert rc != 0
+    assert re.search(match, printed.err + printed.out)
+    assert "Traceback" not in printed.err
+
+
+def test_cli_formula_and_table_reach_the_specs():
+    from workflows.commands import build_parser
+    from workflows.setup import setup
+
+    args = build_parser().parse_args(["fit", "--formula", PUPILS_FORMULA, "--table",
+                                      str(ROOT / "examples" / "pupils.csv"), "--family",
+                                      "gaussian", "--focal", "school", "--reference", "S1"])
+    run = setup(args)
+    cfg = load_config(ROOT / "examples" / "pupils.toml")
+    keys = specs_from_config(cfg, columns=set(run.frame.columns))["score"]
+    # the config's [priors] beta_sd = 1.0 is not on the command line: otherwise identical
+    assert run.specs["score"].to_json() == keys.with_(priors={"beta_sd": 1.5}).to_json()

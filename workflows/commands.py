@@ -15,6 +15,24 @@ from workflows.setup import DEFAULT_SEED, QUICK
 __all__ = ["COMMANDS", "DEFAULT_COMMAND", "Command", "build_parser"]
 
 
+def _formula_args(p: argparse.ArgumentParser) -> None:
+    """One model as an lme4/brms formula on one table (docs/formulas.md)."""
+    from models.families import FAMILIES
+
+    p.add_argument("--formula", help="one model as an lme4/brms formula, e.g. \"score ~ girl "
+                   "+ scale(hours) + C(ses) + (1 | school/class_id)\"; replaces the config's "
+                   "[[outcomes]] (see docs/formulas.md); default: none")
+    p.add_argument("--table", type=Path, help="one table (csv, parquet or sav) holding the "
+                   "response, the terms and the grouping columns; wins over the config's "
+                   "[data]; default: the config's [data]")
+    p.add_argument("--family", choices=tuple(FAMILIES),
+                   help="--formula's response family (default gaussian, as lme4's lmer)")
+    p.add_argument("--focal", help="--formula: the highest grouping level whose contrasts "
+                   "are the estimand (needs --reference); default: none")
+    p.add_argument("--reference", help="--formula: the focal level every contrast is taken "
+                   "against; default: none")
+
+
 def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     from data.suite import ADJUSTMENTS
     from inference.engine import ADAPTATIONS, SAMPLERS
@@ -23,6 +41,7 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
                    "(csv, parquet or sav); default: the built-in simulated data set")
     p.add_argument("--config", type=Path, help="study config (TOML); see README")
+    _formula_args(p)
     if outcomes:
         p.add_argument("--outcomes",
                        help="comma-separated outcomes to fit (default: all present)")

@@ -160,6 +160,25 @@ def _check_contrasts(cfg: StudyConfig, frame: pd.DataFrame, specs: dict) -> None
                                  f"in column {focal!r} (levels: {sorted(have)})")
 
 
+def _with_formula(args: argparse.Namespace, cfg: StudyConfig) -> StudyConfig:
+    """``--formula`` (one outcome replacing the config's) and ``--table`` (one table
+    replacing the config's data) applied to the config."""
+    from data.config import formula_config
+
+    if getattr(args, "table", None) and getattr(args, "data", None):
+        raise ConfigError("--table and --data name two data sources; give one")
+    if getattr(args, "formula", None):
+        return formula_config(args.formula, table=getattr(args, "table", None),
+                              family=getattr(args, "family", None) or "gaussian",
+                              focal=getattr(args, "focal", None),
+                              reference=getattr(args, "reference", None), base=cfg)
+    if any(getattr(args, k, None) for k in ("family", "focal", "reference")):
+        raise ConfigError("--family, --focal and --reference go with --formula")
+    if getattr(args, "table", None):
+        return replace(cfg, table=args.table, data_dir=None)
+    return cfg
+
+
 def setup(args: argparse.Namespace, *, suite: str = "default",
           outcomes: str | None = None) -> Run:
     """Resolve config, settings, data and the specs of ``suite`` for one command.
@@ -175,7 +194,7 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
         Comma-separated outcomes to keep (default: ``args.outcomes``; all when empty).
     """
     try:
-        cfg = load_config(getattr(args, "config", None))
+        cfg = _with_formula(args, load_config(getattr(args, "config", None)))
         if getattr(args, "variant", None):
             cfg = replace(cfg, variant=args.variant)
         if getattr(args, "adjustment", None):
