@@ -1,16 +1,8 @@
-"""Entry point: simulate, load, fit every outcome's model, diagnose, and write results.
+"""Entry point (also the ``clusterwonen`` console script): parse, dispatch, exit codes.
 
-    python run_models.py                      # default simulated data, every outcome
-    python run_models.py --quick              # small draws: a smoke run in minutes
-    python run_models.py --data DIR           # real data in the canonical format
-    python run_models.py --config FILE.toml   # another study: own data, outcomes, priors
-    python run_models.py simulate --seed 3 --out sim3
-    python run_models.py --help
-
-Results go to ``results/<run>/`` (``--out``): ``fits/<model>.nc``, ``summary.csv``,
-``effects.csv``, ``diagnostics.csv``, ``missing.csv``, ``report.html``. Reruns reuse
-matching fits; an interrupted run resumes where it stopped. The workflows live in
-``workflows/``; this file only parses, dispatches and maps errors to exit codes.
+``run_models.py --help`` is the user's overview (:data:`workflows.commands.DESCRIPTION`);
+the subcommands and their options are the table :data:`workflows.commands.COMMANDS`, and
+the workflows live in ``workflows/``.
 """
 
 from __future__ import annotations
@@ -31,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     names = {c.name: c for c in COMMANDS}
-    if not argv or argv[0] not in (*names, "-h", "--help"):
+    if not argv or argv[0] not in (*names, "-h", "--help", "--version"):
         argv = [DEFAULT_COMMAND, *argv]
-    args = build_parser(__doc__).parse_args(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = ["run_models.py", *argv]  # recorded in run.json
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else
                         logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in _NOISY:

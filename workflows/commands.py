@@ -1,6 +1,9 @@
 """The table of subcommands: one entry feeds both the argument parser and the dispatch.
 
-Adding a subcommand is one :class:`Command` here (its arguments and its workflow).
+Adding a subcommand is one :class:`Command` here (its arguments and its workflow). Every
+option has help text, and the help shows its default (:class:`HelpFormatter`). An option
+renamed for one name per concept keeps its old spelling as a hidden alias
+(:func:`_alias`), so that old command lines keep working.
 """
 
 from __future__ import annotations
@@ -12,7 +15,53 @@ from pathlib import Path
 
 from workflows.setup import DEFAULT_SEED, QUICK
 
-__all__ = ["COMMANDS", "DEFAULT_COMMAND", "Command", "build_parser"]
+__all__ = ["COMMANDS", "DEFAULT_COMMAND", "Command", "HelpFormatter", "build_parser",
+           "version"]
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions kept as written; an option's default appended where the help text does
+    not state it already (a default of ``None`` is stated in words by the help itself)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unstated = action.default is None or action.default is False \
+            or action.default is argparse.SUPPRESS  # (0.0 == False: compare by identity)
+        if "default" in text or unstated or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _alias(p: argparse.ArgumentParser, old: str, dest: str, **kwargs) -> None:
+    """``old`` still accepted for ``dest`` (a renamed option), not shown in the help."""
+    p.add_argument(old, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                   **kwargs)
+
+
+def version() -> str:
+    """The installed distribution's version (``clusterwonen``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("clusterwonen")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _data_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
+    """Where the data and the models come from (every command that reads data)."""
+    p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
+                   "(csv, parquet or sav); default: the config's [data], else the built-in "
+                   "simulated data set")
+    p.add_argument("--config", type=Path, help="study config (TOML) with own data, outcomes, "
+                   "priors and wording; see docs/config.md; default: the housing study")
+    _formula_args(p)
+    if outcomes:
+        p.add_argument("--outcomes",
+                       help="comma-separated outcomes (each with all its models: adjustment "
+                       "sets, joint models) or model names; an unknown name is an error; "
+                       "default: every outcome present in the data")
 
 
 def _formula_args(p: argparse.ArgumentParser) -> None:
@@ -38,57 +87,60 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     from inference.engine import ADAPTATIONS, SAMPLERS
     from models.spec import VARIANTS
 
-    p.add_argument("--data", type=Path, help="directory with complexes.* and tenants.* "
-                   "(csv, parquet or sav); default: the built-in simulated data set")
-    p.add_argument("--config", type=Path, help="study config (TOML); see README")
-    _formula_args(p)
-    if outcomes:
-        p.add_argument("--outcomes",
-                       help="comma-separated outcomes to fit (default: all present)")
+    _data_args(p, outcomes=outcomes)
     p.add_argument("--variant", choices=VARIANTS,
                    help="focal-level variant (default hierarchical)")
     p.add_argument("--adjustment", choices=ADJUSTMENTS,
                    help="housing suite's tenant covariates: the report's twelve (study, the "
                    "default: a controlled effect), pre-residence confounders only (the total "
-                   "effect), or both side by side")
+                   "effect), or both side by side; housing study only")
     p.add_argument("--subgroup", help="comma-separated focal levels whose own rows are "
                    "also a target subgroup of the probability-scale effects (e.g. RO: "
                    "every form's counterfactual for RO's residents), or subgroups "
-                   "column=value (age_group=4); all analysed rows always")
+                   "column=value (age_group=4); all analysed rows always; default: none")
     p.add_argument("--population", type=Path,
                    help="register of invited tenants (a 'responded' column) or table of "
                    "cell counts (a 'count' column), csv/parquet/sav: the probability-scale "
                    "effects are also standardised to it (post-stratification; for a register "
-                   "also response-propensity weights)")
+                   "also response-propensity weights); housing study only; default: none, "
+                   "the effects stand for the respondents")
     p.add_argument("--missing", choices=("impute", "complete-case"),
                    help="missing covariates: multiple imputation by chained equations, every "
                    "model fitted on each imputation and the draws pooled (impute, the default)"
                    ", or rows with a missing value dropped model by model (complete-case)")
     p.add_argument("--imputations", type=int, help="number of imputations (default 10)")
     p.add_argument("--cells", help="comma-separated cell variables of --population (default: "
-                   "its columns that are also columns of the data)")
+                   "its columns that are also columns of the data); housing study only")
     p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "
-                   "for each of their values (subgroups, e.g. age_group)")
+                   "for each of their values (subgroups, e.g. age_group); default: none")
     p.add_argument("--sampler", choices=SAMPLERS,
                    help="nutpie (default: compiled once per model shape), pymc (PyMC's NUTS) "
                    "or numpyro (JAX; needs `uv sync --extra jax`)")
     p.add_argument("--adaptation", choices=ADAPTATIONS,
                    help="nutpie mass-matrix adaptation (default draw_diag)")
-    p.add_argument("--draws", type=int)
-    p.add_argument("--tune", type=int)
-    p.add_argument("--chains", type=int)
-    p.add_argument("--target-accept", type=float)
-    p.add_argument("--seed", type=int, help="sampler seed (default 1)")
+    p.add_argument("--draws", type=int, help="draws per chain after tuning (default: the "
+                   "config's [sampler], else 1000; --quick: 250)")
+    p.add_argument("--tune", type=int, help="tuning draws per chain (default: the config's "
+                   "[sampler], else 1000; --quick: 300)")
+    p.add_argument("--chains", type=int, help="chains (default: the config's [sampler], else 4;"
+                   " --quick: 2)")
+    p.add_argument("--target-accept", type=float, help="NUTS target acceptance rate (default: "
+                   "the config's [sampler], else 0.9; the graded family at least 0.95)")
+    p.add_argument("--seed", type=int, help="sampler seed (default: the config's [sampler], "
+                   "else 1)")
     p.add_argument("--top-up", type=int, metavar="N",
                    help="where a reported parameter's R-hat or ESS misses its threshold, draw "
                    "more (ESS: as many chains again; R-hat: longer chains), at most N times "
                    "(default 2 when the draws are the default, else 0)")
-    p.add_argument("--out", type=Path, help="run folder (default results/<command>)")
+    p.add_argument("--out", type=Path, help="output folder (default: results/default for the "
+                   "main job, results/<config name> for a config run, results/<command> for "
+                   "the other commands)")
     p.add_argument("--quick", action="store_true",
                    help=f"small draws for a smoke run ({QUICK})")
     p.add_argument("--strict", action="store_true",
                    help="exit non-zero when any model's convergence verdict is 'fail'")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the library does "
+                   "(INFO level)")
 
 
 def _parallel_args(p: argparse.ArgumentParser) -> None:
@@ -113,17 +165,20 @@ def _concepts_args(p: argparse.ArgumentParser) -> None:
 def _sbc_args(p: argparse.ArgumentParser) -> None:
     from inference.sbc import MISSPECIFICATIONS
 
-    p.add_argument("--outcome", default="contact",
+    p.add_argument("--outcomes", dest="outcome", default="contact", metavar="MODEL",
                    help="model to calibrate, or 'all' for every default model (default contact)")
+    _alias(p, "--outcome", "outcome")
     p.add_argument("--sims", type=int, default=200, help="number of simulations (default 200)")
     p.add_argument("--n-tenants", type=int,
                    help="smaller design for speed: whole lowest-level groups drawn (stratified "
-                        "by the focal level) until about this many rows")
-    p.add_argument("--sbc-seed", type=int, default=1, help="seed of the prior draws")
+                        "by the focal level) until about this many rows; default: the whole "
+                        "design")
+    p.add_argument("--sbc-seed", type=int, default=1, help="SBC seed: the prior draws and the "
+                   "simulated responses")
     p.add_argument("--misspecify", choices=MISSPECIFICATIONS, default="none",
                    help="fit a deliberately wrong model (no-complex: ignore the lowest "
                    "grouping level; prior-mismatch: prior scales a third of those simulated "
-                   "from) to see SBC flag it")
+                   "from) to see SBC flag it; none: the right model")
     _parallel_args(p)
     _fit_args(p, outcomes=False)
 
@@ -155,27 +210,48 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
                    help="also whether the model checks notice each world: focal-level "
                    "predictive checks and leave-one-complex-out of relaxed variants (two "
                    "or three extra fits per outcome); writes checks.csv and flagged.csv")
-    p.add_argument("--data-seed", type=int, default=7, help="seed of each world's data set")
+    p.add_argument("--data-seed", type=int, default=7, help="data seed: each world's simulated "
+                   "data set")
     p.add_argument("--n-rep", type=int, default=60,
                    help="brute-force replications per form for the truth (default 60)")
-    for flag in ("--draws", "--tune", "--chains", "--seed"):
-        p.add_argument(flag, type=int)
+    p.add_argument("--draws", type=int, help="draws per chain (default 1000)")
+    p.add_argument("--tune", type=int, help="tuning draws per chain (default 1000)")
+    p.add_argument("--chains", type=int, help="chains (default 4)")
+    p.add_argument("--seed", type=int, help="sampler seed (default 1)")
     p.add_argument("--out", type=Path, help="output folder (default results/validate)")
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, help="the run folder (default results/default)")
-    p.add_argument("--config", type=Path, help="the run's study config (TOML), for its "
-                   "wording; default: the housing study")
+    p.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR",
+                   help="the run folder to rebuild (default: results/default)")
+    # the old spelling of RUN_DIR (its own dest: an absent positional would overwrite it)
+    _alias(p, "--out", "out", type=Path)
+    p.add_argument("--config", type=Path, help="a study config (TOML) for the wording; "
+                   "default: the config the run recorded in run.json, else the housing study")
+
+
+def _check_args(p: argparse.ArgumentParser) -> None:
+    from data.suite import ADJUSTMENTS
+
+    _data_args(p)
+    p.add_argument("--adjustment", choices=ADJUSTMENTS,
+                   help="housing suite's covariate set to check (default study); housing "
+                   "study only")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the library does "
+                   "(INFO level)")
 
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--n-tenants", type=int, default=2963)
-    p.add_argument("--n-complexes", type=int, default=470)
-    p.add_argument("--missing-rate", type=float, default=0.0,
-                   help="MCAR share of missing cells in covariates and outcome items")
+    p.add_argument("--data-seed", type=int, default=DEFAULT_SEED,
+                   help="data seed of the simulation")
+    _alias(p, "--seed", "data_seed", type=int)  # renamed: --seed is the sampler's elsewhere
+    p.add_argument("--out", type=Path, required=True, help="output directory (required)")
+    p.add_argument("--n-tenants", type=int, default=2963, help="respondents (rows of tenants)")
+    p.add_argument("--n-complexes", type=int, default=470, help="complexes")
+    p.add_argument("--mcar-rate", dest="missing_rate", type=float, default=0.0, metavar="SHARE",
+                   help="share of cells in covariates and outcome items missing completely "
+                   "at random")
+    _alias(p, "--missing-rate", "missing_rate", type=float)
     p.add_argument("--invited", type=int, default=0,
                    help="size of an invited population (the study: 14921); --n-tenants are "
                    "then the expected respondents, population.csv the register, and truth.json "
@@ -186,9 +262,11 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--response-outcome", type=float, default=0.0,
                    help="log-odds of answering if lonely: response not at random given the "
                    "register (e.g. -0.8)")
-    p.add_argument("--covariate-missing", type=float, default=0.0,
-                   help="rate of missing self-reported covariates among respondents, at "
+    p.add_argument("--mar-rate", dest="covariate_missing", type=float, default=0.0,
+                   metavar="SHARE",
+                   help="share of self-reported covariates missing among respondents, at "
                    "random given age and personal care")
+    _alias(p, "--covariate-missing", "covariate_missing", type=float)
     p.add_argument("--mnar", action="store_true",
                    help="covariates also missing more often the higher their own value")
     p.add_argument("--world", default="default",
@@ -214,7 +292,7 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as err:
         say(f"error: {err}")
         return 2
-    out = write_simulation(args.out, seed=args.seed, design=design)
+    out = write_simulation(args.out, seed=args.data_seed, design=design)
     register = out["register"]
     say(f"wrote {args.out}/complexes.csv ({len(out['complexes'])} complexes), "
         f"tenants.csv ({len(out['tenants'])} tenants), truth.json"
@@ -245,8 +323,11 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("fit", "fit the model suite (the default command)", _fit_args,
-            _lazy("workflows.fit", "fit_command")),
+    Command("fit", "fit every outcome's model, check them and write the report (the default "
+            "command)", _fit_args, _lazy("workflows.fit", "fit_command")),
+    Command("check", "validate a config and its data and describe each model (formula, "
+            "family, levels, rows); fits nothing", _check_args,
+            _lazy("workflows.check", "check_command")),
     Command("concepts", "predict outcomes for new housing concepts", _concepts_args,
             _lazy("workflows.variants", "concepts_command")),
     Command("benefit", "who benefits: clustered x openness/vulnerability", _fit_args,
@@ -260,8 +341,8 @@ COMMANDS: tuple[Command, ...] = (
             _lazy("workflows.sensitivity", "sensitivity_command")),
     Command("validate", "coverage of the truth in test worlds that break the model",
             _validate_args, _lazy("workflows.validate", "validate_command")),
-    Command("report", "rebuild report.html and methods.md of a run folder from its tables "
-            "and fits (adds concepts, benefit and prior-grid tables written there since)",
+    Command("report", "rebuild report.html and methods.md of a run folder (RUN_DIR) from its "
+            "tables and fits; nothing refitted",
             _report_args, _lazy("workflows.report", "report_command")),
     Command("simulate", "write a simulated data set with its truth", _simulate_args, _simulate),
     Command("clear-cache", "remove the project's compile cache (.cache/pytensor)",
@@ -280,11 +361,35 @@ def _clear_cache() -> int:
 DEFAULT_COMMAND = "fit"
 
 
+DESCRIPTION = """\
+Bayesian multilevel models of a nested survey: does where people live (a focal level, such
+as the living form) change their outcomes, controlled for who lives there? Without a
+subcommand, `fit` runs: every outcome of the housing study on the built-in simulated data,
+or of a config with --config.
+
+start here:
+  run_models.py --quick                                  smoke run (2 chains x 250 draws)
+  run_models.py                                          the full job (about 20-33 min, 2 cores)
+  run_models.py check --config examples/pupils.toml      validate a config and data, fit nothing
+  run_models.py --config examples/pupils.toml --quick    own data from a config
+  run_models.py fit --help                               every option of the main job
+"""
+EPILOG = ("Results go to --out (default results/default; results/<config name> for a config "
+          "run). Documentation: README.md and docs/.")
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
-    """The ``run_models.py`` parser: one subparser per entry of :data:`COMMANDS`."""
-    p = argparse.ArgumentParser(prog="run_models.py", description=description,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command")
+    """The ``run_models.py`` parser: one subparser per entry of :data:`COMMANDS`.
+
+    ``description`` replaces the newcomer's overview printed by ``--help``.
+    """
+    p = argparse.ArgumentParser(prog="run_models.py", description=description or DESCRIPTION,
+                                epilog=EPILOG, formatter_class=HelpFormatter)
+    p.add_argument("--version", action="version", version=f"clusterwonen {version()}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     for command in COMMANDS:
-        command.add_arguments(sub.add_parser(command.name, help=command.help))
+        command.add_arguments(sub.add_parser(command.name, help=command.help,
+                                             description=command.help,
+                                             formatter_class=HelpFormatter))
     return p

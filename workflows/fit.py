@@ -38,16 +38,37 @@ def fit_command(args: argparse.Namespace) -> int:
     clock = PhaseClock()
     with clock("setup (config, load, validate, specs)"):
         run = setup(args)
-    out = args.out or Path("results") / "default"
+    out = args.out or default_out(args)
     verdicts = run_suite(run.specs, run.frame, settings=run.settings, out=out, truth=run.truth,
                          study=run.study, source=run.source, clock=clock,
                          populations=run.config.populations,
                          contrasts=run.config.contrasts, population=run.population,
-                         imputations=run.imputations)
+                         imputations=run.imputations, run_info=run_info(args, run.config))
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
     return 0
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    """The main job's folder without ``--out``: ``results/<config name>`` for a config run
+    (``examples/pupils.toml`` -> ``results/pupils``), else ``results/default``."""
+    config = getattr(args, "config", None)
+    return Path("results") / (Path(config).stem if config else "default")
+
+
+def run_info(args: argparse.Namespace, config) -> dict:
+    """What ``run.json`` records of how the run was started: the command line, the resolved
+    config (file values with the command line's overrides applied) and the package versions."""
+    import dataclasses
+    import sys
+
+    from inference.store import package_versions
+
+    resolved = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    return {"command": getattr(args, "argv", None) or ["run_models.py", *sys.argv[1:]],
+            "config": resolved if config.source != "<defaults>" else None,
+            "versions": package_versions()}
 
 
 def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: SamplerSettings,
@@ -56,7 +77,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
               populations: tuple[str, ...] = (),
               contrasts: dict | None = None,
               population: Population | None = None,
-              imputations: Imputations | None = None) -> pd.DataFrame:
+              imputations: Imputations | None = None,
+              run_info: dict | None = None) -> pd.DataFrame:
     """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
 
     ``populations``: target subgroups of the probability-scale effects beside all analysed
@@ -72,7 +94,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     imputed.
 
     Every phase is timed (``clock``, which may already hold the setup's seconds); the
-    seconds per phase and per model go to ``run.json``.
+    seconds per phase and per model go to ``run.json``, with ``run_info`` (the command
+    line, the resolved config and the versions: :func:`run_info`).
     """
     from diagnostics.ppc import ppc_table, prior_predictive_table
     from diagnostics.tables import (
@@ -238,7 +261,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         context["tables"] = [k for k, v in tables.items() if v is not None and k in REPORT_TABLES]
         write_report(out, study=study, fits={r.spec.name: r.tree for r in results},
                      tables=tables, context=context)
-    _write_timing(out, clock, [*results, *joint_results], engine.timings, settings, context)
+    _write_timing(out, clock, [*results, *joint_results], engine.timings, settings, context,
+                  run_info)
     console.print_effects(effects, verdict, focal_name=focal_name)
     if not (effects["scale"] == "latent").any():
         console.print_verdicts(verdict)
@@ -254,15 +278,17 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
 
 
 def _write_timing(out: Path, clock: PhaseClock, results: list,
-                  timings: list[dict], settings: SamplerSettings, report: dict) -> None:
-    """``run.json``: wall seconds per phase and per model (fresh fits: compile, sample, ...),
-    and what the report says of the run beyond its tables (``run_models.py report``)."""
+                  timings: list[dict], settings: SamplerSettings, report: dict,
+                  info: dict | None = None) -> None:
+    """``run.json``: how the run was started (``info``: command line, resolved config,
+    versions), wall seconds per phase and per model (fresh fits: compile, sample, ...), and
+    what the report says of the run beyond its tables (``run_models.py report``)."""
     fresh = {t["model"]: t for t in timings}
     models = [{"model": r.name, "reused": r.reused, "seconds": r.seconds,
                **{k: v for k, v in fresh.get(r.name, {}).items() if k != "model"}}
               for r in results]
     write_text(out / "run.json", json.dumps({
-        "total_s": clock.total, "phases_s": clock.seconds, "models": models,
+        **(info or {}), "total_s": clock.total, "phases_s": clock.seconds, "models": models,
         "settings": json.loads(settings.to_json()), "report": report}, indent=1))
 
 

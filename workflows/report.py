@@ -221,6 +221,18 @@ def _fit_trees(out: Path, models: list[str]) -> dict:
     return trees
 
 
+def recorded_config(recorded: dict | None):
+    """The study config a run recorded in ``run.json`` (its outcomes and ``[study]``
+    wording), or the defaults (the housing study) for a run without one."""
+    from data.config import StudyConfig
+
+    if not recorded:
+        return StudyConfig()
+    return StudyConfig(source=recorded.get("source", "<recorded>"),
+                       outcomes=tuple(recorded.get("outcomes", ())),
+                       study=dict(recorded.get("study", {})))
+
+
 def report_command(args) -> int:
     """``run_models.py report``: rebuild ``report.html`` and ``methods.md`` of a run folder
     from its tables, fits and ``run.json`` -- nothing refitted or recomputed; tables that a
@@ -230,18 +242,19 @@ def report_command(args) -> int:
     from data.config import ConfigError, load_config
     from data.study import study_for
 
-    out = args.out or Path("results") / "default"
+    out = args.run_dir or getattr(args, "out", None) or Path("results") / "default"
     run_json = out / "run.json"
     if not run_json.exists() or not (out / "effects.csv").exists():
         console.warn(f"error: {out} is not a finished run folder (no run.json or effects.csv)"
                      "; run the main job with --out there first")
         return 2
+    run = json.loads(run_json.read_text())
     try:
-        study = study_for(load_config(args.config))
+        study = study_for(load_config(args.config) if args.config else
+                          recorded_config(run.get("config")))
     except (ConfigError, ValueError) as err:
         console.warn(f"error: {err}")
         return 2
-    run = json.loads(run_json.read_text())
     models = [m["model"] for m in run.get("models", [])]
     joint = set(run.get("report", {}).get("joint", []))
     fits = _fit_trees(out, [m for m in models if m not in joint])

@@ -160,6 +160,35 @@ def _check_contrasts(cfg: StudyConfig, frame: pd.DataFrame, specs: dict) -> None
                                  f"in column {focal!r} (levels: {sorted(have)})")
 
 
+# options that only the housing suite reads: a config with its own outcomes refuses them
+HOUSING_ONLY = {"adjustment": "--adjustment", "population": "--population", "cells": "--cells"}
+
+
+def _refuse_housing_options(args: argparse.Namespace, cfg: StudyConfig) -> None:
+    """A config with its own ``[[outcomes]]`` declares its terms itself: the housing suite's
+    adjustment sets and population file do not apply (one line says why)."""
+    if not cfg.outcomes:
+        return
+    given = [flag for dest, flag in HOUSING_ONLY.items() if getattr(args, dest, None)]
+    if given:
+        raise WorkflowError(f"error: {', '.join(given)}: only for the housing study's own "
+                            f"suite; {cfg.source} declares its own [[outcomes]] and terms")
+
+
+def select_outcomes(specs: dict[str, ModelSpec], asked: str) -> dict[str, ModelSpec]:
+    """The specs of the asked outcomes: an outcome name selects every model of it (each
+    adjustment set), a model name that model; a name matching nothing is an error."""
+    wanted = [o.strip() for o in asked.split(",") if o.strip()]
+    unknown = [o for o in wanted if o not in specs
+               and not any(s.outcome == o for s in specs.values())]
+    if unknown:
+        outcomes = sorted({s.outcome for s in specs.values()})
+        raise WorkflowError(f"error: --outcomes: unknown outcome(s) {unknown}; known: "
+                            f"{outcomes}" + (f" (models: {sorted(specs)})"
+                                             if sorted(specs) != outcomes else ""))
+    return {k: s for k, s in specs.items() if k in wanted or s.outcome in wanted}
+
+
 def _with_formula(args: argparse.Namespace, cfg: StudyConfig) -> StudyConfig:
     """``--formula`` (one outcome replacing the config's) and ``--table`` (one table
     replacing the config's data) applied to the config."""
@@ -180,7 +209,7 @@ def _with_formula(args: argparse.Namespace, cfg: StudyConfig) -> StudyConfig:
 
 
 def setup(args: argparse.Namespace, *, suite: str = "default",
-          outcomes: str | None = None) -> Run:
+          outcomes: str | None = None, impute: bool = True) -> Run:
     """Resolve config, settings, data and the specs of ``suite`` for one command.
 
     Parameters
@@ -191,10 +220,14 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
         ``default`` (the study's models or the config's outcomes), ``features`` (building
         features, for new concepts) or ``benefit`` (subgroup interactions).
     outcomes
-        Comma-separated outcomes to keep (default: ``args.outcomes``; all when empty).
+        Comma-separated outcomes to keep (default: ``args.outcomes``; all when empty): an
+        outcome keeps all its models (every adjustment set), a model name that model.
+    impute
+        ``False``: no multiple imputation (``check``: nothing is fitted).
     """
     try:
         cfg = _with_formula(args, load_config(getattr(args, "config", None)))
+        _refuse_housing_options(args, cfg)
         if getattr(args, "variant", None):
             cfg = replace(cfg, variant=args.variant)
         if getattr(args, "adjustment", None):
@@ -224,18 +257,16 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
         print(f"skipped (outcome not in the data): {', '.join(skipped)}")
     asked = outcomes if outcomes is not None else getattr(args, "outcomes", None)
     if asked:
-        wanted = [o.strip() for o in asked.split(",") if o.strip()]
-        unknown = [o for o in wanted if o not in specs]
-        if unknown:
-            raise WorkflowError(f"error: unknown outcome(s) {unknown}; known: {sorted(specs)}")
-        present = {k: present[k] for k in wanted if k in present}
+        chosen = select_outcomes(specs, asked)
+        present = {k: s for k, s in present.items() if k in chosen}
     if not present:
         raise WorkflowError(f"error: none of the requested outcomes ({asked or 'the default suite'}"
                             f") is in the data; nothing to fit")
     # the imputation models read every outcome of the suite, whichever are fitted now, so
     # that a run of some outcomes imputes exactly as a run of all of them
     imputations = _imputations(args, frame, {k: s for k, s in specs.items()
-                                             if s.response in frame}, settings.seed)
+                                             if s.response in frame}, settings.seed) \
+        if impute else None
     return Run(config=cfg, settings=settings, frame=frame, source=described, truth=truth,
                specs=present, study=study, population=population, imputations=imputations)
 
