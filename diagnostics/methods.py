@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 
-__all__ = ["CITATIONS", "FAMILY_TEXT", "methods_markdown", "methods_text", "model_facts",
-           "plural", "software_versions"]
+import numpy as np
+
+from diagnostics.equivalence import LEVEL, ROPE_SD, ROPE_WIDTHS, rope_width
+
+__all__ = ["CITATIONS", "FAMILY_TEXT", "conclusions_text", "methods_markdown", "methods_text",
+           "model_facts", "plural", "software_versions"]
 
 FAMILY_TEXT = {
     "bernoulli": "Bernoulli, logit link",
@@ -54,6 +58,9 @@ CITATIONS = {
               "and Computing 34, 57.",
     "mice": "van Buuren, S., & Groothuis-Oudshoorn, K. (2011). mice: Multivariate imputation "
             "by chained equations in R. Journal of Statistical Software 45(3), 1-67.",
+    "rope": "Kruschke, J. K. (2018). Rejecting or accepting parameter values in Bayesian "
+            "estimation. Advances in Methods and Practices in Psychological Science 1(2), "
+            "270-280.",
 }
 
 
@@ -94,13 +101,15 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                  n_rows: int, units: str, groups: Mapping[str, int],
                  level_names: Mapping[str, str], source: str, estimand: str,
                  joint: Sequence[str] = (), population: str | None = None,
-                 imputations: int | None = None, versions: Mapping[str, str] | None = None
-                 ) -> tuple[list[tuple[str, str]], list[str]]:
+                 imputations: int | None = None, versions: Mapping[str, str] | None = None,
+                 findings: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """``([(heading, paragraph), ...], references)`` describing this run.
 
     ``models``: :func:`model_facts` of every single model; ``settings``: the sampler
     settings as a dict; ``groups``: number of groups per grouping column; ``estimand``:
-    the headline estimand in words; ``joint``: names of joint two-part models.
+    the headline estimand in words; ``joint``: names of joint two-part models;
+    ``findings``: whether the study's published conclusions were checked
+    (:func:`conclusions_text`).
     """
     versions = versions if versions is not None else software_versions()
     name = lambda lv: level_names.get(lv, lv)  # noqa: E731
@@ -183,6 +192,8 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                   "positive contrast."
                   + (f" They are also standardised to the population in {population} "
                      "(post-stratification)." if population else "")))
+    if findings:
+        paras.append(("Conclusions", conclusions_text()))
     software = ", ".join(f"{k} {v}" for k, v in versions.items())
     paras.append(("Software", f"Python; {software}. Models are written in PyMC [pymc] and "
                   "sampled with nutpie [nutpie]; diagnostics and LOO with ArviZ "
@@ -190,9 +201,51 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                   "Bambi formula [bambi], which the benchmark fits as the plain-Bambi "
                   "baseline."))
     used = {"pymc", "nutpie", "arviz", "bambi", "rhat", "loo", "logo", "psense"} | \
-        ({"mice"} if imputations else set())
+        ({"mice"} if imputations else set()) | ({"rope"} if findings else set())
     refs = [f"[{k}] {CITATIONS[k]}" for k in CITATIONS if k in used]
     return paras, refs
+
+
+def conclusions_text(*, level: float = LEVEL, rope_sd: float = ROPE_SD,
+                     widths: Sequence[float] = ROPE_WIDTHS) -> str:
+    """How the published conclusions are judged: the verdict rules of each kind of claim and
+    the region of practical equivalence with the argument for its width
+    (:mod:`diagnostics.findings`, :mod:`diagnostics.equivalence`)."""
+    def pp(p: float) -> str:  # the ROPE in percentage points at base rate p
+        width = rope_width(np.array([p]), on_probability_scale=True, response_sd=1.0,
+                           rope_sd=rope_sd)
+        return f"{width:.1f}"
+
+    return (
+        "Each published conclusion is restated as a claim about the fitted model and judged "
+        "by posterior probabilities, in words that belong to its kind of claim. A directional "
+        f"claim (a contrast or coefficient has the claimed sign) is supported when P(claimed "
+        f"sign) ≥ {level}, contradicted when P(opposite sign) ≥ {level}, else "
+        "uncertain. A sentence with several pairs ('GG the most daily contact') is also "
+        f"judged jointly: it holds when all of its pairs hold in the same draw with "
+        f"probability ≥ {level}, fails when some pair fails with probability ≥ "
+        f"{level}, else uncertain. A claim of little difference between the k forms is "
+        "judged on the outcome scale (a new complex) against a region of practical "
+        "equivalence (ROPE) [rope]: per draw the k(k − 1)/2 pairwise differences and "
+        f"the largest of their absolute values. It is equivalent when P(largest < ROPE) "
+        f"≥ {level}; different when a pair lies beyond the ROPE on one side inside a "
+        f"simultaneous {level:.0%} credible band over all pairs (each pair's mean ± c "
+        f"sd, c the {level:.0%} quantile over the draws of the largest standardised "
+        "deviation); else uncertain. 'Different' is not judged by P(largest > ROPE): the "
+        "largest of many noisy differences exceeds a small ROPE whenever the posteriors are "
+        "wide, so imprecision would read as a difference, while the simultaneous band keeps "
+        f"false 'different' verdicts near {1 - level:.0%} when the forms are equal. The ROPE "
+        f"is ±{rope_sd:g} standard deviation of the outcome, Kruschke's default of half "
+        "a small standardised effect (d = 0.2) [rope]: for a share, a shift of "
+        f"{rope_sd:g} on its standard-normal latent scale at its base rate p, ±100 "
+        f"× {rope_sd:g} × φ(Φ⁻¹(p)) percentage points "
+        f"(±{pp(0.15)} pp at a 15% base rate, ±{pp(0.5)} pp at 50%); for a "
+        f"continuous outcome {rope_sd:g} of its sd. A fixed width in percentage points "
+        "would be a different effect at every base rate (2 pp is 13% of a 15% share but 4% "
+        "of a 50% one); a width in latent sd is the same standardised effect for every "
+        "outcome, narrower in percentage points for a rarer share. findings_rope.csv gives "
+        f"the equivalence verdicts at {', '.join(f'{w:g}' for w in widths)} sd, with every "
+        "pair's posterior probability inside the ROPE.")
 
 
 def methods_markdown(paragraphs: Sequence[tuple[str, str]], references: Sequence[str], *,

@@ -29,13 +29,15 @@ HEADERS = {
     "elpd_loo": "elpd (PSIS-LOO)", "elpd_logo": "elpd (leave one complex out)",
     "p_loo": "p_loo", "logo_se": "SE (LOGO)", "outside_support": "outside common support",
     "n_analysed": "analysed", "n_before": "rows", "n_missing": "missing",
+    "p_claim": "P(claim)", "p_against": "P(against)", "p_equivalent": "P(equivalent)",
+    "p_different": "P(different)",
 }
 # columns whose numbers are counts: shown without decimals
 _COUNTS = {"divergences", "n_draws", "ppc_misfits", "pareto_k_bad", "prior_sensitive",
            "n_analysed", "n_before", "n_missing", "tenants", "complexes", "n", "covered",
            "logo_groups", "logo_pareto_k_bad", "ess_bulk", "ess_tail", "min_ess_bulk",
            "min_ess_tail", "parameters", "flagged", "n_rows", "cells", "n_obs", "pairs",
-           "supported", "uncertain", "not supported"}
+           "supported", "uncertain", "contradicted"}
 # estimate columns rounded by the row's sd (when the table has one)
 _BY_SD = ("mean", "q05", "q95", "median", "estimate", "shift", "report_own")
 

@@ -25,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 
 from diagnostics.convergence import THRESHOLDS
-from diagnostics.findings import claim_summary
+from diagnostics.equivalence import ROPE_SD, rope_width
+from diagnostics.findings import VERDICT_RULES, claim_summary, verdict_counts
 from diagnostics.headline import (
     FINDINGS_LEGEND,
     convergence_line,
@@ -51,7 +53,8 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent /
                           autoescape=True,
                           trim_blocks=True, lstrip_blocks=True)
 _VERDICT_CLASS = {"ok": "ok", "warn": "warn", "fail": "fail", "misfit": "fail",
-                  "supported": "ok", "uncertain": "warn", "not supported": "fail",
+                  "supported": "ok", "uncertain": "warn", "contradicted": "fail",
+                  "holds": "ok", "fails": "fail", "equivalent": "ok", "different": "fail",
                   "mixed": "warn", "yes": "warn"}
 _VERDICT_COLUMNS = ("verdict", "diagnosis", "model_verdict", "flagged")
 
@@ -111,6 +114,18 @@ def _ordered(frame: pd.DataFrame | None, first: Sequence[str] = (),
     lead = [c for c in first if c in frame.columns]
     tail = [c for c in last if c in frame.columns]
     return frame[lead + [c for c in frame.columns if c not in lead and c not in tail] + tail]
+
+
+def _verdict_legend() -> Markup:
+    """The verdict words of each claim type and their rules (:data:`VERDICT_RULES`)."""
+    items = "".join(f"<li><b>{escape(kind)}</b>: {escape(rule)}</li>"
+                    for kind, rule in VERDICT_RULES.items())
+    at_15 = rope_width(np.array([0.15]), on_probability_scale=True, response_sd=1.0)
+    return Markup(f'<ul id="verdict-legend" class="legend">{items}<li>ROPE (region of '
+                  f"practical equivalence): &plusmn;{ROPE_SD:g} SD of the outcome, on its "
+                  f"latent scale at its base rate for a share (&plusmn;{at_15:.1f} "
+                  "percentage points at a 15% base rate); the expected column gives each "
+                  "claim's width, the table of widths below the verdicts at others</li></ul>")
 
 
 def _text(html: str) -> dict:
@@ -326,9 +341,8 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     findings = tables.get("findings")
     conclusions = ""
     if findings is not None and len(findings):
-        counts = findings["verdict"].value_counts()
-        conclusions = ("The report's published conclusions, checked one by one: " + ", ".join(
-            f"{n} {v}" for v, n in counts.items()) + " (see below).")
+        conclusions = ("The report's published conclusions, checked one by one: "
+                       + verdict_counts(findings) + " (see below).")
     head_fig = (figures.get("headline") or [("", None)])[0]
 
     ppc = tables.get("ppc")
@@ -340,13 +354,19 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         _population_section(tables),
         {"id": "findings", "title": "The report's conclusions, one by one", "blocks": [
             _text("Each published conclusion restated as a claim about the fitted model and "
-                  "judged from its posterior: <b>supported</b>, <b>uncertain</b> or <b>not "
-                  "supported</b>; 'little difference' claims are judged against a region of "
-                  "practical equivalence."),
+                  "judged from its posterior, in words that belong to its kind of claim; "
+                  "P(claim) and P(against) are the posterior probabilities the verdict "
+                  "rests on."),
+            {"kind": "html", "html": _verdict_legend()},
             _tab("claims", claim_summary(findings), collapse=False,
                  title="Per sentence of the report (joint: every pair in the same draw)"),
-            _tab("findings", findings, title="Every claimed pair and coefficient",
-                 collapse=True)]}
+            _tab("findings", findings.drop(columns="verdict_rule", errors="ignore"),
+                 title="Every claimed pair and coefficient", collapse=True),
+            *([_tab("findings_rope", tables["findings_rope"], collapse=True,
+                    title="Equivalence claims over several ROPE widths (standardised units; "
+                          "rope: the width on the outcome scale), every pair of forms")]
+              if tables.get("findings_rope") is not None and len(tables["findings_rope"])
+              else [])]}
         if findings is not None and len(findings) else None,
         _optional(tables, "concepts", "New concepts",
                   "Predicted outcomes for new concepts described by their group-level "

@@ -85,7 +85,7 @@ def _tables(n_outcomes=3):
                     ("contact", "RB - HZ & RR - HZ", "joint", "RB and RR more contact", 0.89,
                      "uncertain"),
                     ("gossip", "RR - HZ", "contrast", "RR gossip more", 0.02,
-                     "not supported"))]),
+                     "contradicted"))]),
             "population_response": pd.DataFrame([{"variable": "age_group", "value": 1,
                                                   "invited": 100, "responded": 25}]),
             "coverage": pd.DataFrame([{"model": "contact", "covered": 9, "n": 10}])}
@@ -140,7 +140,13 @@ def test_report_answers_first_and_flags_the_failed_model():
     claims = text[text.index('id="table-claims"'):text.index('id="table-findings"')]
     assert claims.count("<tr>") == 3 and "RB and RR more contact" in claims
     assert '<td class="warn">uncertain</td>' in claims
-    assert '<td class="fail">not supported</td>' in claims
+    assert '<td class="fail">contradicted</td>' in claims
+    # the verdict words of every kind of claim, with their rules, beside the table
+    legend = text[text.index('id="verdict-legend"'):text.index('id="table-claims"')]
+    for word in ("supported", "contradicted", "holds", "fails", "equivalent", "different",
+                 "uncertain", "ROPE"):
+        assert word in legend, word
+    assert "not supported" not in text
 
 
 def test_all_ok_is_one_line():
@@ -277,3 +283,25 @@ def test_report_prior_sensitivity_section():
     assert "Refits under a grid of priors" in section and "sd_wide" in section
     without = build_report(title="t", source="s", tables=_tables(), figures={})
     assert "not computed" in without[without.index('id="sensitivity"'):]
+
+
+def test_report_shows_the_rope_widths_beside_the_findings():
+    """The equivalence claims over several ROPE widths (findings_rope.csv) are in the
+    findings section, after the verdict legend and the claims."""
+    import xarray as xr
+
+    from data.findings import Equivalence
+    from diagnostics.findings import rope_sensitivity
+
+    draws = xr.DataArray(0.15 + np.random.default_rng(0).normal(0, 0.002, (200, 3)),
+                         dims=("sample", "living_form"), coords={"living_form": ["a", "b", "c"]})
+    tables = _tables(3)
+    tables["findings_rope"] = rope_sensitivity(
+        {"lonely": (draws, True, 0.36)},
+        equivalences=[Equivalence("lonely", "loneliness: little difference")])
+    text = build_report(title="Test report", source="unit test", tables=tables, figures={},
+                        groups=GROUPS, methods=_methods())
+    findings = text[text.index('id="findings"'):text.index('id="sensitivity"')]
+    rope = findings[findings.index('id="table-findings_rope"'):]
+    assert rope.count("<tr>") == 1 + 4 * 4  # header + widths x (claim + 3 pairs)
+    assert '<td class="ok">equivalent</td>' in rope

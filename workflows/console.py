@@ -121,8 +121,10 @@ def print_run_summary(*, coverage, psense, findings, out: Path, seconds: float) 
         say(f"\nPrior sensitivity by power-scaling (psense.csv): {len(flagged)} of "
             f"{len(psense)} parameters flagged" + (f" -- {where}" if where else ""))
     if findings is not None and len(findings):
-        counts = findings["verdict"].value_counts().to_dict()
-        say(f"\nThe report's conclusions checked one by one (findings.csv): {counts}")
+        from diagnostics.findings import verdict_counts
+
+        say("\nThe report's conclusions checked one by one (findings.csv, rules in "
+            f"verdict_rule; ROPE widths in findings_rope.csv): {verdict_counts(findings)}")
     say(f"\nwrote {out}/report.html, summary.csv, effects.csv, diagnostics.csv, ppc.csv, "
         f"loo.csv, psense.csv, missing.csv{', findings.csv' if findings is not None else ''}"
         f" and fits/*.nc in {seconds:.0f} s")

@@ -231,7 +231,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         verdict["prior_sensitive"] = verdict["model"].map(flagged).fillna(0).astype(int)
     write_csv(verdict, out / "diagnostics.csv")
     with clock("findings and recovery"):
-        findings = _findings(results, status) if study.has_findings else None
+        findings, rope = _findings(results, status) if study.has_findings else (None, None)
         # the simulator's truth is the effect controlled for every covariate it draws: only
         # models adjusted for the study's full set are compared with it
         as_simulated = {r.spec.name for r in results if r.spec.adjustment in (None, "study")}
@@ -239,10 +239,13 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
             if truth is not None else None
     if findings is not None:
         write_csv(findings, out / "findings.csv")
+    if rope is not None and len(rope):
+        write_csv(rope, out / "findings_rope.csv")
     focal = {s.focal for s in specs.values() if s.focal}
     focal_name = study.level_name(focal.pop()) if len(focal) == 1 else "focal-level"
     with clock("figures and report"):
         tables = {"diagnostics": verdict, "effects": effects, "findings": findings,
+                  "findings_rope": rope,
                   "overlap": overlap, "estimands": estimands if len(estimands) else None,
                   "missing": missing, "ppc": ppc, "loo": loo, "coverage": coverage,
                   "psense": psense,
@@ -309,11 +312,13 @@ def _summary(result, outcome: str, per_imputation: list) -> tuple[pd.DataFrame, 
     return table, verdict
 
 
-def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
-    """The study's published conclusions checked against the fits of their outcomes."""
+def _findings(results: list[FitResult],
+              status: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's published conclusions checked against the fits of their outcomes, and
+    the equivalence claims over several ROPE widths (``findings_rope.csv``)."""
     from data.findings import EQUIVALENCES
     from diagnostics.effects import form_probabilities, pooled_probabilities
-    from diagnostics.findings import check_equivalences, check_findings
+    from diagnostics.findings import check_equivalences, check_findings, rope_sensitivity
 
     findings = check_findings({r.spec.name: r.posterior for r in results})
     findings = findings[findings["outcome"].isin([r.spec.outcome for r in results])]
@@ -327,7 +332,7 @@ def _findings(results: list[FitResult], status: dict[str, str]) -> pd.DataFrame:
                 and r.spec.family_impl.has_event_prediction}
     findings = pd.concat([findings, check_equivalences(on_scale)], ignore_index=True)
     findings["model_verdict"] = findings["outcome"].map(status)
-    return findings
+    return findings, rope_sensitivity(on_scale)
 
 
 def _overlap(results: list[FitResult]) -> pd.DataFrame | None:

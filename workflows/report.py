@@ -88,13 +88,15 @@ def methods_for(results: list, *, frame: pd.DataFrame, study: Study, source: str
                         n_rows=len(frame), units=study.units,
                         groups={lv: int(frame[lv].nunique()) for lv in levels if lv in frame},
                         level_names=study.level_names, source=source, estimand=estimand,
-                        joint=joint, population=population, imputations=imputations)
+                        joint=joint, population=population, imputations=imputations,
+                        findings=study.has_findings)
 
 
 # the report's tables and the CSV files of a run folder they are read back from
 REPORT_TABLES = {
     "diagnostics": "diagnostics.csv", "effects": "effects.csv", "estimands": "estimands.csv",
-    "findings": "findings.csv", "overlap": "overlap.csv", "missing": "missing.csv",
+    "findings": "findings.csv", "findings_rope": "findings_rope.csv",
+    "overlap": "overlap.csv", "missing": "missing.csv",
     "ppc": "ppc.csv", "loo": "loo.csv", "coverage": "coverage.csv", "psense": "psense.csv",
     "overview": "overview.csv", "marginals": "marginals.csv",
     "population_weights": "population.csv", "population_response": "response.csv",
