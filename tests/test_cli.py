@@ -157,38 +157,46 @@ def test_run_json_records_the_config_and_report_rebuilds_with_its_wording():
     assert study_for(recorded_config(None)) is HOUSING
 
 
-def _readme_commands() -> list[list[str]]:
-    """Every ``run_models.py ...`` / ``clusterwonen ...`` command line the README shows, in
-    code blocks and inline code."""
-    text = README.read_text()
+def _shown_commands(page: Path) -> list[list[str]]:
+    """Every ``run_models.py ...`` / ``clusterwonen ...`` command line a page shows, in code
+    blocks and inline code."""
+    text = page.read_text()
     code = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
-    code = [line for block in code for line in block.splitlines()]
+    code = [line for block in code for line in block.replace("\\\n", " ").splitlines()]
     code += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
     lines = []
     for snippet in code:
-        match = re.search(r"(?:run_models\.py|uv run clusterwonen)(.*)", snippet.split("#")[0])
+        # "run_models.py  parse ..." (two spaces: a layout table's line) is no command
+        match = re.search(r"(?:run_models\.py|uv run clusterwonen)(?=$| \S)(.*)",
+                          snippet.split("#")[0])
         if match:
             lines.append([w for w in shlex.split(match.group(1)) if w != "..."])
     return lines
 
 
-def test_readme_is_a_front_door_whose_commands_exist():
+def test_readme_is_a_front_door():
     text = README.read_text()
     assert len(text.splitlines()) <= 200
     assert not re.search(r"#\d", text)  # no issue numbers
-    parser = commands.build_parser()
-    subs = _subparsers(parser)
-    shown = _readme_commands()
-    assert len(shown) >= 5
-    for words in shown:
+    assert len(_shown_commands(README)) >= 5
+
+
+@pytest.mark.parametrize("page", [README, *sorted((ROOT / "docs").glob("*.md"))],
+                         ids=lambda p: p.name)
+def test_the_commands_a_page_shows_exist_under_their_current_names(page):
+    subs = _subparsers(commands.build_parser())
+    for words in _shown_commands(page):
         command = commands.DEFAULT_COMMAND
         if words and not words[0].startswith("-"):
             command = words.pop(0)
-            assert command in subs, f"README shows an unknown subcommand {command!r}"
-        known = {s for a in subs[command]._actions for s in a.option_strings}
+            assert command in subs, f"{page.name} shows an unknown subcommand {command!r}"
+        options = {s: a for a in subs[command]._actions for s in a.option_strings}
         for word in words:
-            if word.startswith("--"):
-                assert word in known, f"README shows {command} {word}, which does not exist"
+            flag = word.split("=")[0]
+            if flag.startswith("--"):
+                assert flag in options, f"{page.name} shows {command} {flag}: no such option"
+                assert options[flag].help != argparse.SUPPRESS, \
+                    f"{page.name} shows {command} {flag}: the old name of a renamed option"
 
 
 def test_docs_pages_exist_and_the_readme_links_them():
