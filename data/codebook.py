@@ -14,12 +14,24 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from models.causal import (
+    CONFOUNDER,
+    FORM_FEATURE,
+    GATE,
+    MEDIATOR,
+    SET_ROLES,
+    TWO_SIDED,
+    CausalGraph,
+    Node,
+)
 from models.terms import Covariate, covariate_matrix
 
 __all__ = [
     "ASSUMPTIONS",
     "COMPLEX_COLUMNS",
     "ADJUSTMENT_SETS",
+    "CAUSAL_GRAPH",
+    "COMPLEX_CONFOUNDERS",
     "COVARIATES",
     "COVARIATE_ROLES",
     "FEATURE_ROLES",
@@ -302,40 +314,70 @@ COVARIATES: tuple[Covariate, ...] = (
     Covariate("shared_norms", "binary"),
 )
 
-# The causal role of each covariate with respect to the living form, and why. Holding a
-# covariate fixed while the form is swapped gives the effect *controlled* for it; that is
-# the total effect of the form only when the covariate is a pre-residence characteristic
-# (a confounder), not when the form may have changed it (a mediator).
-PRE_RESIDENCE = "pre_residence"
-AFFECTED = "possibly_affected_by_form"
-COVARIATE_ROLES: dict[str, tuple[str, str]] = {
-    "female": (PRE_RESIDENCE, "fixed before moving in"),
-    "age_group": (PRE_RESIDENCE, "age decides eligibility and choice of the home, not the "
-                                 "reverse"),
-    "education": (PRE_RESIDENCE, "completed long before moving in"),
-    "personal_care": (PRE_RESIDENCE, "health need that drives selection into forms with "
-                                     "care (RO), a confounder"),
-    "activity_limitation": (PRE_RESIDENCE, "health that drives selection into forms, a "
-                                           "confounder"),
-    "lives_alone": (PRE_RESIDENCE, "household composition, mostly given at moving in"),
-    "little_outside_contact": (AFFECTED, "a form with neighbours nearby can replace or "
+# The causal graph of the study (models.causal): every covariate's role with respect to
+# the living form, and why. Holding a covariate fixed while the form is swapped gives the
+# effect *controlled* for it; that is the total effect of the form only when the covariate
+# is a pre-residence characteristic (a confounder), not when the form may have changed it.
+# Adjustment sets are derived from these roles (ADJUSTMENT_SETS), never listed by hand.
+_TENANT_ROLES: dict[str, tuple[str, str]] = {
+    "female": (CONFOUNDER, "fixed before moving in; men and women choose homes differently"),
+    "age_group": (CONFOUNDER, "age decides eligibility and choice of the home, not the "
+                              "reverse"),
+    "education": (CONFOUNDER, "completed long before moving in"),
+    "activity_limitation": (CONFOUNDER, "health that drives selection into forms, a "
+                                        "confounder"),
+    "lives_alone": (CONFOUNDER, "household composition, mostly given at moving in"),
+    "financial_vulnerability": (CONFOUNDER, "income and assets precede the tenancy"),
+    "extraversion": (CONFOUNDER, "a personality trait, stable in adults"),
+    "social_motive": (TWO_SIDED, "a motive held before the move drives self-selection into "
+                                 "clustered forms, but it is reported after choosing the "
+                                 "home and may be coloured by it"),
+    "personal_care": (TWO_SIDED, "a care need before the move drives selection into forms "
+                                 "with care (RO), but RO provides care on site, so receiving "
+                                 "it weekly is partly the form's doing"),
+    "residence_duration": (TWO_SIDED, "long-stayers differ before the form acts, but how long "
+                                      "one has lived there depends on when the complex "
+                                      "opened and whether one stays"),
+    "little_outside_contact": (MEDIATOR, "a form with neighbours nearby can replace or "
                                          "create outside contact"),
-    "financial_vulnerability": (PRE_RESIDENCE, "income and assets precede the tenancy"),
-    "extraversion": (PRE_RESIDENCE, "a personality trait, stable in adults"),
-    "social_motive": (AFFECTED, "the motive is reported after choosing the home and may be "
-                                "coloured by it; chosen with the form"),
-    "residence_duration": (AFFECTED, "how long one has lived there depends on when the "
-                                     "complex opened and whether one stays"),
-    "shared_norms": (AFFECTED, "'same norms as my neighbours' is partly the community the "
+    "shared_norms": (MEDIATOR, "'same norms as my neighbours' is partly the community the "
                                "form creates"),
 }
-# Named adjustment sets: "study" reproduces the report's analysis (all twelve covariates,
-# a controlled effect); "pre_residence" adjusts for confounders only (the total effect of
-# the form, if no unmeasured confounding).
+_COMPLEX_ROLES: dict[str, tuple[str, str]] = {
+    "rural": (CONFOUNDER, "the location precedes who moves in and differs sharply by form "
+                          "(GG, RR rural; HZ, RG urban); village life has denser ties"),
+    "small_community": (FORM_FEATURE, "a complex's size is part of the housing concept a "
+                                      "form stands for; held fixed only in the report's model"),
+    "log_units": (FORM_FEATURE, "a complex's size is part of the housing concept"),
+    "high_rise": (FORM_FEATURE, "floors define the forms (LZ low-rise, HZ high-rise): "
+                                "no overlap to adjust for"),
+    "contact_daily": (GATE, "daily contact is the gate category of friendly contact"),
+}
+CAUSAL_GRAPH = CausalGraph(
+    exposure="living_form",
+    nodes=tuple(Node(n, r, why) for n, (r, why) in _TENANT_ROLES.items())
+    + tuple(Node(n, r, why, level="group") for n, (r, why) in _COMPLEX_ROLES.items()),
+    outcomes=("contact", "friendly_contact", "activity_participation", "organised_together",
+              "maintained_together", "gossip", "cohesion", "lonely", "help_received",
+              "help_given"),
+    edges=(("education", "shared_norms", "the report: higher education lowers cohesion "
+                                         "through norms"),
+           ("extraversion", "social_motive", "the outgoing choose a home for its company")),
+)
+# kept for readers of the roles by covariate: name -> (role, reason)
+COVARIATE_ROLES: dict[str, tuple[str, str]] = dict(_TENANT_ROLES)
+# complex-level confounders: in every model of every adjustment set (where the data have them)
+COMPLEX_CONFOUNDERS: tuple[str, ...] = tuple(
+    n for n, (r, _) in _COMPLEX_ROLES.items() if r == CONFOUNDER)
+# Named adjustment sets, from the graph (models.causal.SET_ROLES): "study" reproduces the
+# report's analysis (every covariate: an effect *controlled* for possible mediators);
+# "pre_residence" the confounders only (the total effect if the two-sided covariates are
+# consequences of the form and nothing unmeasured confounds); "pre_residence_wide" the
+# confounders and the two-sided covariates (total if those are confounders).
 ADJUSTMENT_SETS: dict[str, tuple[str, ...]] = {
-    "study": tuple(c.name for c in COVARIATES),
-    "pre_residence": tuple(c.name for c in COVARIATES
-                           if COVARIATE_ROLES[c.name][0] == PRE_RESIDENCE),
+    name: CAUSAL_GRAPH.adjustment_set(name, [c.name for c in COVARIATES]
+                                      + list(COMPLEX_CONFOUNDERS))
+    for name in SET_ROLES
 }
 
 

@@ -504,7 +504,8 @@ def truth(design: Design, *, seed: int) -> dict:
         contrasts = {f"{code} - {cb.REFERENCE_FORM}": eff["forms"][k] - eff["forms"][ref]
                      for k, code in enumerate(cb.FORM_CODES) if k != ref}
         coefs = {t: 0.0 for cov in cb.COVARIATES for t in cov.term_names()}
-        coefs.update(eff["coefficients"])
+        coefs.update({t: 0.0 for t in cb.COMPLEX_CONFOUNDERS})  # in every model, generated
+        coefs.update(eff["coefficients"])                        # only where listed
         coefs.update(eff["complex_terms"])
         entry = {"family": oc.family, "latent_contrasts": contrasts, "coefficients": coefs,
                  "complex_sd": eff["complex_sd"], "form_effects":

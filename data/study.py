@@ -18,6 +18,7 @@ from types import MappingProxyType
 from data import codebook as cb
 from data.config import StudyConfig
 from data.suite import two_part_specs
+from models.causal import CausalGraph
 
 __all__ = ["HOUSING", "Study", "study_for"]
 
@@ -63,6 +64,10 @@ class Study:
         A column of the lowest grouping level giving its size (``units``: dwellings per
         complex); pooled groups are then also averaged weighted by it (``dwelling-weighted``),
         beside equal weights and weights by analysed rows (``tenant-weighted``).
+    causal_graph
+        The causal roles of the study's variables (:class:`models.causal.CausalGraph`):
+        what each effect may be called (``total``, ``controlled``, ``conditional``);
+        a config declares roles in ``[study] roles = {x = "confounder", ...}``.
     two_parts
         ``specs -> {name: TwoPart}``: the joint models of two-part outcomes among a suite's
         specs, whose *total* effects the run reports beside the parts' conditional ones
@@ -85,6 +90,7 @@ class Study:
     size_column: str | None = None
     size_unit: str = "size"
     two_parts: Callable | None = None
+    causal_graph: CausalGraph | None = None
 
     def level_name(self, level: str) -> str:
         """Display name of a grouping column (the column itself when none is declared)."""
@@ -142,11 +148,12 @@ HOUSING = Study(
                              "benefit": _housing_suite("benefit")}),
     size_column="units", size_unit="dwelling",
     two_parts=two_part_specs,
+    causal_graph=cb.CAUSAL_GRAPH,
 )
 
 _WORDING = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
             "label_names": dict, "pooled": dict, "complement": str, "compare_terms": list,
-            "focal_predictors": list}
+            "focal_predictors": list, "roles": dict}
 
 
 def study_for(cfg: StudyConfig) -> Study:
@@ -167,6 +174,13 @@ def study_for(cfg: StudyConfig) -> Study:
                              f"{value!r}")
         values[key] = value
     pooled = {k: tuple(str(x) for x in v) for k, v in values.pop("pooled", {}).items()}
+    roles = values.pop("roles", {})
+    try:
+        focal = next((o.get("focal") for o in cfg.outcomes if o.get("focal")), None)
+        graph = CausalGraph(exposure=focal or "focal level", nodes=()).with_roles(
+            {str(k): v if isinstance(v, str) else tuple(v) for k, v in roles.items()})
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: roles: {err}") from None
     return Study(
         title=values.pop("title", f"Multilevel models of {cfg.source}"),
         design=values.pop("design", "Rows nested in the grouping levels of each model; every "
@@ -175,5 +189,6 @@ def study_for(cfg: StudyConfig) -> Study:
         compare_terms=tuple(values.pop("compare_terms", ())),
         focal_predictors=tuple(values.pop("focal_predictors", ())),
         suites=MappingProxyType({"default": _config_suite}),
+        causal_graph=graph,
         **values,
     )

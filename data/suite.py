@@ -12,6 +12,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from data import codebook as cb
+from models.causal import GATE
 from models.families import get_family
 from models.spec import ModelSpec
 from models.terms import Covariate
@@ -21,11 +22,11 @@ __all__ = ["ADJUSTMENTS", "BENEFIT_OUTCOMES", "COMPLEX_LEVEL", "LEVELS", "MODERA
 
 LEVELS = ("complex_id", "living_form")  # tenants nested in complexes nested in forms
 
-# friendly contact gets contact_daily; contact and help given the rural term; cohesion the
-# small-community term (the report's findings, docs/STUDY.md)
+# outcome-specific extras by design (docs/STUDY.md): friendly contact gets contact_daily (the
+# gate category it is conditional on, every set); cohesion the small-community term (a form
+# feature the report held fixed: the study set only). The complex-level confounders
+# (codebook.COMPLEX_CONFOUNDERS: rural) are in every set through the causal graph.
 _COMPLEX_TERMS = {
-    "contact": ("rural",),
-    "help_given": ("rural",),
     "cohesion": ("small_community",),
     "friendly_contact": ("contact_daily",),
 }
@@ -34,14 +35,26 @@ _COMPLEX_TERMS = {
 _EVENT = {"help_received": 1, "help_given": 1}
 
 
+def _extras(outcome: str, adjustment: str) -> tuple[Covariate, ...]:
+    """The outcome's own complex-level or gate terms that the set keeps: a gate term always
+    (the conditional model is defined by it), a form feature only in the report's set."""
+    keep = []
+    for name in _COMPLEX_TERMS.get(outcome, ()):
+        role = cb.CAUSAL_GRAPH.role(name)
+        if role == GATE or adjustment == "study":
+            keep.append(Covariate(name, "binary"))
+    return tuple(keep)
+
+
 def _base(oc: cb.Outcome, variant: str, adjustment: str = "study") -> ModelSpec:
-    extra = tuple(Covariate(t, "binary") for t in _COMPLEX_TERMS.get(oc.name, ()))
     ordinal = get_family(oc.family).ordinal
     kept = cb.ADJUSTMENT_SETS[adjustment]
+    tenant = tuple(c for c in cb.COVARIATES if c.name in kept)
+    complex_level = tuple(Covariate(n, "binary") for n in cb.COMPLEX_CONFOUNDERS if n in kept)
     return ModelSpec(
         name=oc.name if adjustment == "study" else f"{oc.name}__{adjustment}",
         outcome=oc.name, response=oc.column, family=oc.family, adjustment=adjustment,
-        terms=tuple(c for c in cb.COVARIATES if c.name in kept) + extra, levels=LEVELS,
+        terms=tenant + complex_level + _extras(oc.name, adjustment), levels=LEVELS,
         focal=LEVELS[-1],
         reference=cb.REFERENCE_FORM, level_order=cb.FORM_CODES, subset=oc.subset,
         variant=variant, categories=tuple(oc.levels) if ordinal else (),
@@ -49,20 +62,30 @@ def _base(oc: cb.Outcome, variant: str, adjustment: str = "study") -> ModelSpec:
     )
 
 
-ADJUSTMENTS = (*cb.ADJUSTMENT_SETS, "both")
+# "both": the report's set beside the narrow pre-residence one; "bounds": all three sets, the
+# two-sided covariates with and without (the headline contrasts between the bounds)
+COMBINED = {"both": ("study", "pre_residence"),
+            "bounds": ("study", "pre_residence_wide", "pre_residence")}
+ADJUSTMENTS = (*cb.ADJUSTMENT_SETS, *COMBINED)
 
 
 def default_specs(variant: str = "hierarchical",
                   adjustment: str = "study") -> dict[str, ModelSpec]:
     """The default model of every outcome in the study codebook (plus item-level cohesion).
 
-    ``adjustment`` names the tenant covariates (:data:`data.codebook.ADJUSTMENT_SETS`):
-    ``study`` the report's twelve (the effect of the form *controlled* for all of them, the
-    report's own analysis), ``pre_residence`` the confounders only (names get
-    ``__pre_residence``), ``both`` the two suites side by side.
+    ``adjustment`` names the covariates (:data:`data.codebook.ADJUSTMENT_SETS`, derived from
+    the causal graph :data:`data.codebook.CAUSAL_GRAPH`): ``study`` the report's twelve and
+    its complex-level terms (the effect of the form *controlled* for all of them, possible
+    mediators included: the report's own analysis), ``pre_residence`` the confounders only
+    (names get ``__pre_residence``), ``pre_residence_wide`` the confounders and the
+    two-sided covariates; ``both`` study and pre_residence side by side, ``bounds`` all
+    three. Every set holds the complex-level confounders (rural).
     """
-    if adjustment == "both":
-        return default_specs(variant, "study") | default_specs(variant, "pre_residence")
+    if adjustment in COMBINED:
+        out = {}
+        for name in COMBINED[adjustment]:
+            out |= default_specs(variant, name)
+        return out
     if adjustment not in cb.ADJUSTMENT_SETS:
         raise ValueError(f"unknown adjustment set {adjustment!r}; choose one of {ADJUSTMENTS}")
     specs = {}

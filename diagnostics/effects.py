@@ -7,7 +7,8 @@ lower level is the complex:
 
 * ``new_complex`` (default): a *new* group of that level, integrating over the between-group
   variation ``u ~ N(0, sd^2)`` of every random level (Gauss-Hermite quadrature per draw);
-* ``average_complex``: the average existing group, ``u = 0``.
+* ``typical_complex``: the typical (median) group, ``u = 0`` -- under a non-identity link
+  not the average group: the average of the outcome over groups is ``new_complex``.
 
 The target population is every analysed row, or the rows of one focal level ("the effect
 for RO's own residents": each form's counterfactual for the people who live in RO).
@@ -38,7 +39,7 @@ __all__ = ["ALL", "ESTIMANDS", "RESPONDENTS", "event_label", "event_probability"
            "random_sd", "subgroup_label", "subgroup_rows", "summarise_probabilities",
            "total_effects"]
 
-ESTIMANDS = ("new_complex", "average_complex")
+ESTIMANDS = ("new_complex", "typical_complex")
 
 
 def event_label(spec: ModelSpec, data: ModelData) -> tuple[str, int | None]:
@@ -255,9 +256,9 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     w = _draw_weights(row_weights, rows, len(effect))
     forms = list(data.level_labels[spec.focal])
 
-    def sd(f):  # of a new group in focal level f (0: the average group)
+    def sd(f):  # of a new group in focal level f (0: the typical group, u = 0)
         out = random_sd(spec, draws, X, data, focal_index=f)
-        return np.zeros_like(out) if estimand == "average_complex" else out
+        return np.zeros_like(out) if estimand == "typical_complex" else out
     out = np.column_stack([event_probability(spec, data, draws, X=X, offset=effect[:, f],
                                              sd=sd(f), weights=w) for f in range(len(forms))])
     return xr.DataArray(out, dims=("sample", spec.focal),
@@ -301,7 +302,8 @@ def probability_effects(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
         estimand=estimand, event=label, subgroup=subgroup_label(spec, subgroup),
         population=population,
         on_probability_scale=spec.family_impl.has_probability_scale,
-        effect="conditional" if spec.subset else "total", ci_prob=ci_prob, pooled=pooled,
+        effect="conditional" if spec.subset else "unconditional", ci_prob=ci_prob,
+        pooled=pooled,
         weights=weights, contrasts=contrasts)
 
 
@@ -328,8 +330,13 @@ def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, re
     """The rows of :func:`probability_effects` from draws ``(sample, level)`` of the event
     probability per focal level (shared with the total effects of two-part models).
 
-    ``effect``: ``total``, or ``conditional`` where the event is defined on a subset that
-    the focal level may itself change (friendly contact among those with contact).
+    ``effect``: ``unconditional``, or ``conditional`` where the event is defined on a subset
+    that the focal level may itself change (friendly contact among those with contact).
+    Whether an unconditional effect is also a *total* one depends on what its model holds
+    fixed (:meth:`models.causal.CausalGraph.label`), added by the caller. Beside the
+    difference of each contrast, ``rr_*`` summarise its risk ratio (level over the
+    contrasted level or group, per draw; NaN off the probability scale) for the
+    sensitivity analysis of :mod:`diagnostics.robustness`.
     ``weights``: named weightings of the levels (``tenant-weighted``: analysed rows per
     level) for the pooled groups' averages. ``contrasts``: ``{name: (plus, minus)}``, the
     unweighted mean of the ``plus`` levels minus that of the ``minus`` levels (a
@@ -340,10 +347,12 @@ def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, re
     unit = "percentage points" if on_probability_scale else "response units"
     forms = list(probs[focal].values)
     series = {f"{f}": probs.sel({focal: f}).values * scale for f in forms}
+    ratios = {}  # name -> (numerator, denominator) draws of each contrast
     ref = probs.sel({focal: reference}).values * scale
     for f in forms:
         if f != reference:
             series[f"{f} - {reference}"] = series[f] - ref
+            ratios[f"{f} - {reference}"] = (series[f], ref)
     for group, members in (pooled or {}).items():
         if not set(members) <= set(forms):
             continue
@@ -357,13 +366,16 @@ def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, re
             for f in forms:
                 if f not in members:
                     series[f"{f} - {name}"] = series[f] - avg
+                    ratios[f"{f} - {name}"] = (series[f], avg)
     for name, (plus, minus) in (contrasts or {}).items():
         unknown = sorted((set(plus) | set(minus)) - set(forms))
         if unknown:
             raise ValueError(f"contrast {name!r}: level(s) {unknown} not in the data "
                              f"({forms})")
-        series[name] = np.mean([series[f] for f in plus], axis=0) - \
-            np.mean([series[f] for f in minus], axis=0)
+        top = np.mean([series[f] for f in plus], axis=0)
+        bottom = np.mean([series[f] for f in minus], axis=0)
+        series[name] = top - bottom
+        ratios[name] = (top, bottom)
     stats = draws_table(series, ci_prob=ci_prob)
     rows = []
     for name, v in series.items():
@@ -378,8 +390,24 @@ def summarise_probabilities(probs: xr.DataArray, *, model: str, outcome: str, re
                      # Monte Carlo error of the summaries: the draws are a random subset
                      # of the chains, treated as independent (iid approximation)
                      "n_draws": len(v), "mcse_mean": float(np.std(v, ddof=1) / np.sqrt(len(v))),
-                     "p_mcse": float(np.sqrt(p * (1 - p) / len(v))) if is_contrast else np.nan})
+                     "p_mcse": float(np.sqrt(p * (1 - p) / len(v))) if is_contrast else np.nan,
+                     **_ratio_summary(ratios.get(name), on_probability_scale, ci_prob)})
     return pd.DataFrame(rows)
+
+
+def _ratio_summary(pair, on_probability_scale: bool, ci_prob: float) -> dict:
+    """Median and equal-tailed interval of a contrast's risk ratio, per draw."""
+    if pair is None or not on_probability_scale:
+        return {"rr_median": np.nan, "rr_lower": np.nan, "rr_upper": np.nan}
+    top, bottom = pair
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = top / bottom
+    rr = rr[np.isfinite(rr)]
+    if not len(rr):
+        return {"rr_median": np.nan, "rr_lower": np.nan, "rr_upper": np.nan}
+    tail = (1 - ci_prob) / 2
+    low, med, high = np.quantile(rr, [tail, 0.5, 1 - tail])
+    return {"rr_median": float(med), "rr_lower": float(low), "rr_upper": float(high)}
 
 
 def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame: pd.DataFrame,
@@ -392,7 +420,7 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
                   row_weights: np.ndarray | None = None,
                   population: str = RESPONDENTS,
                   imputed: list | None = None) -> pd.DataFrame:
-    """The *total* effect of a two-part outcome (:class:`models.joint.TwoPart`) per focal
+    """The *unconditional* effect of a two-part outcome (:class:`models.joint.TwoPart`) per focal
     level and contrast, as :func:`probability_effects` reports a single model's.
 
     The population is the gate's analysed rows (those of one focal level for a named
@@ -420,5 +448,5 @@ def total_effects(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData, frame:
         probs, model=joint.name, outcome=joint.outcome, reference=joint.gate.reference,
         estimand=estimand, event=total_event_label(joint, d2), subgroup=label,
         population=population,
-        on_probability_scale=True, effect="total", ci_prob=ci_prob, pooled=pooled,
+        on_probability_scale=True, effect="unconditional", ci_prob=ci_prob, pooled=pooled,
         weights=weights, contrasts=contrasts)

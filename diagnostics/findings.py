@@ -38,7 +38,7 @@ from diagnostics.equivalence import (
     rope_width,
 )
 
-__all__ = ["CLAIM_TYPES", "LEVEL", "ROPE_SD", "ROPE_WIDTHS", "VERDICT_RULES",
+__all__ = ["path_models", "CLAIM_TYPES", "LEVEL", "ROPE_SD", "ROPE_WIDTHS", "VERDICT_RULES",
            "check_equivalences", "check_findings", "claim_draws", "claim_summary",
            "directional_verdict", "joint_verdict", "rope_sensitivity", "verdict_counts"]
 
@@ -116,6 +116,31 @@ def _absent(base: dict) -> dict:
                    "verdict": NOT_ESTIMABLE}
 
 
+def path_models(findings, specs, *, graph=None) -> dict:
+    """The model each claim about a path is judged in: ``(outcome, target) -> model name``.
+
+    A claim with ``through`` (education lowers cohesion *through* shared norms) is about
+    the covariate's effect including that path, so its model must not hold the path's
+    covariate -- or anything it leads to in ``graph`` (a
+    :class:`models.causal.CausalGraph`) -- fixed; among the specs of its outcome that
+    qualify, the one with the most terms (the report's set before narrower ones). None
+    qualifies: ``"(none fitted without <through>)"``, judged not estimable.
+    """
+    out = {}
+    for f in findings:
+        if not getattr(f, "through", None):
+            continue
+        blocked = {f.through} | (graph.descendants(f.through) if graph is not None else set())
+        base = f.target.split("[", 1)[0]
+        fits = [s for s in specs if s.outcome == f.outcome and not s.items
+                and base in {t.name for t in s.terms}
+                and not blocked & {t.name for t in s.terms}]
+        best = max(fits, key=lambda s: len(s.terms), default=None)
+        out[(f.outcome, f.target)] = best.name if best is not None else \
+            f"(none fitted without {f.through})"
+    return out
+
+
 def check_findings(fits: dict[str, xr.DataTree], *, findings=FINDINGS,
                    model_for: dict[str, str] | None = None,
                    level: float = LEVEL) -> pd.DataFrame:
@@ -130,7 +155,10 @@ def check_findings(fits: dict[str, xr.DataTree], *, findings=FINDINGS,
     """
     rows, holds = [], {}
     for f in findings:
-        name = (model_for or {}).get(f.outcome, f.outcome)
+        # a claim may name its own model ((outcome, target): e.g. one that does not hold
+        # the claim's own mediator fixed), else its outcome's
+        name = (model_for or {}).get((f.outcome, f.target),
+                                     (model_for or {}).get(f.outcome, f.outcome))
         tree = fits.get(name)
         draws = None if tree is None else claim_draws(tree, f)
         base = {"outcome": f.outcome, "parameter": f.target, "kind": f.kind,

@@ -4,8 +4,9 @@ Pure functions over the effects and diagnostics tables. The headline is one esti
 named in every output that shows it: the probability scale (percentage points), a *new*
 group of the lowest level (its effect integrated out), every analysed row placed in each
 focal level in turn, the respondents unweighted, the study's own adjustment set, and the
-*total* effect where a two-part outcome has one (its conditional effect is reported beside
-it in the evidence).
+*unconditional* effect where a two-part outcome has one (its conditional effect is reported
+beside it in the evidence). Whether it is a *total* or a *controlled* effect is said by its
+rows' ``interpretation`` (:meth:`models.causal.CausalGraph.label`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ __all__ = ["FINDINGS_LEGEND", "HEADLINE_ESTIMAND", "convergence_line", "findings
            "headline_effects", "headline_estimand", "level_groups"]
 
 HEADLINE_ESTIMAND = ("probability scale, a new {group} of each {focal}, all analysed {units} "
-                     "(respondents, unweighted), {adjustment}; total effects where an outcome "
-                     "has two parts")
+                     "(respondents, unweighted), {adjustment}; unconditional effects (gate "
+                     "and part together) where an outcome has two parts")
 
 
 FINDINGS_LEGEND = ("Levels whose 90% interval excludes 0, largest first: mean [90% interval] "
@@ -39,9 +40,9 @@ def _reference(contrasts: pd.Series) -> str | None:
 def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
     """Each outcome's contrasts of a focal level vs the reference under the headline estimand.
 
-    One model per outcome: the total effect (a joint two-part model) before a conditional
-    one, the adjustment ``study`` before others. Columns of ``effects`` plus ``level`` (the
-    contrasted level) and ``reference_level_p`` (the reference level's own mean, e.g. its
+    One model per outcome: the unconditional effect (a joint two-part model) before a
+    conditional one, the adjustment ``study`` before others. Columns of ``effects`` plus
+    ``level`` (the contrasted level) and ``reference_level_p`` (the reference level's own mean, e.g. its
     percentage of tenants with the event).
     """
     need = {"scale", "estimand", "contrast"}
@@ -57,7 +58,8 @@ def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
     chosen = []
     for _, g in pairs.groupby("outcome", sort=False):
         rank = g.assign(
-            _total=(g.get("effect", pd.Series("total", index=g.index)) != "total"),
+            _total=(g.get("effect", pd.Series("unconditional", index=g.index))
+                    != "unconditional"),
             _adj=~g.get("adjustment", pd.Series("study", index=g.index))
             .isin(["study", "terms as declared"]))
         best = rank.sort_values(["_total", "_adj"], kind="stable").iloc[0]["model"]
@@ -77,8 +79,16 @@ def headline_estimand(headline: pd.DataFrame, *, group: str, focal: str, units: 
     """The headline estimand in words, with the adjustment set(s) its rows carry."""
     adjustments = sorted(set(headline.get("adjustment", pd.Series(dtype=str)).dropna())
                          - {"terms as declared"})
-    adjustment = ("controlled for the " + " / ".join(adjustments) + " covariates"
-                  if adjustments else "controlled for each model's declared terms")
+    adjustment = ("adjusted for the " + " / ".join(adjustments) + " covariates"
+                  if adjustments else "adjusted for each model's declared terms")
+    readings = sorted(set(headline.get("interpretation", pd.Series(dtype=str)).dropna()))
+    if readings:
+        held = sorted({t for h in headline.get("held_fixed", pd.Series(dtype=str)).dropna()
+                       for t in str(h).split(", ") if t})
+        adjustment += " (" + " / ".join(readings) + (" effects: holding fixed "
+                                                       + ", ".join(held) + ", which the "
+                                                       + focal + " may change"
+                                                       if held else " effects") + ")"
     return HEADLINE_ESTIMAND.format(group=group, focal=focal, units=units,
                                     adjustment=adjustment)
 

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 
 from inference.files import atomic_write  # noqa: E402
 
-__all__ = ["GROUP_COLOURS", "collection_figure", "concepts_figure", "forest_figure",
+__all__ = ["GROUP_COLOURS", "causal_graph_figure", "collection_figure", "concepts_figure", "forest_figure",
            "group_colour", "headline_figure", "ppc_figure", "rank_figure", "save_figure"]
 
 # one colour per group of focal levels, the same in every figure and table of a report:
@@ -218,4 +218,65 @@ def headline_figure(headline: pd.DataFrame, *, groups: dict[str, str],
         fig.text((left + right) / 2, axes[0, 0].get_position().y1 + 0.09, group,
                  ha="center", va="bottom", fontsize=9, color=group_colour(group, order),
                  fontweight="bold")
+    return fig
+
+
+def causal_graph_figure(graph):
+    """The causal graph of a study (:class:`models.causal.CausalGraph`) as a layered
+    picture: confounders left, two-sided covariates next, the exposure in the middle,
+    mediators and form features right of it, the outcomes last. Solid arrows: causes;
+    dashed: a two-sided role (both directions); red: an explicit path between covariates.
+    Confounders and two-sided covariates also point to the outcomes (not drawn)."""
+    from models.causal import CONFOUNDER, FORM_FEATURE, MEDIATOR, TWO_SIDED
+
+    columns = [(CONFOUNDER, "confounders (before the move)"),
+               (TWO_SIDED, "two-sided"), (None, graph.exposure),
+               (MEDIATOR, "possible mediators"), (FORM_FEATURE, "form features")]
+    pos, height = {}, 1
+    for x, (role, _) in enumerate(columns):
+        names = [graph.exposure] if role is None else \
+            [n.name for n in graph.nodes if n.role == role]
+        height = max(height, len(names))
+        for k, name in enumerate(names):
+            pos[name] = (x, -k + (len(names) - 1) / 2)
+    out_x = len(columns)
+    pos["outcomes"] = (out_x, 0.0)
+    fig, ax = plt.subplots(figsize=(11, max(3.5, 0.42 * height + 1.2)))
+    arrow = dict(arrowstyle="-|>", lw=0.8, shrinkA=14, shrinkB=14)
+    for node in graph.nodes:
+        if node.name not in pos:
+            continue
+        if node.role in (CONFOUNDER, TWO_SIDED):
+            ax.annotate("", pos[graph.exposure], pos[node.name],
+                        arrowprops=arrow | {"color": "0.55",
+                                            "ls": "--" if node.role == TWO_SIDED else "-"})
+        else:
+            ax.annotate("", pos[node.name], pos[graph.exposure],
+                        arrowprops=arrow | {"color": "0.55"})
+    for cause, effect, _ in graph.edges:
+        if cause in pos and effect in pos:
+            ax.annotate("", pos[effect], pos[cause], arrowprops=arrow | {
+                "color": "#b22222", "connectionstyle": "arc3,rad=0.25"})
+    for node in graph.nodes:  # what the form may change, on to the outcomes
+        if node.role in (MEDIATOR, FORM_FEATURE) and node.name in pos:
+            ax.annotate("", pos["outcomes"], pos[node.name],
+                        arrowprops=arrow | {"color": "0.75"})
+    ax.annotate("", pos["outcomes"], pos[graph.exposure],
+                arrowprops=arrow | {"color": "black", "lw": 2.0,
+                                    "connectionstyle": "arc3,rad=-0.35"})
+    for name, (x, y) in pos.items():
+        node = next((n for n in graph.nodes if n.name == name), None)
+        style = "round,pad=0.3"
+        face = "#fde8d7" if name == graph.exposure else \
+            ("#e8eef6" if name == "outcomes" else "white")
+        label = name + (" (complex)" if node is not None and node.level == "group" else "")
+        ax.text(x, y, label, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle=style, fc=face, ec="0.4", lw=0.7))
+    for x, (_, title) in enumerate(columns):
+        ax.text(x, height / 2 + 0.6, title, ha="center", fontsize=9, weight="bold")
+    ax.text(out_x, height / 2 + 0.6, "outcomes", ha="center", fontsize=9, weight="bold")
+    ax.set_xlim(-0.7, out_x + 0.6)
+    ax.set_ylim(-height / 2 - 0.7, height / 2 + 1.0)
+    ax.axis("off")
+    fig.tight_layout()
     return fig

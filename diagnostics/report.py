@@ -185,8 +185,14 @@ def _effects_section(tables: dict, figures: dict, headline: pd.DataFrame, focal:
     if len(prob):
         blocks.append(_text("<em>new_complex</em> integrates over the between-group variation "
                             "of every random grouping level (a new group of each); "
-                            "<em>average_complex</em> sets it to zero (an existing, average "
-                            "group). Every analysed row is placed in each level in turn."))
+                            "<em>typical_complex</em> sets it to zero (the typical, median "
+                            "group: under a logit link not the average one, which is "
+                            "new_complex's average over groups). Every analysed row is placed "
+                            "in each level in turn. <em>interpretation</em>: <b>total</b> only "
+                            "for an unconditional effect whose model holds no possible "
+                            "mediator fixed (the assumptions in <em>assumes</em>), "
+                            "<b>controlled</b> where it does (<em>held_fixed</em>), "
+                            "<b>conditional</b> among those a gate lets through."))
         blocks.append(_tab("probability_effects", prob, title="Every probability-scale effect "
                            "(levels, contrasts, pooled groups, estimands, subgroups)",
                            collapse=True))
@@ -214,17 +220,52 @@ def _estimands_section(table: pd.DataFrame | None, focal: str) -> dict | None:
              "(mean [90% interval]). <b>conditional</b>: among those who pass a gate the "
              "form itself moves (friendly contact among tenants with contact; participation "
              "where activities are organised) &mdash; the report's own analysis. "
-             "<b>total</b>: the gate and the outcome together (P(contact &ge; 2 and "
-             "friendly)), from the joint two-part model. <b>study</b>: controlled for all "
-             "twelve tenant covariates, including four the form may itself change (shared "
-             "norms, outside contact, social motive, residence duration); "
-             "<b>pre_residence</b>: adjusted for the eight confounders only &mdash; the form's "
-             "total effect if nothing unmeasured confounds it. Only contrasts with more than "
-             "one estimand in this run are shown (<code>--adjustment both</code> fits both "
-             "sets); a dash: not fitted.")
+             "<b>unconditional</b>: the gate and the outcome together (P(contact &ge; 2 and "
+             "friendly)), from the joint two-part model. The adjustment sets come from the "
+             "causal graph and bound the effect: <b>study</b> holds every covariate fixed, "
+             "including the two the form may change (shared norms, outside contact): a "
+             "<em>controlled</em> effect; <b>pre_residence_wide</b> the confounders and the "
+             "three covariates whose role is two-sided (social motive, personal care, "
+             "residence duration), read as confounders; <b>pre_residence</b> the "
+             "confounders only, reading the two-sided ones as consequences of the form. Each "
+             "of the last two is the <em>total</em> effect under its reading, if nothing "
+             "unmeasured confounds it. Only contrasts with more than one estimand in this "
+             "run are shown (<code>--adjustment bounds</code> fits all three sets); a dash: "
+             "not fitted.")
     return {"id": "estimands", "title": f"Which effect of the {focal.lower()}? Every "
             "estimand side by side",
             "blocks": [_text(intro), _tab("estimands", wide.reset_index(), collapse=False)]}
+
+
+def _robustness_section(table: pd.DataFrame | None, causal: list, focal: str) -> dict | None:
+    """The causal graph the adjustment sets come from, and how strong an unmeasured
+    confounder would have to be to overturn each headline contrast."""
+    if (table is None or not len(table)) and not causal:
+        return None
+    blocks = []
+    if causal:
+        blocks.append(_text("The causal roles the adjustment sets are derived from: "
+                            "confounders (before the move) point into the "
+                            f"{focal.lower()}; possible mediators and form features are "
+                            f"pointed to by it; two-sided covariates both. The effect is "
+                            "called <em>total</em> only where no mediator is held fixed."))
+        blocks.append({"kind": "figures", "figures": _figs(causal), "collapsed": False})
+    if table is not None and len(table):
+        fragile = table[table["k_interval"] < 1] if "k_interval" in table else table.iloc[:0]
+        blocks.append(_text(
+            "E-values (VanderWeele &amp; Ding 2017): the risk ratio an unmeasured confounder "
+            f"would need with both the {focal.lower()} and the outcome to move the 90% "
+            "interval to no effect (<em>e_value_interval</em>), to explain the point away "
+            "or to halve it; <em>k_interval</em>: how many times as strong (log risk ratios "
+            "&times; k) as the most dangerous measured covariate (<em>benchmark</em>) it "
+            f"would have to be. {len(fragile)} of {len(table)} contrasts could be "
+            "overturned by a confounder weaker than a measured one (k &lt; 1)."))
+        blocks.append(_tab("robustness", _ordered(table, (
+            "outcome", "contrast", "mean", "q05", "q95", "rr_median", "e_value_interval",
+            "e_value_point", "e_value_halve", "benchmark", "k_interval", "k_halve"),
+            last=("robustness",)), collapse=False))
+    return {"id": "robustness", "title": "Would an unmeasured confounder overturn it?",
+            "blocks": blocks}
 
 
 def _population_section(tables: dict) -> dict | None:
@@ -351,6 +392,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     sections = [
         _effects_section(tables, figures, headline, focal, names, groups),
         _estimands_section(tables.get("estimands"), focal),
+        _robustness_section(tables.get("robustness"), figures.get("causal", []), focal),
         _population_section(tables),
         {"id": "findings", "title": "The report's conclusions, one by one", "blocks": [
             _text("Each published conclusion restated as a claim about the fitted model and "

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 import xarray as xr
 
 from diagnostics.convergence import parameter_table, reported_variables
 
 __all__ = ["SUMMARY_COLUMNS", "EFFECT_COLUMNS", "effects_latent", "estimand_comparison",
-           "summary_rows"]
+           "label_effects", "summary_rows"]
 
 SUMMARY_COLUMNS = ["model", "outcome", "parameter", "mean", "sd", "q05", "q95", "r_hat",
                    "ess_bulk", "ess_tail"]
@@ -58,10 +60,30 @@ def estimand_comparison(effects: pd.DataFrame, *, reference: str | None = None
         return pd.DataFrame()  # one estimand per contrast: nothing to compare
     own = rows[(rows["adjustment"] == "study") & ~rows["model"].str.endswith("__total")]
     own = own.set_index(["outcome", "contrast"])["mean"]
-    out = rows[["outcome", "contrast", "effect", "adjustment", "model", "mean", "q05",
-                "q95"]].copy()
+    keep = ["outcome", "contrast", "effect", "adjustment", "interpretation", "model", "mean",
+            "q05", "q95"]
+    out = rows[[c for c in keep if c in rows]].copy()
     out["report_own"] = [own.get((o, c)) for o, c in zip(out["outcome"], out["contrast"],
                                                          strict=True)]
     out["shift"] = out["mean"] - out["report_own"]
     return out.sort_values(["outcome", "contrast", "adjustment", "effect"],
                            ignore_index=True)
+
+
+def label_effects(effects: pd.DataFrame, labels: Mapping) -> pd.DataFrame:
+    """``effects`` with what each model's effect may be called: ``effect`` (unconditional /
+    conditional), ``interpretation`` (total / controlled / adjusted / conditional),
+    ``held_fixed`` (the possible mediators its model holds fixed) and ``assumes``, from
+    ``labels`` (model -> :class:`models.causal.EffectLabel`). The latent-scale rows of a
+    model carry its label too. Models without a label keep empty columns.
+    """
+    out = effects.copy()
+    get = {m: labels[m] for m in out["model"].unique() if m in labels}
+    out["effect"] = [get[m].effect if m in get else e for m, e in
+                     zip(out["model"], out.get("effect", pd.Series(index=out.index)),
+                         strict=True)]
+    out["interpretation"] = out["model"].map({m: lab.interpretation for m, lab in get.items()})
+    out["held_fixed"] = out["model"].map({m: ", ".join(lab.held_fixed)
+                                          for m, lab in get.items()})
+    out["assumes"] = out["model"].map({m: lab.assumes for m, lab in get.items()})
+    return out

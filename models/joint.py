@@ -252,7 +252,7 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
 
     The population is the gate's analysed rows (``rows`` of them, default all) with
     complete part covariates; each is placed in every form. ``new_complex`` integrates over
-    the correlated complex effects of both parts, ``average_complex`` sets them to 0.
+    the correlated complex effects of both parts, ``typical_complex`` sets them to 0 (the typical complex).
     Returns ``(array (sample, form), n)`` with ``n`` the population's size. ``row_weights``
     (one per gate row) weight the rows' average (default equal).
     """
@@ -295,7 +295,7 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
         g1, g2 = g1.ravel(), g2.ravel()
         u1 = sd[:, :1] * g1[None, :]  # (S, Q)
         u2 = sd[:, 1:] * (rho[:, None] * g1[None, :] + np.sqrt(1 - rho[:, None] ** 2) * g2)
-    elif estimand == "average_complex":
+    elif estimand == "typical_complex":
         u1 = u2 = np.zeros((len(sd), 1))
         w = np.ones(1)
     else:

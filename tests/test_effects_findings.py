@@ -60,7 +60,7 @@ def test_new_complex_estimand_integrates_the_complex_variance(gossip):
     effect[FORMS.index("GG")] = np.log(3.0)
     tree = _tree(data, effect=effect, sd_complex=1.5)
     new = form_probabilities(tree, spec, data, estimand="new_complex")
-    avg = form_probabilities(tree, spec, data, estimand="average_complex")
+    avg = form_probabilities(tree, spec, data, estimand="typical_complex")
     assert avg.sel(living_form="GG").values == pytest.approx(0.75)
     # a new complex's effect is unknown: the probability shrinks towards 1/2, by the amount a
     # brute-force Monte Carlo over u ~ N(0, 1.5^2) gives

@@ -9,43 +9,111 @@ import pytest
 import run_models
 from data import codebook as cb
 from data.suite import ADJUSTMENTS, default_specs
+from models.causal import ROLES, TWO_SIDED
 from tests.conftest import quick_fit
 
 
 def test_every_covariate_has_a_role_and_a_reason():
     assert set(cb.COVARIATE_ROLES) == {c.name for c in cb.COVARIATES}
-    for name, (role, why) in cb.COVARIATE_ROLES.items():
-        assert role in (cb.PRE_RESIDENCE, cb.AFFECTED), name
-        assert len(why) > 15, name  # a sentence, not a tag
+    for node in cb.CAUSAL_GRAPH.nodes:
+        assert node.role in ROLES, node.name
+        assert len(node.reason) > 15, node.name  # a sentence, not a tag
+    assert {cb.CAUSAL_GRAPH.role(n) for n in ("social_motive", "personal_care",
+                                              "residence_duration")} == {TWO_SIDED}
 
 
-def test_adjustment_sets():
-    assert cb.ADJUSTMENT_SETS["study"] == tuple(c.name for c in cb.COVARIATES)
+def test_adjustment_sets_come_from_the_graph():
+    tenant = [c.name for c in cb.COVARIATES]
+    assert cb.ADJUSTMENT_SETS["study"] == (*tenant, "rural")
     pre = set(cb.ADJUSTMENT_SETS["pre_residence"])
+    wide = set(cb.ADJUSTMENT_SETS["pre_residence_wide"])
     # plausibly consequences of the form (mediators), so not held fixed for a total effect
     assert not pre & {"shared_norms", "little_outside_contact", "social_motive",
-                      "residence_duration"}
-    assert {"female", "age_group", "education", "extraversion"} <= pre
-    assert ADJUSTMENTS == ("study", "pre_residence", "both")
+                      "residence_duration", "personal_care"}
+    assert wide - pre == {"social_motive", "residence_duration", "personal_care"}
+    assert {"female", "age_group", "education", "extraversion", "rural"} <= pre
+    assert ADJUSTMENTS == ("pre_residence", "pre_residence_wide", "study", "both", "bounds")
+
+
+def test_changing_one_role_changes_the_set_and_the_label():
+    graph = cb.CAUSAL_GRAPH
+    moved = graph.with_roles({"social_motive": ("confounder", "read as a pre-move motive")})
+    candidates = [c.name for c in cb.COVARIATES]
+    assert "social_motive" not in graph.adjustment_set("pre_residence", candidates)
+    assert "social_motive" in moved.adjustment_set("pre_residence", candidates)
+    wide = default_specs(adjustment="pre_residence_wide")["contact__pre_residence_wide"]
+    terms = [t.name for t in wide.terms]
+    assert graph.label(terms, conditional=False).assumes.count("social_motive") == 1
+    assert "social_motive" not in moved.label(terms, conditional=False).assumes
+    # declaring shared norms a confounder turns the study set's controlled effect total
+    study_terms = [t.name for t in default_specs()["contact"].terms]
+    assert graph.label(study_terms, conditional=False).interpretation == "controlled"
+    freed = graph.with_roles({"shared_norms": "confounder",
+                              "little_outside_contact": "confounder"})
+    assert freed.label(study_terms, conditional=False).interpretation == "total"
+    assert graph.label(study_terms, conditional=True).interpretation == "conditional"
+    with pytest.raises(ValueError, match="unknown causal role"):
+        graph.with_roles({"female": "collider"})
+
+
+def test_no_total_effect_holds_a_possible_mediator():
+    """Every model of every set: 'total' only without a mediator, form feature or gate
+    term among its terms."""
+    blocking = {n.name for n in cb.CAUSAL_GRAPH.nodes
+                if n.role in ("mediator", "form_feature", "gate")}
+    for name, spec in default_specs(adjustment="bounds").items():
+        terms = [t.name for t in spec.terms]
+        label = cb.CAUSAL_GRAPH.label(terms, conditional=bool(spec.subset))
+        if label.interpretation == "total":
+            assert not blocking & set(terms), name
+        if blocking & set(terms):
+            assert label.interpretation in ("controlled", "conditional"), name
 
 
 def test_suites_per_adjustment_set():
     study = default_specs()
     pre = default_specs(adjustment="pre_residence")
     both = default_specs(adjustment="both")
+    bounds = default_specs(adjustment="bounds")
     assert set(both) == set(study) | set(pre) and len(both) == 2 * len(study)
+    assert len(bounds) == 3 * len(study)
     assert all(name.endswith("__pre_residence") for name in pre)
     for name, spec in study.items():
         twin = pre[f"{name}__pre_residence"]
         assert spec.adjustment == "study" and twin.adjustment == "pre_residence"
         assert twin.outcome == spec.outcome and twin.response == spec.response
         dropped = {t.name for t in spec.terms} - {t.name for t in twin.terms}
-        assert dropped == {"shared_norms", "little_outside_contact", "social_motive",
-                           "residence_duration"}, name
-    # complex-level terms the report's findings call for stay in both
-    assert "rural" in {t.name for t in pre["contact__pre_residence"].terms}
+        assert {"shared_norms", "little_outside_contact", "social_motive",
+                "residence_duration", "personal_care"} <= dropped <= {
+            "shared_norms", "little_outside_contact", "social_motive",
+            "residence_duration", "personal_care", "small_community"}, name
+        # the complex-level confounder is in every model of every set
+        assert "rural" in {t.name for t in spec.terms}, name
+        assert "rural" in {t.name for t in twin.terms}, name
+    # a gate term stays (the conditional model is defined by it), a form feature does not
+    assert "contact_daily" in {t.name for t in pre["friendly_contact__pre_residence"].terms}
+    assert "small_community" not in {t.name for t in pre["cohesion__pre_residence"].terms}
     with pytest.raises(ValueError, match="unknown adjustment set 'none'"):
         default_specs(adjustment="none")
+
+
+def test_the_norms_claim_is_judged_without_norms():
+    from data.findings import FINDINGS
+    from diagnostics.findings import path_models
+
+    study = list(default_specs().values())
+    both = list(default_specs(adjustment="both").values())
+    chosen = path_models(FINDINGS, study, graph=cb.CAUSAL_GRAPH)
+    assert chosen == {("cohesion", "education[3]"): "(none fitted without shared_norms)"}
+    chosen = path_models(FINDINGS, both, graph=cb.CAUSAL_GRAPH)
+    model = chosen[("cohesion", "education[3]")]
+    spec = next(s for s in both if s.name == model)
+    assert "shared_norms" not in {t.name for t in spec.terms}
+    assert "education" in {t.name for t in spec.terms}
+    # every other claim with a path: none holds its own path fixed
+    for f in FINDINGS:
+        if f.through:
+            assert f.kind == "beta"
 
 
 def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, small_frame, tmp_path):

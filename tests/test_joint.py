@@ -71,10 +71,10 @@ def _by_hand(tree, joint, d1, d2, frame, *, u1, u2):
     return out
 
 
-def test_average_complex_total_is_the_sum_over_open_gate_categories(friendly, small_frame):
+def test_typical_complex_total_is_the_sum_over_open_gate_categories(friendly, small_frame):
     joint, d1, d2 = friendly
     tree = _fake_tree(joint, d1, d2, rho=0.5)
-    got, n = total_probabilities(tree, joint, d1, d2, small_frame, estimand="average_complex")
+    got, n = total_probabilities(tree, joint, d1, d2, small_frame, estimand="typical_complex")
     zero = [np.zeros(1)] * 6
     want = _by_hand(tree, joint, d1, d2, small_frame, u1=zero, u2=zero)
     assert n == d1.n
@@ -98,7 +98,7 @@ def test_new_complex_total_integrates_over_correlated_complex_effects(friendly, 
         results[rho] = got.values
     # a positive correlation of the complex effects raises P(both): the product of two
     # increasing functions of correlated effects
-    assert (results[0.9] - results[0.0]).min() > 0.015
+    assert (results[0.9] - results[0.0]).min() > 0.01  # every form, every draw
 
 
 def test_joint_model_shares_one_correlated_complex_effect(friendly):
@@ -135,7 +135,7 @@ def test_fitted_joint_model_gives_total_effect_rows(friendly, small_frame):
     assert tree["posterior"]["corr_complex_id"].shape[-1] == 1
     rows = total_effects(tree, joint, d1, d2, small_frame, max_draws=50,
                          pooled={"non-clustered": ("GG", "LZ", "HZ")}, subgroup="RO")
-    assert set(rows["effect"]) == {"total"}
+    assert set(rows["effect"]) == {"unconditional"}
     assert rows["event"].iloc[0] == "P(contact >= 2 and friendly_contact = 1)"
     assert rows["subgroup"].iloc[0] == "living_form=RO"
     levels = rows[~rows["contrast"].str.contains(" - ")]
@@ -152,13 +152,13 @@ def test_estimand_comparison_shifts_from_the_reports_own_contrast():
             "outcome": "friendly_contact", "sd": 1.0, "q05": 0.0, "q95": 1.0}
     rows = [base | {"model": m, "contrast": c, "effect": e, "adjustment": a, "mean": v}
             for m, e, a, v in (("friendly_contact", "conditional", "study", 10.0),
-                               ("friendly_contact__total", "total", "study", 14.0),
+                               ("friendly_contact__total", "unconditional", "study", 14.0),
                                ("friendly_contact__pre_residence", "conditional",
                                 "pre_residence", 11.5))
             for c, v in (("RB - HZ", v), ("RB - non-clustered", v + 1), ("RB", 30.0))]
     rows.append(base | {"model": "friendly_contact", "contrast": "RB - HZ", "effect":
                         "conditional", "adjustment": "study", "mean": 99.0,
-                        "estimand": "average_complex"})
+                        "estimand": "typical_complex"})
     table = estimand_comparison(pd.DataFrame(rows)).set_index("model")
     assert set(table["contrast"]) == {"RB - HZ"}
     assert table.loc["friendly_contact__total", "shift"] == pytest.approx(4.0)

@@ -237,6 +237,19 @@ def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     effects = pd.read_csv(out / "effects.csv")
     assert list(effects.columns)[:len(EFFECT_COLUMNS)] == [
         "model", "outcome", "contrast", "scale", "mean", "sd", "q05", "q95"]
+    # what the effect may be called, from the causal graph: the study set holds shared
+    # norms and outside contact fixed, so it is a controlled effect, never 'total'
+    assert set(effects["effect"]) == {"unconditional"}
+    assert set(effects["interpretation"]) == {"controlled"}
+    assert set(effects["held_fixed"]) == {"little_outside_contact, shared_norms"}
+    assert set(effects["estimand"].dropna()) <= {"new_complex", "typical_complex"}
+    robustness = pd.read_csv(out / "robustness.csv")
+    assert set(robustness["contrast"]) == {c for c in CONTRASTS}
+    assert (robustness["e_value_interval"] >= 1).all()
+    assert robustness["benchmark"].notna().all()
+    head = effects[effects["e_value_interval"].notna()]
+    assert set(head["scale"]) == {"probability"} and set(head["estimand"]) == {"new_complex"}
+    assert 'id="robustness"' in (out / "report.html").read_text()
     latent = effects[effects["scale"] == "latent"]
     assert list(latent["contrast"]) == CONTRASTS
     assert (latent["model"] == "gossip").all()
@@ -275,7 +288,7 @@ def test_cli_report_rebuilds_the_page_from_the_run_folder(data_dir, tmp_path, ca
     assert not (out / "estimands.csv").exists()
     pd.DataFrame([{"outcome": "gossip", "contrast": "RB - HZ", "effect": e, "adjustment": "study",
                    "model": "gossip", "mean": 1.0, "q05": 0.0, "q95": 2.0}
-                  for e in ("total", "conditional")]).to_csv(out / "estimands.csv", index=False)
+                  for e in ("unconditional", "conditional")]).to_csv(out / "estimands.csv", index=False)
     fits_before = sorted((out / "fits").iterdir())
     capsys.readouterr()
     assert run_models.main(["report", "--out", str(out)]) == 0

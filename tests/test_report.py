@@ -34,7 +34,7 @@ OUTCOMES = ("contact", "friendly_contact", "activity_organised", "activity_parti
             "help_received", "help_given")
 
 
-def _probability_rows(model, outcome, *, effect="total", adjustment="study", shift=0.0,
+def _probability_rows(model, outcome, *, effect="unconditional", adjustment="study", shift=0.0,
                       seed=0, unit="percentage points"):
     rng = np.random.default_rng(seed)
     rows = [{"model": model, "outcome": outcome, "contrast": "HZ", "scale": "probability",
@@ -71,7 +71,7 @@ def _tables(n_outcomes=3):
         {"outcome": "friendly_contact", "contrast": "RB - HZ", "effect": e, "adjustment": a,
          "model": m, "mean": mean, "q05": mean - 3, "q95": mean + 3}
         for e, a, m, mean in (("conditional", "study", "friendly_contact", 12.0),
-                              ("total", "study", "friendly_contact__total", 15.5))])
+                              ("unconditional", "study", "friendly_contact__total", 15.5))])
     return {"diagnostics": diagnostics, "effects": pd.concat([latent, prob], ignore_index=True),
             "estimands": estimands,
             "findings": pd.DataFrame([
@@ -128,7 +128,7 @@ def test_report_answers_first_and_flags_the_failed_model():
     assert "cannot be trusted: friendly_contact (3 divergent transition(s))" in answer
     assert "<b>friendly_contact</b> NOT TRUSTWORTHY (convergence failed)" in answer
     estimands = text[text.index('id="estimands"'):text.index('id="population"')]
-    assert "+15.5 [+12.5, +18.5]" in estimands and "total, study" in estimands
+    assert "+15.5 [+12.5, +18.5]" in estimands and "unconditional, study" in estimands
     for section in SECTIONS:
         assert f'id="{section}"' in text, section
     # sections in the order of the questions, methods last
@@ -165,7 +165,7 @@ def test_headline_takes_the_total_effect_and_the_study_adjustment():
     pre = effects[effects["scale"] == "probability"]
     pre = pre.assign(adjustment="pre_residence", model=pre["model"] + "_pre", mean=-99.0)
     head = headline_effects(pd.concat([effects, pre]))
-    assert set(head["effect"]) == {"total"} and set(head["adjustment"]) == {"study"}
+    assert set(head["effect"]) == {"unconditional"} and set(head["adjustment"]) == {"study"}
     assert len(head) == 2 * len(LEVELS) and (head["mean"] > -50).all()
     # the conditional rows (shifted by +50) are not the headline
     assert head.loc[head["outcome"] == "contact", "mean"].max() < 40

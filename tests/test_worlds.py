@@ -47,12 +47,12 @@ def test_switches_do_what_they_say():
 def test_validation_rows_and_coverage():
     effects = pd.DataFrame([
         {"model": "m", "outcome": "o", "contrast": c, "scale": "probability",
-         "estimand": "new_complex", "subgroup": "all analysed", "effect": "total",
+         "estimand": "new_complex", "subgroup": "all analysed", "effect": "unconditional",
          "event": "P(o = 1)", "mean": m, "q05": m - 2, "q95": m + 2, "p_positive": p}
         for c, m, p in (("A - HZ", 5.0, 0.99), ("B - HZ", 0.2, 0.97), ("C - HZ", 1.0, 0.7),
                         ("A - non-clustered", 9.0, 1.0), ("A", 30.0, np.nan))])
     truth = {"HZ": 0.20, "A": 0.24, "B": 0.2005, "C": 0.25}
-    rows = validation_rows(effects, truth, world="w").set_index("contrast")
+    rows = validation_rows(effects, truth, world="w", reference="HZ").set_index("contrast")
     assert list(rows.index) == ["A - HZ", "B - HZ", "C - HZ"]
     assert rows.loc["A - HZ", "truth"] == pytest.approx(4.0)
     assert rows["covered"].tolist() == [True, True, False]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from data.imputation import Imputations
     from data.population import Population
 
-__all__ = ["fit_command", "run_suite"]
+__all__ = ["contrast_robustness", "fit_command", "run_suite"]
 
 
 def fit_command(args: argparse.Namespace) -> int:
@@ -102,6 +102,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         SUMMARY_COLUMNS,
         effects_latent,
         estimand_comparison,
+        label_effects,
     )
     from inference.engine import Engine
     from workflows.report import REPORT_TABLES, overview_tables, report_context, write_report
@@ -185,6 +186,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     effects["adjustment"] = effects["model"].map(
         {r.spec.name: r.spec.adjustment or "terms as declared" for r in results} |
         {j.joint.name: j.joint.adjustment or "terms as declared" for j in joint_results})
+    effects = label_effects(effects, _effect_labels(results, joint_results, study))
     with clock("covariate overlap"):
         overlap = _overlap(results)
     if overlap is not None:
@@ -194,6 +196,19 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         gate_of = {j.joint.name: j.joint.gate.name for j in joint_results}
         effects["outside_support"] = [keyed.get((gate_of.get(m, m), c), np.nan) for m, c in
                                       zip(effects["model"], effects["contrast"], strict=True)]
+    with clock("robustness to unmeasured confounding"):
+        robustness = contrast_robustness(results, joint_results, effects)
+    if robustness is not None and len(robustness):
+        write_csv(robustness, out / "robustness.csv")
+        keyed = robustness.set_index(["model", "contrast"])
+        head = (effects["scale"] != "latent") & (effects["estimand"] == "new_complex")
+        if "subgroup" in effects:
+            head &= effects["subgroup"] == "all analysed"
+        if "population" in effects:
+            head &= effects["population"] == "respondents"
+        for col in ("e_value_interval", "k_interval", "benchmark"):
+            effects[col] = [keyed[col].get((m, c)) if h else None for m, c, h in
+                            zip(effects["model"], effects["contrast"], head, strict=True)]
     write_csv(summary[SUMMARY_COLUMNS + ["verdict", "reason"]], out / "summary.csv")
     write_csv(effects, out / "effects.csv")
     estimands = estimand_comparison(effects)
@@ -247,6 +262,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         tables = {"diagnostics": verdict, "effects": effects, "findings": findings,
                   "findings_rope": rope,
                   "overlap": overlap, "estimands": estimands if len(estimands) else None,
+                  "robustness": robustness if robustness is not None and len(robustness)
+                  else None,
                   "missing": missing, "ppc": ppc, "loo": loo, "coverage": coverage,
                   "psense": psense,
                   **({f"population_{k}": v for k, v in population_tables.items()}
@@ -316,11 +333,15 @@ def _findings(results: list[FitResult],
               status: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The study's published conclusions checked against the fits of their outcomes, and
     the equivalence claims over several ROPE widths (``findings_rope.csv``)."""
-    from data.findings import EQUIVALENCES
+    from data.codebook import CAUSAL_GRAPH
+    from data.findings import EQUIVALENCES, FINDINGS
     from diagnostics.effects import form_probabilities, pooled_probabilities
+    from diagnostics.findings import path_models
     from diagnostics.findings import check_equivalences, check_findings, rope_sensitivity
 
-    findings = check_findings({r.spec.name: r.posterior for r in results})
+    findings = check_findings({r.spec.name: r.posterior for r in results},
+                              model_for=path_models(FINDINGS, [r.spec for r in results],
+                                                    graph=CAUSAL_GRAPH))
     findings = findings[findings["outcome"].isin([r.spec.outcome for r in results])]
     on_scale = {r.spec.outcome: (pooled_probabilities(
         lambda t, d, n, k, r=r: form_probabilities(t, r.spec, d, max_draws=n, seed=k),
@@ -333,6 +354,62 @@ def _findings(results: list[FitResult],
     findings = pd.concat([findings, check_equivalences(on_scale)], ignore_index=True)
     findings["model_verdict"] = findings["outcome"].map(status)
     return findings, rope_sensitivity(on_scale)
+
+
+def contrast_robustness(results: list, joint_results: list,
+                effects: pd.DataFrame) -> pd.DataFrame | None:
+    """E-values of every headline contrast, benchmarked against the covariates of the model
+    it came from (a two-part outcome's: its part's model; :mod:`diagnostics.robustness`)."""
+    from diagnostics.headline import headline_effects
+    from diagnostics.robustness import covariate_benchmarks, robustness_table
+
+    head = headline_effects(effects)
+    if not len(head):
+        return None
+    by_name = {r.spec.name: r for r in results}
+    part_of = {j.joint.name: j.joint.parts[1].name for j in joint_results}
+    rows, benchmarks = [], {}
+    for _, row in head.iterrows():
+        r = by_name.get(part_of.get(row["model"], row["model"]))
+        if r is None or not r.spec.focal or "beta" not in r.tree["posterior"]:
+            continue
+        labels = list(r.data.level_labels[r.spec.focal])
+        level, ref = (part.strip() for part in row["contrast"].split(" - ", 1))
+        if level not in labels or ref not in labels:
+            continue
+        row = row.copy()
+        gaussian = row["scale"] == "response"
+        if gaussian:  # a mean difference in outcome SDs as a risk ratio (exp(0.91 d))
+            sd = float(np.std(r.data.y))
+            for col, src in (("rr_median", "mean"), ("rr_lower", "q05"), ("rr_upper", "q95")):
+                row[col] = float(np.exp(0.91 * row[src] / sd))
+        base = np.clip((row["reference_level_p"] + row["mean"] / 2) / 100, 0.01, 0.99) \
+            if not gaussian else 0.5
+        beta = r.tree["posterior"]["beta"].mean(("chain", "draw")).values
+        benchmarks[(row["model"], row["contrast"])] = covariate_benchmarks(
+            term_names=r.data.term_names, X=r.data.X, level=r.data.level_idx[r.spec.focal],
+            level_a=labels.index(level), level_b=labels.index(ref), beta=beta, base=base,
+            outcome_sd=float(np.std(r.data.y)) if gaussian else None)
+        rows.append(row)
+    return robustness_table(pd.DataFrame(rows), benchmarks) if rows else None
+
+
+def _effect_labels(results: list[FitResult], joint_results: list, study: Study) -> dict:
+    """What each model's effect may be called, from the study's causal graph: a single
+    model's terms held fixed, conditional where it is defined on a subset; a joint two-part
+    model's unconditional, holding both parts' terms except the gate's own category (which
+    its gate model integrates over)."""
+    from models.causal import CausalGraph
+
+    focal = next((r.spec.focal for r in results if r.spec.focal), None) or "focal level"
+    graph = study.causal_graph or CausalGraph(exposure=focal, nodes=())
+    labels = {r.spec.name: graph.label([t.name for t in r.spec.terms],
+                                       conditional=bool(r.spec.subset)) for r in results}
+    for j in joint_results:
+        gate, part = j.joint.parts
+        terms = [t.name for t in (*gate.terms, *part.terms) if t.name != j.joint.mediator]
+        labels[j.joint.name] = graph.label(terms, conditional=False)
+    return labels
 
 
 def _overlap(results: list[FitResult]) -> pd.DataFrame | None:

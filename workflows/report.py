@@ -95,6 +95,7 @@ def methods_for(results: list, *, frame: pd.DataFrame, study: Study, source: str
 # the report's tables and the CSV files of a run folder they are read back from
 REPORT_TABLES = {
     "diagnostics": "diagnostics.csv", "effects": "effects.csv", "estimands": "estimands.csv",
+    "robustness": "robustness.csv",
     "findings": "findings.csv", "findings_rope": "findings_rope.csv",
     "overlap": "overlap.csv", "missing": "missing.csv",
     "ppc": "ppc.csv", "loo": "loo.csv", "coverage": "coverage.csv", "psense": "psense.csv",
@@ -176,6 +177,13 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
             "red: a model that failed its convergence checks",
             lambda: forest_figure(effects, scale="probability", names=study.label_name,
                                   pooled=tuple(study.pooled), groups=groups))]
+    if study.causal_graph is not None and study.causal_graph.nodes:
+        from diagnostics.plots import causal_graph_figure
+
+        figures["causal"] = [figure(
+            "Causal roles of the covariates (confounders and two-sided covariates also "
+            "point to the outcomes; red: a path a checked conclusion is about)",
+            lambda: causal_graph_figure(study.causal_graph))]
     figures["convergence"] = [figure(f"{name}: rank plots of the group SDs and contrasts "
                                      "(each chain's ranks should be uniform: the lines stay "
                                      "inside the band)",
