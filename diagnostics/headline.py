@@ -42,8 +42,8 @@ def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
 
     One model per outcome: the unconditional effect (a joint two-part model) before a
     conditional one, the adjustment ``study`` before others. Columns of ``effects`` plus
-    ``level`` (the contrasted level) and ``reference_level_p`` (the reference level's own mean, e.g. its
-    percentage of tenants with the event).
+    ``level`` (the contrasted level) and ``reference_level_p`` (the reference level's own
+    mean, e.g. its percentage of tenants with the event).
     """
     need = {"scale", "estimand", "contrast"}
     if effects is None or not len(effects) or not need <= set(effects):

@@ -16,7 +16,8 @@ import pandas as pd  # noqa: E402
 
 from inference.files import atomic_write  # noqa: E402
 
-__all__ = ["GROUP_COLOURS", "causal_graph_figure", "collection_figure", "concepts_figure", "forest_figure",
+__all__ = ["GROUP_COLOURS", "causal_graph_figure", "collection_figure", "concepts_figure",
+           "forest_figure",
            "group_colour", "headline_figure", "ppc_figure", "rank_figure", "save_figure"]
 
 # one colour per group of focal levels, the same in every figure and table of a report:

@@ -288,7 +288,8 @@ def test_cli_report_rebuilds_the_page_from_the_run_folder(data_dir, tmp_path, ca
     assert not (out / "estimands.csv").exists()
     pd.DataFrame([{"outcome": "gossip", "contrast": "RB - HZ", "effect": e, "adjustment": "study",
                    "model": "gossip", "mean": 1.0, "q05": 0.0, "q95": 2.0}
-                  for e in ("unconditional", "conditional")]).to_csv(out / "estimands.csv", index=False)
+                  for e in ("unconditional", "conditional")]).to_csv(out / "estimands.csv",
+                                                                     index=False)
     fits_before = sorted((out / "fits").iterdir())
     capsys.readouterr()
     assert run_models.main(["report", "--out", str(out)]) == 0

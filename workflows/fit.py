@@ -336,8 +336,12 @@ def _findings(results: list[FitResult],
     from data.codebook import CAUSAL_GRAPH
     from data.findings import EQUIVALENCES, FINDINGS
     from diagnostics.effects import form_probabilities, pooled_probabilities
-    from diagnostics.findings import path_models
-    from diagnostics.findings import check_equivalences, check_findings, rope_sensitivity
+    from diagnostics.findings import (
+        check_equivalences,
+        check_findings,
+        path_models,
+        rope_sensitivity,
+    )
 
     findings = check_findings({r.spec.name: r.posterior for r in results},
                               model_for=path_models(FINDINGS, [r.spec for r in results],
