@@ -22,30 +22,39 @@ from models.terms import Covariate, covariate_matrix
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 
-# config -> {outcome: the formula its split keys describe}; lme4's own spelling where the
-# config's comment gives it (tests/data/README.md)
-FORMULAS = {
-    ROOT / "examples" / "pupils.toml": {
-        "score": "score ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
-        "passed": "passed ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
-        "grade": "grade ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
-    },
-    DATA / "cbpp.toml": {"incidence": "cbind(incidence, size - incidence) ~ C(period) + "
-                                      "(1 | herd)"},
-    DATA / "contraception.toml": {"use": "use01 ~ age + age2 + ch + C(urban) + (1 | district)"},
-    DATA / "oats.toml": {"yield": "yield ~ nitro + (1 | Block/Variety)"},
-    DATA / "pastes.toml": {"strength": "strength ~ 1 + (1 | batch/cask)"},
-    DATA / "penicillin.toml": {"diameter": "diameter ~ 1 + (1 | plate) + (1 | sample)"},
-    DATA / "sleepstudy.toml": {"reaction": "Reaction ~ Days + (Days | Subject)"},
-    DATA / "wine.toml": {"rating": "rating ~ C(temp) + C(contact) + (1 | judge)"},
+# examples/pupils.toml is written in split keys: {outcome: the formula they describe}
+PUPILS = {
+    "score": "score ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
+    "passed": "passed ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
+    "grade": "grade ~ girl + scale(homework_hours) + C(ses) + (1 | school/class_id)",
 }
-CASES = [(path, name) for path, outcomes in FORMULAS.items() for name in outcomes]
+# the public-data configs (tests/data, fitted by the slow tier of test_public_data.py) are
+# written as lme4 formulas: {outcome: the split keys they describe}
+KEYS = {
+    "cbpp": {"incidence": {"response": "incidence", "trials": "size", "terms": "C(period)",
+                           "levels": ["herd"]}},
+    "contraception": {"use": {"response": "use01", "terms": "age + age2 + ch + C(urban)",
+                              "levels": ["district"]}},
+    "oats": {"yield": {"response": "yield", "terms": "nitro", "levels": ["Variety", "Block"]}},
+    "pastes": {"strength": {"response": "strength", "levels": ["cask", "batch"]}},
+    "penicillin": {"diameter": {"response": "diameter", "levels": ["plate", "sample"],
+                                "nested": False}},
+    "sleepstudy": {"reaction": {"response": "Reaction", "terms": "Days",
+                                "levels": ["Subject"], "slopes": {"Subject": ["Days"]}}},
+    "wine": {"rating": {"response": "rating", "terms": "C(temp) + C(contact)",
+                        "levels": ["judge"]}},
+}
+CASES = [(ROOT / "examples" / "pupils.toml", name, {"formula": f})
+         for name, f in PUPILS.items()] + \
+    [(DATA / f"{stem}.toml", name, keys) for stem, outcomes in KEYS.items()
+     for name, keys in outcomes.items()]
 
 
-def _as_formula(cfg, formulas: dict):
-    """``cfg`` with every outcome's split keys replaced by its formula."""
-    outcomes = tuple({k: v for k, v in oc.items() if k not in FORMULA_KEYS}
-                     | {"formula": formulas[oc["name"]]} for oc in cfg.outcomes)
+def _swapped(cfg, name: str, written: dict):
+    """``cfg`` with outcome ``name`` written the other way (``written``: a formula or the
+    split keys)."""
+    outcomes = tuple({k: v for k, v in oc.items() if k not in (*FORMULA_KEYS, "formula")}
+                     | written if oc["name"] == name else oc for oc in cfg.outcomes)
     return cfg.__class__(**{**cfg.__dict__, "outcomes": outcomes})
 
 
@@ -57,12 +66,13 @@ def _logp_at_start(model) -> tuple[dict, float]:
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c[0].stem}-{c[1]}")
 def both(request):
-    path, name = request.param
+    path, name, other = request.param
     cfg = load_config(path)
     frame = read_table(cfg.table)
-    keys = specs_from_config(cfg, columns=set(frame.columns))[name]
-    formula = specs_from_config(_as_formula(cfg, FORMULAS[path]),
-                                columns=set(frame.columns))[name]
+    specs = [specs_from_config(c, columns=set(frame.columns))[name]
+             for c in (cfg, _swapped(cfg, name, other))]
+    keys, formula = specs if "formula" in other else specs[::-1]
+    assert "formula" in (cfg.outcomes[0] if "formula" not in other else other)
     return keys, formula, frame
 
 
@@ -98,7 +108,7 @@ def test_pupils_formula_is_written_as_lme4_would():
     cfg = load_config(ROOT / "examples" / "pupils.toml")
     frame = read_table(cfg.table)
     spec = specs_from_config(cfg, columns=set(frame.columns))["score"]
-    assert to_formula(spec) == FORMULAS[ROOT / "examples" / "pupils.toml"]["score"]
+    assert to_formula(spec) == PUPILS["score"]
     assert describe(spec).endswith("focal school (reference S1, hierarchical)")
 
 
