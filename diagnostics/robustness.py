@@ -150,8 +150,8 @@ def robustness_table(rows: pd.DataFrame, benchmarks: dict) -> pd.DataFrame:
     ``rr_upper``; a Gaussian outcome's converted by the caller): the E-values of the three
     targets and the bias factors behind them (``bias_*``: what a confounder must be able
     to cause, :func:`bias_factor`), the measured covariate whose strength would be the
-    most dangerous as an unmeasured one (``benchmark``), ``k_interval`` and ``k_halve`` relative to it, and a
-    ``robustness`` sentence. ``benchmarks``: ``(model, contrast) ->``
+    most dangerous as an unmeasured one (``benchmark``), ``k_interval`` and ``k_halve``
+    relative to it, and a ``robustness`` sentence. ``benchmarks``: ``(model, contrast) ->``
     :func:`covariate_benchmarks` table.
     """
     out = []
