@@ -16,8 +16,8 @@ import numpy as np
 
 from diagnostics.equivalence import LEVEL, ROPE_SD, ROPE_WIDTHS, rope_width
 
-__all__ = ["CITATIONS", "FAMILY_TEXT", "conclusions_text", "methods_markdown", "methods_text",
-           "model_facts", "plural", "software_versions"]
+__all__ = ["CITATIONS", "FAMILY_TEXT", "ROBUSTNESS_TEXT", "causal_text", "conclusions_text",
+           "methods_markdown", "methods_text", "model_facts", "plural", "software_versions"]
 
 FAMILY_TEXT = {
     "bernoulli": "Bernoulli, logit link",
@@ -33,6 +33,10 @@ FAMILY_TEXT = {
 PACKAGES = ("pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "arviz-plots", "bambi",
             "numpy", "pandas", "xarray", "statsmodels", "scikit-learn", "dask")
 CITATIONS = {
+    "evalue": "VanderWeele, T. J., & Ding, P. (2017). Sensitivity analysis in observational "
+              "research: introducing the E-value. Annals of Internal Medicine 167(4):268-274.",
+    "confsel": "VanderWeele, T. J. (2019). Principles of confounder selection. European "
+               "Journal of Epidemiology 34:211-219.",
     "pymc": "Abril-Pla, O., Andreani, V., Carroll, C., et al. (2023). PyMC: a modern, and "
             "comprehensive probabilistic programming framework in Python. PeerJ Computer "
             "Science 9:e1516.",
@@ -102,14 +106,17 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                  level_names: Mapping[str, str], source: str, estimand: str,
                  joint: Sequence[str] = (), population: str | None = None,
                  imputations: int | None = None, versions: Mapping[str, str] | None = None,
-                 findings: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+                 findings: bool = False, causal=None,
+                 robustness: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """``([(heading, paragraph), ...], references)`` describing this run.
 
     ``models``: :func:`model_facts` of every single model; ``settings``: the sampler
     settings as a dict; ``groups``: number of groups per grouping column; ``estimand``:
     the headline estimand in words; ``joint``: names of joint two-part models;
     ``findings``: whether the study's published conclusions were checked
-    (:func:`conclusions_text`).
+    (:func:`conclusions_text`); ``causal``: the study's
+    :class:`models.causal.CausalGraph` (:func:`causal_text`); ``robustness``: whether the
+    E-values of the headline contrasts were computed.
     """
     versions = versions if versions is not None else software_versions()
     name = lambda lv: level_names.get(lv, lv)  # noqa: E731
@@ -145,7 +152,8 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
              f"set of them): {', '.join(terms)}." if terms else ".")
     if joint:
         text += (f" Two-part outcomes also have a joint model ({_list(joint)}) whose parts' "
-                 "group effects are correlated (LKJ prior); it gives their total effect.")
+                 "group effects are correlated (LKJ prior); it gives their unconditional "
+                 "effect (gate and part together).")
     spelled = {"noncentered": "non-centred", "centered": "centred"}
     how = sorted({f"{name(lv)} {spelled.get(p, p)}" for m in models
                   for lv, p in m["parametrisation"]})
@@ -192,6 +200,11 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                   "positive contrast."
                   + (f" They are also standardised to the population in {population} "
                      "(post-stratification)." if population else "")))
+    if causal is not None and causal.nodes:
+        paras.append(("Causal roles", causal_text(
+            causal, sorted({m["adjustment"] for m in models if m.get("adjustment")}))))
+    if robustness:
+        paras.append(("Unmeasured confounding", ROBUSTNESS_TEXT))
     if findings:
         paras.append(("Conclusions", conclusions_text()))
     software = ", ".join(f"{k} {v}" for k, v in versions.items())
@@ -201,9 +214,50 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                   "Bambi formula [bambi], which the benchmark fits as the plain-Bambi "
                   "baseline."))
     used = {"pymc", "nutpie", "arviz", "bambi", "rhat", "loo", "logo", "psense"} | \
+        ({"confsel"} if causal is not None and causal.nodes else set()) | \
+        ({"evalue"} if robustness else set()) | \
         ({"mice"} if imputations else set()) | ({"rope"} if findings else set())
     refs = [f"[{k}] {CITATIONS[k]}" for k in CITATIONS if k in used]
     return paras, refs
+
+
+ROBUSTNESS_TEXT = (
+    "How strong an unmeasured confounder would have to be to overturn each headline contrast "
+    "is given by E-values [evalue] on the contrast's risk ratio (a mean difference in outcome "
+    "SDs d as exp(0.91 d)): the risk ratio such a confounder would need with both the focal "
+    "level and the outcome to move the 90% interval to no effect, to explain the point "
+    "estimate away or to halve it. Each is benchmarked against the measured covariates: "
+    "every covariate's prevalence ratio between the two levels and its fitted coefficient "
+    "(as a risk ratio at the contrast's base rate) give the bias it could cause were it "
+    "unmeasured, and k says how many times as strong (both log risk ratios times k) as the "
+    "most dangerous of them a confounder would have to be. The E-value bounds the bias of "
+    "any confounder with those associations; it needs no model of the confounder and no "
+    "refit.")
+
+
+def causal_text(graph, adjustments: Sequence[str]) -> str:
+    """The causal roles behind the adjustment sets, and what an effect may be called."""
+    from models.causal import SET_ROLES
+
+    by_role: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        by_role.setdefault(node.role, []).append(node.name)
+    words = {"confounder": "confounders (fixed before the exposure)",
+             "two_sided": "two-sided (possibly a confounder, possibly changed by the "
+                          "exposure)",
+             "mediator": "possible mediators", "form_feature": "features of the exposure "
+                                                               "itself",
+             "gate": "gate terms of conditional models"}
+    roles = "; ".join(f"{words.get(r, r)}: {', '.join(names)}" for r, names in by_role.items())
+    sets = "; ".join(f"{a} = {' + '.join(SET_ROLES[a])}" for a in adjustments
+                     if a in SET_ROLES)
+    return (f"Every covariate has a causal role relative to the {graph.exposure} [confsel]: "
+            f"{roles}. Adjustment sets are unions of roles" + (f" ({sets})" if sets else "")
+            + ". An effect is called total only when it is unconditional and its model holds "
+            "no possible mediator, feature of the exposure or gate term fixed; with one held "
+            "fixed it is a controlled effect, and the tables name what it holds fixed and "
+            "what each reading assumes. The two-sided covariates are read both ways "
+            "(--adjustment bounds fits the sets with and without them).")
 
 
 def conclusions_text(*, level: float = LEVEL, rope_sd: float = ROPE_SD,

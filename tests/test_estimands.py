@@ -293,3 +293,24 @@ def test_by_expands_into_one_population_per_value(small_frame):
     got = _populations(cfg, small_frame)
     assert got == ("RO", "age_group=1", "age_group=2", "age_group=3", "age_group=4",
                    "lives_alone=0", "lives_alone=1")
+
+
+def test_a_config_declares_roles_for_its_own_variables():
+    from data.config import StudyConfig
+    from data.study import study_for
+
+    outcome = {"name": "score", "response": "score", "family": "gaussian",
+               "terms": "ses + motivation", "levels": ["class", "school"], "focal": "school"}
+    plain = study_for(StudyConfig(source="t.toml", outcomes=(outcome,)))
+    # roles not declared: neither total nor controlled, and the label says why
+    label = plain.causal_graph.label(["ses", "motivation"], conditional=False)
+    assert label.interpretation == "adjusted" and "not declared" in label.assumes
+    declared = study_for(StudyConfig(source="t.toml", outcomes=(outcome,), study={
+        "roles": {"ses": "confounder", "motivation": ["mediator", "the school shapes it"]}}))
+    graph = declared.causal_graph
+    assert graph.exposure == "school" and graph.role("motivation") == "mediator"
+    assert graph.label(["ses", "motivation"], conditional=False).interpretation == "controlled"
+    assert graph.label(["ses"], conditional=False).interpretation == "total"
+    with pytest.raises(ValueError, match="roles.*unknown causal role 'collider'"):
+        study_for(StudyConfig(source="t.toml", outcomes=(outcome,),
+                              study={"roles": {"ses": "collider"}}))

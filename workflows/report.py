@@ -89,7 +89,8 @@ def methods_for(results: list, *, frame: pd.DataFrame, study: Study, source: str
                         groups={lv: int(frame[lv].nunique()) for lv in levels if lv in frame},
                         level_names=study.level_names, source=source, estimand=estimand,
                         joint=joint, population=population, imputations=imputations,
-                        findings=study.has_findings)
+                        findings=study.has_findings, causal=study.causal_graph,
+                        robustness=any(r.spec.focal for r in results))
 
 
 # the report's tables and the CSV files of a run folder they are read back from
