@@ -73,7 +73,9 @@ def check_command(args: argparse.Namespace) -> int:
     run = setup(args, impute=False)
     source = run.config.source
     console.say(f"config: {source if source != '<defaults>' else 'none (the housing study)'}")
-    console.say(f"{len(run.specs)} model(s); nothing fitted\n")
+    joints = run.study.two_parts(run.specs) if run.study.two_parts else {}
+    console.say(f"{len(run.specs)} model(s)" + (f" and {len(joints)} joint model(s)" if joints
+                                                else "") + "; nothing fitted\n")
     problems = 0
     for name, spec in run.specs.items():
         console.say(f"{name}")
@@ -99,6 +101,10 @@ def check_command(args: argparse.Namespace) -> int:
         outside = len(run.frame) - data.n_before
         subset = f"; {outside:,} outside subset {spec.subset!r}" if spec.subset else ""
         console.say(f"  rows     {data.n:,} used, {dropped:,} dropped{why}{subset}")
+    for name, joint in joints.items():
+        gate, part = joint.parts
+        console.say(f"{name}\n  joint    {gate.name} and {part.name} (two-part outcome: the "
+                    f"unconditional effect)")
     if problems:
         raise WorkflowError(f"error: {problems} model(s) could not be prepared (above)")
     console.say("\nok: the config and the data are valid for every model")
