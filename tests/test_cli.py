@@ -22,7 +22,7 @@ from workflows import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-DOCS = ("usage.md", "config.md", "methods.md", "validation.md", "benchmarks.md")
+DOCS = ("usage.md", "config.md", "formulas.md", "methods.md", "validation.md", "benchmarks.md")
 CONFIGS = [ROOT / "examples" / "pupils.toml", *sorted((ROOT / "tests" / "data").glob("*.toml"))]
 
 
