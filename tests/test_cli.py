@@ -22,7 +22,8 @@ from workflows import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-DOCS = ("usage.md", "config.md", "formulas.md", "methods.md", "validation.md", "benchmarks.md")
+DOCS = ("usage.md", "cli.md", "config.md", "formulas.md", "methods.md", "validation.md",
+        "benchmarks.md")
 CONFIGS = [ROOT / "examples" / "pupils.toml", *sorted((ROOT / "tests" / "data").glob("*.toml"))]
 
 
@@ -55,6 +56,12 @@ def test_every_option_of_every_subcommand_has_help_and_its_default():
                 no_default.append(flag)
     assert missing == [], f"options without help text: {missing}"
     assert no_default == [], f"options whose help shows no default: {no_default}"
+
+
+def test_the_command_line_reference_is_generated_from_the_parser():
+    page = (ROOT / "docs" / "cli.md").read_text()
+    assert page == commands.reference_markdown(), \
+        "docs/cli.md is out of date: regenerate it as its first lines say"
 
 
 def test_top_level_help_is_for_a_newcomer(capsys):

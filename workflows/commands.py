@@ -136,7 +136,9 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    "main job, results/<config name> for a config run, results/<command> for "
                    "the other commands)")
     p.add_argument("--quick", action="store_true",
-                   help=f"small draws for a smoke run ({QUICK})")
+                   help=f"smoke run: {QUICK['chains']} chains x {QUICK['draws']} draws after "
+                   f"{QUICK['tune']} tuning, over the config's [sampler]; --draws, --tune "
+                   "and --chains still win")
     p.add_argument("--strict", action="store_true",
                    help="exit non-zero when any model's convergence verdict is 'fail'")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the library does "
@@ -393,3 +395,33 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
                                              description=command.help,
                                              formatter_class=HelpFormatter))
     return p
+
+
+def reference_markdown() -> str:
+    """Every subcommand and option as Markdown tables (``docs/cli.md``, generated: a test
+    checks the page against this, so the reference cannot drift from the parser)."""
+    subs = next(a for a in build_parser()._actions if a.dest == "command").choices
+    lines = ["# Command-line reference", "",
+             "Generated from the parser (`workflows/commands.py`); regenerate with",
+             "`uv run python -c \"from workflows.commands import reference_markdown; "
+             "print(reference_markdown(), end='')\" > docs/cli.md`.",
+             "`uv run clusterwonen` is the same command line as `uv run run_models.py`; "
+             "without a subcommand, `fit` runs.", ""]
+    for command in COMMANDS:
+        parser = subs[command.name]
+        formatter = HelpFormatter(prog=command.name)
+        lines += [f"## `{command.name}`", "", command.help, ""]
+        rows = []
+        for action in parser._actions:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+                continue
+            name = ", ".join(f"`{s}`" for s in action.option_strings) or \
+                f"`{action.metavar or action.dest}`"
+            if action.choices:
+                name += " " + "\\|".join(str(c) for c in action.choices)
+            text = formatter._get_help_string(action) % {"default": action.default}
+            text = " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")
+            rows.append(f"| {name} | {text} |")
+        lines += ["| option | meaning and default |", "|---|---|", *rows, ""] if rows else \
+            ["No options.", ""]
+    return "\n".join(lines)
