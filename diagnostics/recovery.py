@@ -80,7 +80,7 @@ def coverage_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def truth_tree(entry: dict, *, term_names, forms, focal: str = "living_form") -> xr.DataTree:
+def truth_tree(entry: dict, *, term_names, forms, focal: str) -> xr.DataTree:
     """A one-draw 'posterior' at the simulator's true values, for the estimand functions.
 
     The g-computation only needs the linear predictor, which does not depend on how the

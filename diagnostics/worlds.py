@@ -100,7 +100,7 @@ def checks_by_world(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def validation_rows(effects: pd.DataFrame, truth: dict[str, float], *, world: str,
-                    reference: str = "HZ") -> pd.DataFrame:
+                    reference: str) -> pd.DataFrame:
     """Each ``X - reference`` contrast of one model's probability rows (a new complex, all
     analysed) beside its truth: ``covered`` (90% interval), ``null`` (the true contrast
     is within :data:`NULL_BAND`) and ``supported`` (P(> 0) >= 0.95 or <= 0.05)."""

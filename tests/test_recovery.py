@@ -88,7 +88,7 @@ def test_probability_scale_contrasts_cover_the_truth(recovery_fits):
         if entry is None or r.spec.family not in ("bernoulli", "cumulative"):
             continue
         tt = truth_tree(entry, term_names=r.data.term_names,
-                        forms=r.data.level_labels["living_form"])
+                        forms=r.data.level_labels[r.spec.focal], focal=r.spec.focal)
         true = probability_effects(tt, r.spec.with_(variant="hierarchical"), r.data,
                                    max_draws=1).set_index("contrast")["mean"]
         est = probability_effects(r.tree, r.spec, r.data).set_index("contrast")

@@ -61,13 +61,16 @@ def validate_world(world: str, outcomes: tuple[str, ...], *, settings, engine,
             d1, d2 = prepare(frame, joint.gate), prepare(frame, joint.part)
             tree = engine.fit_joint(joint, d1, d2, settings)
             effects = total_effects(tree, joint, d1, d2, frame)
+            reference = joint.gate.reference
         else:
             spec = specs[outcome]
             data = prepare(frame, spec)
             tree = engine.fit(spec, data, dataclasses.replace(settings, predictive=checks))
             fitted = (data, tree)
             effects = probability_effects(tree, spec, data)
-        tables.append(validation_rows(effects, truth[outcome], world=world))
+            reference = spec.reference
+        tables.append(validation_rows(effects, truth[outcome], world=world,
+                                      reference=reference))
         if checks:
             rows, pointwise = world_checks(world, specs[outcome], frame, settings=settings,
                                            engine=engine, fitted=fitted)
