@@ -59,9 +59,10 @@ def _data_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
     _formula_args(p)
     if outcomes:
         p.add_argument("--outcomes",
-                       help="comma-separated outcomes (each with all its models: adjustment "
-                       "sets, joint models) or model names; an unknown name is an error; "
-                       "default: every outcome present in the data")
+                       help="comma-separated outcomes (each with its models under every "
+                       "adjustment set; a two-part outcome's joint model when its gate is "
+                       "listed too, e.g. contact,friendly_contact) or model names; an unknown "
+                       "name is an error; default: every outcome present in the data")
 
 
 def _formula_args(p: argparse.ArgumentParser) -> None:
