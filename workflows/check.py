@@ -9,67 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-from models.spec import ModelSpec
-
-__all__ = ["check_command", "formula"]
-
-
-def _term(term) -> str:
-    """One term as a formula reads it (``C(ses)``, ``scale(x)``, ``a:b``)."""
-    if term.kind == "categorical":
-        ref = f', ref="{term.reference}"' if term.reference is not None else ""
-        return f"C({term.name}{ref})"
-    if term.kind in ("standardize", "scaled"):
-        return f"scale({term.name})"
-    if term.kind == "center":
-        return f"center({term.name})"
-    if term.kind == "interaction":
-        return ":".join(term.parts)
-    return term.name
-
-
-def formula(spec: ModelSpec) -> str:
-    """The model as an lme4/brms-style formula: response, terms, focal and group levels.
-
-    The focal level reads ``(1 | focal)`` when partially pooled (``hierarchical``) and as a
-    fixed term when ``fixed``; varying slopes as ``(1 + x | g)``; nested levels as
-    ``(1 | high/low)``, crossed ones each on their own.
-    """
-    response = spec.response
-    if spec.items:
-        response = "items(" + ", ".join(spec.items) + ")"
-    if spec.trials:
-        response = f"{response} | trials({spec.trials})"
-    rhs = [_term(t) for t in spec.terms] or ["1"]
-    random = [lv for lv in spec.levels if lv != spec.focal]
-    if spec.focal and spec.variant == "fixed":
-        rhs.append(f'C({spec.focal}, ref="{spec.reference}")' if spec.reference
-                   else f"C({spec.focal})")
-    slopes: dict[str, list[str]] = {}
-    for entry in spec.slopes:
-        term, _, level = entry.partition("|")
-        slopes.setdefault(level, []).append(term)
-    groups = []
-    for i, level in enumerate(random):
-        within = random[i + 1:] if spec.nested else []
-        name = "/".join([*reversed(within), level]) if within and not slopes.get(level) \
-            else level
-        groups.append(f"(1{''.join(f' + {t}' for t in slopes.get(level, []))} | {name})")
-    if spec.focal and spec.variant == "hierarchical":
-        groups.append(f"(1 | {spec.focal})")
-    return f"{response} ~ " + " + ".join(rhs + groups)
+__all__ = ["check_command"]
 
 
 def check_command(args: argparse.Namespace) -> int:
-    """Validate config and data and print each model: formula, family, levels, rows."""
+    """Validate config and data and print each model: formula (lme4/brms style,
+    :func:`models.formula.to_formula`), family, levels, rows used and dropped."""
     from models.design import prepare
+    from models.formula import to_formula
     from workflows import console
     from workflows.setup import WorkflowError, setup
 
-    try:  # the formula module's writer where it exists (it round-trips with its parser)
-        from models.formula import to_formula as written
-    except ImportError:
-        written = formula
     run = setup(args, impute=False)
     source = run.config.source
     console.say(f"config: {source if source != '<defaults>' else 'none (the housing study)'}")
@@ -79,7 +29,7 @@ def check_command(args: argparse.Namespace) -> int:
     problems = 0
     for name, spec in run.specs.items():
         console.say(f"{name}")
-        console.say(f"  formula  {written(spec)}")
+        console.say(f"  formula  {to_formula(spec)}")
         extra = f", categories {list(spec.categories)}" if spec.categories else ""
         console.say(f"  family   {spec.family}{extra}")
         levels = ", ".join(
