@@ -490,6 +490,10 @@ class Outcome:
 
     ``published`` maps a response level to the report's published share (of the analysed
     subset); ``subset`` is a pandas query selecting the rows the outcome is defined on.
+    ``asked`` is the query of the rows the question is put to, where it is not put to
+    everyone: elsewhere the column is missing *by design* and is never imputed
+    (:mod:`data.imputation`). Activity participation is asked of all (``0``, "none
+    organised", is an answer), so its subset is no design gap.
     """
 
     name: str
@@ -498,6 +502,7 @@ class Outcome:
     en: str
     levels: tuple = ()
     subset: str | None = None
+    asked: str | None = None
     published: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     source_columns: tuple[str, ...] = ()
 
@@ -507,7 +512,7 @@ OUTCOMES: tuple[Outcome, ...] = (
             published=MappingProxyType({1: 0.14, 2: 0.38, 3: 0.48})),
     Outcome("friendly_contact", "friendly_contact", "bernoulli",
             "friendly contact (among residents with at least regular contact)", (0, 1),
-            subset="contact >= 2",
+            subset="contact >= 2", asked="contact >= 2",
             # 29% of those with contact: daily AND friendly; 17% of the regular group friendly
             published=MappingProxyType({"daily_and_friendly": 0.29, "friendly_if_regular": 0.17})),
     Outcome("activity_organised", "activity_organised", "bernoulli",
