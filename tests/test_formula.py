@@ -314,3 +314,36 @@ def test_cli_formula_and_table_reach_the_specs():
     keys = specs_from_config(cfg, columns=set(run.frame.columns))["score"]
     # the config's [priors] beta_sd = 1.0 is not on the command line: otherwise identical
     assert run.specs["score"].to_json() == keys.with_(priors={"beta_sd": 1.5}).to_json()
+
+
+# --------------------------------------------------------------------------------------
+# Each supported feature fitted once (tiny draws: it samples, not that it converges)
+# --------------------------------------------------------------------------------------
+FITTED = {
+    "nested_slopes_interaction_log_center": (
+        "score ~ girl*homework_hours + log(homework_hours) + center(ses) + "
+        "(1 + girl | school/class_id)", "gaussian",
+        {"girl", "homework_hours", "girl:homework_hours", "log(homework_hours)", "ses"}),
+    "crossed_reference_scale_trials": (
+        'passed | trials(one) ~ C(ses, ref="2") + scale(homework_hours) + (1 | school) + '
+        "(1 | class_id)", "binomial", {"ses[1]", "ses[3]", "homework_hours"}),
+}
+
+
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+@pytest.mark.parametrize("formula,family,terms", FITTED.values(), ids=FITTED.keys())
+def test_each_supported_feature_fits(formula, family, terms):
+    from tests.conftest import quick_fit
+
+    frame = read_table(ROOT / "examples" / "pupils.csv").assign(one="1")
+    cfg = formula_config(formula, family=family)
+    spec = next(iter(specs_from_config(cfg, columns=set(frame.columns)).values()))
+    _, data, tree = quick_fit(spec, frame, draws=40, tune=40, seed=2)
+    post = tree["posterior"]
+    assert set(post["term"].values) == terms
+    assert np.isfinite(post["beta"].values).all()
+    if spec.slopes:  # (1 + girl | school/class_id): intercept and slope SDs at both levels
+        assert list(post["sd_class_id"]["coef_class_id"].values) == ["Intercept", "girl"]
+        assert "corr_school" in post
+    else:
+        assert not spec.nested and {"sd_school", "sd_class_id"} <= set(post.data_vars)
