@@ -83,7 +83,30 @@ def _formula_args(p: argparse.ArgumentParser) -> None:
                    "against; default: none")
 
 
-def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
+def _effects_args(p: argparse.ArgumentParser) -> None:
+    """The main job's own: whom the probability-scale effects stand for, and ``--strict``."""
+    p.add_argument("--subgroup", help="comma-separated focal levels whose own rows are "
+                   "also a target subgroup of the probability-scale effects (e.g. RO: "
+                   "every form's counterfactual for RO's residents), or subgroups "
+                   "column=value (age_group=4); all analysed rows always; default: none")
+    p.add_argument("--population", type=Path,
+                   help="register of invited tenants (a 'responded' column) or table of "
+                   "cell counts (a 'count' column), csv/parquet/sav: the probability-scale "
+                   "effects are also standardised to it (post-stratification; for a register "
+                   "also response-propensity weights); housing study only; default: none, "
+                   "the effects stand for the respondents")
+    p.add_argument("--cells", help="comma-separated cell variables of --population (default: "
+                   "its columns that are also columns of the data); housing study only")
+    p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "
+                   "for each of their values (subgroups, e.g. age_group); default: none")
+    p.add_argument("--strict", action="store_true",
+                   help="exit non-zero when any model's convergence verdict is 'fail'")
+
+
+def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True,
+              effects: bool = True) -> None:
+    """The fitting options; ``effects``: also those only the main job reads (subgroups, the
+    population file, ``--strict``), which the other fitting commands do not offer."""
     from data.suite import ADJUSTMENTS
     from inference.engine import ADAPTATIONS, SAMPLERS
     from models.spec import VARIANTS
@@ -95,25 +118,13 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    help="housing suite's tenant covariates: the report's twelve (study, the "
                    "default: a controlled effect), pre-residence confounders only (the total "
                    "effect), or both side by side; housing study only")
-    p.add_argument("--subgroup", help="comma-separated focal levels whose own rows are "
-                   "also a target subgroup of the probability-scale effects (e.g. RO: "
-                   "every form's counterfactual for RO's residents), or subgroups "
-                   "column=value (age_group=4); all analysed rows always; default: none")
-    p.add_argument("--population", type=Path,
-                   help="register of invited tenants (a 'responded' column) or table of "
-                   "cell counts (a 'count' column), csv/parquet/sav: the probability-scale "
-                   "effects are also standardised to it (post-stratification; for a register "
-                   "also response-propensity weights); housing study only; default: none, "
-                   "the effects stand for the respondents")
+    if effects:
+        _effects_args(p)
     p.add_argument("--missing", choices=("impute", "complete-case"),
                    help="missing covariates: multiple imputation by chained equations, every "
                    "model fitted on each imputation and the draws pooled (impute, the default)"
                    ", or rows with a missing value dropped model by model (complete-case)")
     p.add_argument("--imputations", type=int, help="number of imputations (default 10)")
-    p.add_argument("--cells", help="comma-separated cell variables of --population (default: "
-                   "its columns that are also columns of the data); housing study only")
-    p.add_argument("--by", help="comma-separated columns: the probability-scale effects also "
-                   "for each of their values (subgroups, e.g. age_group); default: none")
     p.add_argument("--sampler", choices=SAMPLERS,
                    help="nutpie (default: compiled once per model shape), pymc (PyMC's NUTS) "
                    "or numpyro (JAX; needs `uv sync --extra jax`)")
@@ -140,8 +151,6 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True) -> None:
                    help=f"smoke run: {QUICK['chains']} chains x {QUICK['draws']} draws after "
                    f"{QUICK['tune']} tuning, over the config's [sampler]; --draws, --tune "
                    "and --chains still win")
-    p.add_argument("--strict", action="store_true",
-                   help="exit non-zero when any model's convergence verdict is 'fail'")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the library does "
                    "(INFO level)")
 
@@ -162,7 +171,7 @@ def _concepts_args(p: argparse.ArgumentParser) -> None:
                    help="building features of the model: design levers only (default), or "
                    "also the consultant's ratings of the community (involvement, vitality: "
                    "the report's model)")
-    _fit_args(p)
+    _fit_args(p, effects=False)
 
 
 def _sbc_args(p: argparse.ArgumentParser) -> None:
@@ -183,7 +192,7 @@ def _sbc_args(p: argparse.ArgumentParser) -> None:
                    "grouping level; prior-mismatch: prior scales a third of those simulated "
                    "from) to see SBC flag it; none: the right model")
     _parallel_args(p)
-    _fit_args(p, outcomes=False)
+    _fit_args(p, outcomes=False, effects=False)
 
 
 def _compare_args(p: argparse.ArgumentParser) -> None:
@@ -194,12 +203,16 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
                    help="at most this many exact leave-one-complex-out refits per variant "
                    "for complexes whose PSIS-LOGO Pareto k > 0.7 (default 10)")
     _parallel_args(p)
-    _fit_args(p)
+    _fit_args(p, effects=False)
 
 
 def _sensitivity_args(p: argparse.ArgumentParser) -> None:
     _parallel_args(p)
-    _fit_args(p)
+    _fit_args(p, effects=False)
+
+
+def _benefit_args(p: argparse.ArgumentParser) -> None:
+    _fit_args(p, effects=False)
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
@@ -333,7 +346,7 @@ COMMANDS: tuple[Command, ...] = (
             _lazy("workflows.check", "check_command")),
     Command("concepts", "predict outcomes for new housing concepts", _concepts_args,
             _lazy("workflows.variants", "concepts_command")),
-    Command("benefit", "who benefits: clustered x openness/vulnerability", _fit_args,
+    Command("benefit", "who benefits: clustered x openness/vulnerability", _benefit_args,
             _lazy("workflows.variants", "benefit_command")),
     Command("compare", "compare model variants per outcome: PSIS-LOO, leave-one-complex-out",
             _compare_args,
