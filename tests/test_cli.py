@@ -231,3 +231,27 @@ def test_every_config_key_the_code_accepts_is_documented():
     accepted |= {f.name for f in dataclasses.fields(SamplerSettings)}
     assert key_sets, "data.config's key sets were renamed: update this test"
     assert sorted(accepted - documented) == []
+
+
+def _documented_defaults(section: str) -> dict[str, str]:
+    """``key -> default`` as the table of ``## `[section]` `` in docs/config.md shows it."""
+    page = (ROOT / "docs" / "config.md").read_text()
+    table = page.split(f"## `[{section}]`")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| ([^|]+) \|", table, flags=re.M)
+    return {key: default.strip().strip("`").strip('"') for key, default in rows}
+
+
+def test_documented_prior_and_sampler_defaults_are_the_codes():
+    from inference.engine import SamplerSettings
+    from models.spec import DEFAULT_PRIORS
+
+    priors = _documented_defaults("priors")
+    assert {k: float(v) for k, v in priors.items()} == dict(DEFAULT_PRIORS)
+    sampler = _documented_defaults("sampler")
+    code = {f.name: f.default for f in dataclasses.fields(SamplerSettings)}
+    assert set(sampler) == set(code)
+    for key, value in code.items():
+        if key == "top_up":  # the run's default differs from the dataclass's (setup)
+            continue
+        shown = {"true": True, "false": False}.get(sampler[key], sampler[key])
+        assert type(value)(shown) == value, f"[sampler] {key}: docs {shown!r}, code {value!r}"

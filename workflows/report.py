@@ -253,6 +253,8 @@ def report_command(args) -> int:
     from data.config import ConfigError, load_config
     from data.study import study_for
 
+    if getattr(args, "out", None) is not None:
+        console.warn(f"note: `report --out {args.out}` is now `report {args.out}`")
     out = args.run_dir or getattr(args, "out", None) or Path("results") / "default"
     run_json = out / "run.json"
     if not run_json.exists() or not (out / "effects.csv").exists():
