@@ -344,22 +344,30 @@ def to_formula(spec) -> str:
 
     ``score ~ girl + scale(hours) + C(ses) + (1 | school/class_id)``; a binomial response
     reads ``y | trials(n)`` (brms); nested levels with varying slopes are written expanded,
-    ``(1 | a) + (1 + x | a:b)``. Only what a formula says: the family, the focal level
-    (whose group term is the focal effect, not a random intercept) and the relaxed variants
-    are in :func:`describe`. An item-level (graded) model's left-hand side is its latent's
-    name (the items are a key).
+    ``(1 | a) + (1 + x | a:b)``. The focal level's variant shows as lme4 would fit it:
+    ``hierarchical`` as its group term (``(1 | school/...)``, which reads back as this
+    spec with the ``focal`` key), ``fixed`` as ``C(school, ref="S1")`` beside
+    ``(1 | school:class_id)``, ``none`` without it. The family and what a formula cannot
+    say are in :func:`describe`. An item-level (graded) model's left-hand side is its
+    latent's name (the items are a key).
     """
     lhs = f"{spec.response} | trials({spec.trials})" if spec.trials else spec.response
     fixed = [_term_text(t) for t in spec.terms]
     top_down = list(reversed(spec.levels))
+    focal_term = bool(spec.focal) and spec.variant == "hierarchical"
+    if spec.focal and spec.variant == "fixed":
+        fixed.append(f'C({spec.focal}, ref="{spec.reference}")')
     if spec.sd_by_focal and spec.focal:  # brms: the lowest level's SD by focal level
         groups = [f"(1 | {spec.focal})",
                   f"(1 | gr({spec.levels[0]}, by = {spec.focal}))"]
-    elif spec.nested and len(top_down) > 1 and not spec.slopes:
+    elif spec.nested and len(top_down) > 1 and not spec.slopes and \
+            (focal_term or not spec.focal):
         groups = [f"(1 | {'/'.join(top_down)})"]
     else:
         groups = []
         for k, lv in enumerate(top_down):
+            if lv == spec.focal and not focal_term:
+                continue
             factor = ":".join(top_down[:k + 1]) if spec.nested else lv
             expr = " + ".join(["1", *spec.slope_terms(lv)])
             groups.append(f"({expr} | {factor})")

@@ -110,6 +110,11 @@ def test_pupils_formula_is_written_as_lme4_would():
     spec = specs_from_config(cfg, columns=set(frame.columns))["score"]
     assert to_formula(spec) == PUPILS["score"]
     assert describe(spec).endswith("focal school (reference S1, hierarchical)")
+    # the other variants as lme4 would fit them: the focal level fixed, or left out
+    rest = "score ~ girl + scale(homework_hours) + C(ses)"
+    assert to_formula(spec.with_(variant="fixed")) == \
+        f'{rest} + C(school, ref="S1") + (1 | school:class_id)'
+    assert to_formula(spec.with_(variant="none")) == f"{rest} + (1 | school:class_id)"
 
 
 @pytest.mark.parametrize("lhs", ["incidence | trials(size)", "p(incidence, size)",
