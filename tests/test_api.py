@@ -60,6 +60,9 @@ def test_fit_errors_are_raised_with_the_commands_message(tmp_path):
     with pytest.raises(cw.FitError, match="uncorrelated varying slopes"):
         cw.fit("score ~ girl + (1 + girl || school)", data=ROOT / "examples" / "pupils.csv",
                out=tmp_path / "x", **TINY)
+    with pytest.raises(cw.FitError, match=r"column\(s\) \['nope'\] not in the data"):
+        cw.fit("score ~ nope + (1 | school)", data=ROOT / "examples" / "pupils.csv",
+               out=tmp_path / "y", **TINY)
     with pytest.raises(FileNotFoundError, match="neither a formula"):
         cw.fit("no_such.toml")
 
