@@ -255,3 +255,20 @@ def test_documented_prior_and_sampler_defaults_are_the_codes():
             continue
         shown = {"true": True, "false": False}.get(sampler[key], sampler[key])
         assert type(value)(shown) == value, f"[sampler] {key}: docs {shown!r}, code {value!r}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+    return text.replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", [README, *sorted((ROOT / "docs").glob("*.md"))],
+                         ids=lambda p: p.name)
+def test_links_between_the_pages_lead_somewhere(page):
+    for target, anchor in re.findall(r"\]\(([\w./-]+\.md)(?:#([\w-]+))?\)", page.read_text()):
+        path = (page.parent / target).resolve()
+        assert path.exists(), f"{page.name} links {target}, which does not exist"
+        if anchor:
+            slugs = {_slug(h) for h in re.findall(r"^#+ (.+)$", path.read_text(), flags=re.M)}
+            assert anchor in slugs, f"{page.name} links {target}#{anchor}: no such heading"
