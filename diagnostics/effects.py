@@ -31,6 +31,7 @@ import xarray as xr
 from diagnostics.summary import draws_table
 from models.build import slope_columns
 from models.design import ModelData, aligned_frame
+from models.draws import posterior_draws  # re-exported: the draws every estimand uses
 from models.spec import ModelSpec
 
 __all__ = ["ALL", "ESTIMANDS", "RESPONDENTS", "event_label", "event_probability", "focal_effects",
@@ -51,20 +52,6 @@ def event_label(spec: ModelSpec, data: ModelData) -> tuple[str, int | None]:
     the spec's family defines them (``ValueError`` for a family without an event).
     """
     return spec.family_impl.event(spec, data, category=spec.event)
-
-
-def posterior_draws(tree: xr.DataTree, *, max_draws: int, seed: int = 0):
-    """A function ``name -> (S, ...) array`` over a fixed random subset of draws."""
-    post = tree["posterior"]
-    n_total = post.sizes["chain"] * post.sizes["draw"]
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
-
-    def draws(name: str) -> np.ndarray:
-        arr = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
-        return arr[take]
-
-    return draws
 
 
 def event_probability(spec: ModelSpec, data: ModelData, draws, *, X: np.ndarray,

@@ -43,6 +43,7 @@ from scipy.special import expit
 
 from models.build import contrast_labels
 from models.design import ModelData, aligned_frame
+from models.draws import posterior_draws
 from models.errors import PreparationError
 from models.families import _thresholds
 from models.spec import ModelSpec
@@ -256,8 +257,6 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     Returns ``(array (sample, form), n)`` with ``n`` the population's size. ``row_weights``
     (one per gate row) weight the rows' average (default equal).
     """
-    from diagnostics.effects import posterior_draws  # the draws every estimand uses
-
     gate, part = joint.parts
     fkey, key = gate.level_key(gate.focal), gate.level_key(joint.level)
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)

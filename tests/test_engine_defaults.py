@@ -55,3 +55,17 @@ def test_the_check_sees_a_study_default(tmp_path):
     path = tmp_path / "m.py"
     path.write_text('def f(x, *, focal="living_form", ref=cb.REFERENCE_FORM):\n    pass\n')
     assert _study_defaults(path) == ["f(focal='living_form')", "f(ref='REFERENCE_FORM')"]
+
+
+@pytest.mark.parametrize("module", sorted(str(p.relative_to(ROOT))
+                                          for p in (ROOT / "models").glob("*.py")))
+def test_models_import_no_higher_layer(module):
+    """models/ is the lowest layer: not even a function-level import of inference/,
+    diagnostics/, workflows/ or the study (data/), so no import cycle runs through it
+    (the joint model's draws come from models.draws, not diagnostics.effects)."""
+    tree = ast.parse((ROOT / module).read_text())
+    imports = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)] + \
+        [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    higher = [m for m in imports if m and m.split(".")[0] in
+              ("inference", "diagnostics", "workflows", "data", "run_models")]
+    assert higher == [], f"{module} imports {higher}"
