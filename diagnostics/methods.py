@@ -275,7 +275,7 @@ def conclusions_text(*, level: float = LEVEL, rope_sd: float = ROPE_SD,
         "by posterior probabilities, in words that belong to its kind of claim. A directional "
         f"claim (a contrast or coefficient has the claimed sign) is supported when P(claimed "
         f"sign) ≥ {level}, contradicted when P(opposite sign) ≥ {level}, else "
-        "uncertain. A sentence with several pairs ('GG the most daily contact') is also "
+        "uncertain. A sentence with several pairs ('one level the most of all') is also "
         f"judged jointly: it holds when all of its pairs hold in the same draw with "
         f"probability ≥ {level}, fails when some pair fails with probability ≥ "
         f"{level}, else uncertain. A claim of little difference between the k forms is "
