@@ -27,8 +27,9 @@ from inference.cache import use_project_cache
 
 use_project_cache()  # as run_models.py: before PyTensor is imported (inference/cache.py)
 
-from clusterwonen.run import FitError, Run, load_run  # noqa: E402
-from clusterwonen.runner import compare, concepts, fit, run_command, sensitivity  # noqa: E402
+from clusterwonen.command import FitError, run_command  # noqa: E402
+from clusterwonen.run import Run, load_run  # noqa: E402
+from clusterwonen.runner import compare, concepts, fit, sensitivity  # noqa: E402
 
 __all__ = ["FitError", "Run", "compare", "concepts", "fit", "load_run", "run_command",
            "sensitivity"]

@@ -10,11 +10,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-__all__ = ["FitError", "Run", "load_run"]
-
-
-class FitError(RuntimeError):
-    """A command of the workbench stopped (its message is the command line's)."""
+__all__ = ["Run", "load_run"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,7 @@ class Run:
     def report(self, *, config: str | Path | None = None) -> Path:
         """Rebuild ``report.html`` (and ``methods.md``) from the folder, as
         ``run_models.py report FOLDER``; returns the report's path."""
-        from clusterwonen.runner import run_command
+        from clusterwonen.command import run_command
 
         run_command("report", "--out", str(self.folder),
                     *(["--config", str(config)] if config else []))

@@ -65,6 +65,10 @@ _TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study"
         "contrasts"}
 _DATA_KEYS = {"directory", "table", "columns"}
 _MODEL_KEYS = {"variant", "adjustment", "populations", "by"}
+# [study]: the wording keys of data.study.Study a config may set, and their types
+STUDY_KEYS = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
+              "label_names": dict, "pooled": dict, "complement": str, "compare_terms": list,
+              "focal_predictors": list, "roles": dict}
 # what a formula says; an outcome gives either ``formula`` or these keys
 FORMULA_KEYS = ("response", "terms", "levels", "nested", "slopes", "trials")
 _OUTCOME_KEYS = {"name", "formula", *FORMULA_KEYS, "family", "focal", "reference",
@@ -177,14 +181,13 @@ def _check_sections(raw: dict, path: Path) -> None:
     """Unknown keys of [data], [model], [priors], [sampler], [study], [sensitivity.*]."""
     import dataclasses
 
-    from data.study import _WORDING
     from inference.engine import SamplerSettings
     from models.spec import DEFAULT_PRIORS
 
     sampler_keys = {f.name for f in dataclasses.fields(SamplerSettings)}
     for section, known in (("data", _DATA_KEYS), ("model", _MODEL_KEYS),
                            ("priors", DEFAULT_PRIORS), ("sampler", sampler_keys),
-                           ("study", _WORDING)):
+                           ("study", STUDY_KEYS)):
         value = raw.get(section, {})
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: [{section}] must be a table, got {value!r}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from data import codebook as cb
-from data.config import StudyConfig
+from data.config import STUDY_KEYS, StudyConfig
 from data.suite import two_part_specs
 from models.causal import CausalGraph
 
@@ -151,9 +151,7 @@ HOUSING = Study(
     causal_graph=cb.CAUSAL_GRAPH,
 )
 
-_WORDING = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
-            "label_names": dict, "pooled": dict, "complement": str, "compare_terms": list,
-            "focal_predictors": list, "roles": dict}
+_WORDING = STUDY_KEYS  # the [study] keys and their types (data.config checks the names)
 
 
 def study_for(cfg: StudyConfig) -> Study:

@@ -1,6 +1,7 @@
 """The generic engine takes the focal level and its reference from the spec or the study,
-never from a default argument that names the housing study (checked on the source's AST,
-as the layout tests of test_workflows.py do)."""
+never from a default argument that names the housing study; and no import cycle runs
+through the project's modules (both checked on the source's AST, as the layout tests of
+test_workflows.py do)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,39 @@ def test_models_import_no_higher_layer(module):
     higher = [m for m in imports if m and m.split(".")[0] in
               ("inference", "diagnostics", "workflows", "data", "run_models")]
     assert higher == [], f"{module} imports {higher}"
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Modules ``path`` imports at run time, at any depth (not under ``TYPE_CHECKING``)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(m) for n in ast.walk(tree) if isinstance(n, ast.If)
+                   and getattr(n.test, "id", None) == "TYPE_CHECKING" for m in ast.walk(n)}
+    out = set()
+    for n in ast.walk(tree):
+        if id(n) in typing_only:
+            continue
+        if isinstance(n, ast.ImportFrom) and n.module:
+            out.add(n.module)
+        elif isinstance(n, ast.Import):
+            out |= {a.name for a in n.names}
+    return out
+
+
+def test_no_import_cycle_between_the_projects_modules():
+    """Function-level imports count too: a lazy import that closes a cycle still ties
+    two modules together (the former diagnostics.effects <-> models.joint)."""
+    paths = {f"{p.parent.name}.{p.stem}": p for folder in
+             ("data", "models", "inference", "diagnostics", "workflows", "clusterwonen")
+             for p in (ROOT / folder).glob("*.py")}
+    graph = {m: _runtime_imports(p) & set(paths) for m, p in paths.items()}
+    cycles = []
+    for start in graph:
+        stack = [(start, (start,))]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    cycles.append(" -> ".join((*path, start)))
+                elif nxt not in path and nxt > start:
+                    stack.append((nxt, (*path, nxt)))
+    assert cycles == []
