@@ -78,12 +78,20 @@ def _mcse(indicator: np.ndarray) -> float:
     return float(array_stats.mcse(values, chain_axis=-2, draw_axis=-1))
 
 
-def claim_draws(tree: xr.DataTree, finding: Finding, *, focal: str = "living_form",
-                reference: str = "HZ") -> np.ndarray | None:
+def claim_draws(tree: xr.DataTree, finding: Finding, *, focal: str | None = None,
+                reference: str | None = None) -> np.ndarray | None:
     """Posterior draws ``(chain, draw)`` of the claim's parameter, or None if the fit
-    lacks it."""
+    lacks it. The focal level and its reference are the fit's own (its one
+    ``<focal>_effect`` over dim ``<focal>`` or ``<focal>_contrast`` labelled
+    ``"X - reference"``) unless given."""
     post = tree["posterior"]
     shape = (post.sizes["chain"], post.sizes["draw"])
+    levels = {str(v).rpartition("_")[0] for v in post.data_vars
+              if (str(v).endswith("_contrast") and "contrast" in post[v].dims)
+              or (str(v).endswith("_effect") and str(v)[:-len("_effect")] in post[v].dims)}
+    focal = focal or (levels.pop() if len(levels) == 1 else None)
+    if focal is not None and reference is None and f"{focal}_contrast" in post:
+        reference = str(post["contrast"].values[0]).split(" - ")[-1]
     if finding.kind == "beta":
         if "beta" not in post or finding.target not in post["term"].values:
             return None

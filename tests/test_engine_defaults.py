@@ -18,9 +18,6 @@ ENGINE = sorted(str(p.relative_to(ROOT)) for folder in ("models", "inference", "
 # the study's variables, its focal level and its levels
 STUDY_WORDS = {v.name for v in cb.VARIABLES} | set(cb.FORM_CODES) | {
     cb.REFERENCE_FORM, "living_form", "complex_id", "tenant_id"}
-PENDING = {  # being rewritten by the statistics work; remove the mark when it is fixed
-    "diagnostics/findings.py": "claim_draws(focal='living_form', reference='HZ')",
-}
 
 
 def _study_defaults(path: Path) -> list[str]:
@@ -45,9 +42,7 @@ def _study_defaults(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=PENDING[m]))
-    if m in PENDING else m for m in ENGINE])
+@pytest.mark.parametrize("module", ENGINE)
 def test_no_default_argument_names_the_study(module):
     assert _study_defaults(ROOT / module) == [], f"{module}: study defaults"
 
