@@ -56,10 +56,11 @@ def _design_with(X: np.ndarray, data: ModelData, spec: ModelSpec,
 
 
 def form_complexes(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """One row per complex: its living form and building features (as in the data)."""
+    """One row per complex (the spec's lowest level): its living form (the focal level) and
+    building features (as in the data)."""
     cols = [t.name for t in _feature_terms(spec)]
-    return frame.drop_duplicates("complex_id")[["complex_id", "living_form", *cols]] \
-        .reset_index(drop=True)
+    group = spec.levels[0]
+    return frame.drop_duplicates(group)[[group, spec.focal, *cols]].reset_index(drop=True)
 
 
 def predict_concepts(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
@@ -104,7 +105,7 @@ def predict_concepts(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
 
     forms = list(data.level_labels[spec.focal])
     for f, form in enumerate(forms):
-        own = complexes[complexes["living_form"] == form]
+        own = complexes[complexes[spec.focal] == form]
         if own.empty:
             continue
         total = 0.0
@@ -137,7 +138,7 @@ def feature_identification(tree: xr.DataTree, spec: ModelSpec, data: ModelData,
     beta = tree["posterior"]["beta"].stack(sample=("chain", "draw"))
     prior_sd = float(spec.prior["beta_sd"])
     cm = cb.covariate_matrix(complexes, _feature_terms(spec))
-    forms = pd.get_dummies(complexes["living_form"]).to_numpy(dtype=float)
+    forms = pd.get_dummies(complexes[spec.focal]).to_numpy(dtype=float)
     rows = []
     for col in cm.columns:
         x = cm[col].to_numpy(dtype=float)

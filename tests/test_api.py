@@ -67,6 +67,7 @@ def test_fit_errors_are_raised_with_the_commands_message(tmp_path):
         cw.fit("no_such.toml")
 
 
+@pytest.mark.slow  # two fits and a report: 54 s alone, over 100 s on a busy machine
 def test_the_example_notebook_runs(tmp_path):
     """examples/notebook.py (jupytext percent format) as a script at tiny draws: a config
     fit, the same model as a formula, effects, an arviz-plots figure, the report."""
