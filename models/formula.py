@@ -175,7 +175,11 @@ def _fixed_terms(rhs: str, text: str) -> tuple[tuple[Covariate, ...], bool]:
         if isinstance(term, Intercept):
             intercept = True
             continue
-        out.append(_covariate(term, out, text))
+        cov = _covariate(term, out, text)
+        if any(t.name == cov.name for t in out):  # x + scale(x): one column, two meanings
+            raise FormulaError(f"formula {text!r}: term {term.name!r}: column {cov.name!r} "
+                               f"enters the model twice (e.g. x + scale(x)); keep one")
+        out.append(cov)
     return tuple(out), intercept
 
 

@@ -173,6 +173,7 @@ REFUSED = {
     "categorical_interaction": ("y ~ C(t):x + (1 | g)", r"term 'C\(t\):x'.*only "
                                                          r"interactions of two plain"),
     "transformed_interaction": ("y ~ scale(z) + x:z + (1 | g)", r"term 'x:z'.*transformed"),
+    "same_column_twice": ("y ~ x + scale(x) + (1 | g)", "enters the model twice"),
     "I_call": ("y ~ I(x**2) + (1 | g)", r"term 'I\(x \*\* 2\)' is not supported"),
     "offset": ("y ~ x + offset(t) + (1 | g)", r"term 'offset\(t\)' is not supported"),
     "numpy_call": ("y ~ np.exp(x) + (1 | g)", r"term 'np.exp\(x\)' is not supported"),
