@@ -432,13 +432,17 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
             _text(f"<em>elpd (PSIS-LOO)</em> scores a new {unit} in a known {group_name}; "
                   f"<em>elpd (leave one {group_name} out)</em> a whole new {group_name}, its "
                   f"effect integrated out &mdash; the question about the {focal_name}. "
-                  "Pareto k &gt; 0.7 marks unreliable estimates; LOO-PIT tests the "
+                  "Pareto k &gt; 0.7 marks unreliable estimates. A joint two-part model scores "
+                  f"each {unit}'s gate and part answers together; <em>elpd_diff_vs_separate"
+                  "</em> compares it with the two separate models on the same rows (what the "
+                  "correlated group effects add). LOO-PIT tests the "
                   "calibration of the leave-one-out predictive distribution. "
                   "<code>run_models.py compare</code> ranks relaxed variants (group SD by "
                   f"{focal_name}, category-specific {focal_name} effects) by both, with exact "
                   "refits and grouped K-fold."),
             _tab("loo", _ordered(tables.get("loo"), (
-                "model", "elpd_loo", "se", "elpd_logo", "logo_se", "p_loo", "pareto_k_bad",
+                "model", "elpd_loo", "se", "elpd_diff_vs_separate", "diff_se", "elpd_logo",
+                "logo_se", "p_loo", "pareto_k_bad",
                 "logo_pareto_k_bad", "loo_pit_ks_p", "loo_pit_outer", "verdict", "note")),
                 collapse=False)]},
         {"id": "convergence", "title": "Convergence", "blocks": [

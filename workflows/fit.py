@@ -230,6 +230,13 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         with clock("PSIS-LOGO"):  # leave one complex out: a new complex's answers
             loo = loo.merge(logo_summary(r for r in results if r.spec.name in with_ll),
                             on="model", how="left")
+    joint_psense = None
+    if joint_results and with_ll:
+        with clock("joint models: LOO, predictive checks, prior sensitivity"):
+            joint_loo, joint_ppc, joint_psense = _joint_checks(joint_results, results, frame)
+        loo = pd.concat([loo, joint_loo], ignore_index=True)
+        ppcs.append(joint_ppc)
+    if loo is not None:
         write_csv(loo, out / "loo.csv")
         verdict["pareto_k_bad"] = verdict["model"].map(loo.set_index("model")["pareto_k_bad"])
     if ppcs:
@@ -240,6 +247,9 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
             ppc[ppc["verdict"] == "misfit"].groupby("model").size()).fillna(0).astype(int)
     with clock("power-scaling sensitivity"):
         psense = _psense(results)
+    if joint_psense is not None:
+        psense = pd.concat([t for t in (psense, joint_psense) if t is not None],
+                           ignore_index=True)
     if psense is not None:
         write_csv(psense, out / "psense.csv")
         flagged = psense[psense["diagnosis"] != "ok"].groupby("model").size()
@@ -423,6 +433,27 @@ def _overlap(results: list[FitResult]) -> pd.DataFrame | None:
     tables = [overlap_table(r.spec, r.data) for r in results
               if r.spec.focal and r.spec.reference is not None and r.data.X.shape[1]]
     return pd.concat(tables, ignore_index=True) if tables else None
+
+
+def _joint_checks(joint_results: list, results: list[FitResult], frame: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What every single model gets, for the joint two-part models too
+    (:mod:`diagnostics.joint_checks`): PSIS-LOO of the joint likelihood per tenant beside
+    the separate parts', predictive checks of the joint event, power-scaling sensitivity.
+    A multiply imputed joint model is checked on its first imputation."""
+    from diagnostics.joint_checks import joint_loo_row, joint_ppc_table, joint_psense_tree
+    from diagnostics.sensitivity import psense_table
+
+    separate = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
+    loo, ppc, psense = [], [], []
+    for j in joint_results:
+        d1, d2 = j.data
+        loo.append(joint_loo_row(j.tree, j.joint, d1, d2, separate))
+        ppc.append(joint_ppc_table(j.tree, j.joint, d1, d2, frame))
+        psense.append(psense_table(joint_psense_tree(j.tree, j.joint, d1, d2),
+                                   model=j.joint.name))
+    return pd.DataFrame(loo), pd.concat(ppc, ignore_index=True), \
+        pd.concat(psense, ignore_index=True)
 
 
 def _psense(results: list[FitResult]) -> pd.DataFrame | None:
