@@ -171,6 +171,27 @@ def _map_value_labels(frame: pd.DataFrame, name: str, labels: Mapping) -> pd.Dat
     return frame
 
 
+def _own_labels(frame: pd.DataFrame, name: str, labels: Mapping, measure: str | None,
+                path: Path) -> pd.DataFrame:
+    """A study's own labelled SPSS variable (not in the housing codebook): a *nominal* one
+    with more than two labels becomes its labels, a text factor (``C(region)`` then reads
+    "north", not 3); every other keeps its numeric codes, so that a labelled 0/1 flag or an
+    ordinal or scale variable stays usable as a number. A code without a label is an error
+    naming the file, column and value, never a silent category."""
+    if measure != "nominal" or len(labels) <= 2:
+        return frame
+    values = pd.unique(frame[name].dropna())
+    unlabelled = sorted(v for v in values if v not in labels)
+    if unlabelled:
+        shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v)
+                          for v in unlabelled[:5])
+        raise ValueError(f"{path}: column {name!r} is a nominal SPSS variable with value "
+                         f"labels, but value(s) {shown} have no label")
+    frame[name] = frame[name].map(lambda x: str(labels[x]) if x in labels else x)
+    logger.info("column %r: SPSS value labels used as its categories", name)
+    return frame
+
+
 def _csv_separator(path: Path) -> str:
     with path.open(encoding="utf-8-sig") as handle:
         header = handle.readline()
@@ -186,8 +207,10 @@ def read_table(path: str | Path, *, column_map: Mapping[str, str] | None = None)
     exports) is detected from the header. For ``.sav`` files, SPSS value labels are mapped
     back to the codebook's codes: ``living_form`` as labelled numbers (or as label text such
     as ``"Hoogbouw zonder ontmoetingsruimte"``) becomes ``"HZ"``; labelled numeric codes of
-    other variables keep their codes. In every format, coded columns whose cells spell out a
-    codebook label get the code.
+    other codebook variables keep their codes. A study's own variables: a nominal one with
+    more than two value labels becomes its labels (a text factor), others keep their codes;
+    SPSS user-missing codes are missing values in every column. In every format, coded
+    columns whose cells spell out a codebook label get the code.
 
     Parameters
     ----------
@@ -217,21 +240,27 @@ def read_table(path: str | Path, *, column_map: Mapping[str, str] | None = None)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     value_labels: dict[str, Mapping] = {}
+    measures: dict[str, str] = {}
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, sep=_csv_separator(path), encoding="utf-8-sig",
                             skipinitialspace=True)
     elif suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
+        # user-missing codes (SPSS "missing values") become missing here
         frame, meta = pyreadstat.read_sav(str(path), user_missing=False)
         value_labels = dict(meta.variable_value_labels or {})
+        measures = dict(meta.variable_measure or {})
     frame.columns = [str(c).strip() for c in frame.columns]
     if column_map:
         frame = _rename(frame, column_map, path)
         value_labels = {column_map.get(k, k): v for k, v in value_labels.items()}
+        measures = {column_map.get(k, k): v for k, v in measures.items()}
     for name, labels in value_labels.items():
-        if name in frame:
+        if name in frame and name in _VARS_BY_NAME:
             frame = _map_value_labels(frame, name, labels)
+        elif name in frame:
+            frame = _own_labels(frame, name, labels, measures.get(name), path)
     for name in frame.columns:
         frame = _map_text_labels(frame, name)
     logger.info("read %s: %d rows, %d columns", path, len(frame), frame.shape[1])

@@ -307,3 +307,57 @@ def test_complete_cases_report(caplog):
 def test_write_study_rejects_unknown_format(tables, tmp_path):
     with pytest.raises(ValueError, match="fmt must be one of"):
         write_study(tables, tmp_path, fmt="xlsx")
+
+
+def test_own_sav_variables_labels_as_categories_and_user_missing_as_missing(tmp_path):
+    """A study's own SPSS file: a nominal labelled variable becomes its labels, a labelled
+    0/1 flag and a scale variable keep their numbers, user-missing codes are missing."""
+    import run_models
+
+    rng = np.random.default_rng(4)
+    n = 240
+    raw = pd.DataFrame({
+        "school": [f"S{i % 6}" for i in range(n)],
+        "class_id": [f"S{i % 6}-C{i % 12}" for i in range(n)],
+        "region": rng.choice([1.0, 2.0, 3.0, 9.0], n),  # 9 = "no answer", user-missing
+        "girl": rng.choice([0.0, 1.0], n),
+        "homework": np.where(rng.random(n) < 0.1, -1.0, rng.uniform(0, 10, n)),
+    })
+    raw["score"] = rng.normal(50, 10, n)
+    path = tmp_path / "pupils.sav"
+    pyreadstat.write_sav(
+        raw, str(path),
+        variable_value_labels={"region": {1.0: "north", 2.0: "east", 3.0: "south",
+                                          9.0: "no answer"},
+                               "girl": {0.0: "no", 1.0: "yes"}},
+        missing_ranges={"region": [9.0], "homework": [-1.0]},
+        variable_measure={"region": "nominal", "girl": "nominal", "homework": "scale",
+                          "score": "scale"})
+    frame = read_table(path)
+    assert set(frame["region"].dropna()) == {"north", "east", "south"}
+    assert frame["region"].isna().sum() == (raw["region"] == 9.0).sum() > 0
+    assert set(frame["girl"]) == {0.0, 1.0}  # a labelled flag stays a number
+    assert frame["homework"].isna().sum() == (raw["homework"] == -1.0).sum() > 0
+    assert frame["homework"].dropna().min() >= 0
+    # through a config with a formula: the labels are the factor's levels
+    (tmp_path / "study.toml").write_text(
+        '[data]\ntable = "pupils.sav"\n\n[[outcomes]]\nfamily = "gaussian"\n'
+        'formula = "score ~ C(region, ref=\\"north\\") + girl + scale(homework) '
+        '+ (1|school/class_id)"\nfocal = "school"\nreference = "S0"\n')
+    assert run_models.main(["check", "--config", str(tmp_path / "study.toml")]) == 0
+
+
+def test_own_sav_nominal_code_without_a_label_is_named(tmp_path, capsys):
+    raw = pd.DataFrame({"region": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2.0, 3.0, 4.0]})
+    pyreadstat.write_sav(raw, str(tmp_path / "t.sav"),
+                         variable_value_labels={"region": {1.0: "north", 2.0: "east",
+                                                           3.0: "south"}},
+                         variable_measure={"region": "nominal", "y": "scale"})
+    with pytest.raises(ValueError, match=r"t\.sav: column 'region'.*value\(s\) 4 have no label"):
+        read_table(tmp_path / "t.sav")
+    import run_models
+
+    (tmp_path / "t.toml").write_text('[data]\ntable = "t.sav"\n\n[[outcomes]]\n'
+                                     'family = "gaussian"\nformula = "y ~ C(region) + (1|g)"\n')
+    assert run_models.main(["check", "--config", str(tmp_path / "t.toml")]) == 2
+    assert "value(s) 4 have no label" in capsys.readouterr().err
