@@ -159,6 +159,36 @@ def _wide_headline(headline: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
                  *[lv for lv in levels if lv in wide]]]
 
 
+def _imputation_blocks(table: pd.DataFrame | None) -> list:
+    """How the covariates were imputed and the fraction of missing information (FMI) of
+    the headline contrasts (``imputation.csv``), in a line and a table."""
+    if table is None or "block" not in table or not len(table):
+        return []
+    settings = table[table["block"] == "settings"].set_index("setting")["value"]
+    fmi = table[table["block"] == "fmi"].dropna(axis=1, how="all").drop(columns="block")
+    words = (f"Missing covariates imputed m = {settings.get('m', '?')} times "
+             f"({escape(str(settings.get('m_rule', '')))}; "
+             f"{float(settings.get('fraction_incomplete', 'nan')):.0%} of rows incomplete), "
+             "each imputation its own chain, with the outcomes, the "
+             f"{escape(str(settings.get('form', 'focal level')))} and the "
+             f"{escape(str(settings.get('cluster', 'group')))} means among the predictors; "
+             f"missing by design and never imputed: "
+             f"{escape(str(settings.get('missing_by_design', 'none')))}.")
+    if len(fmi) and fmi["fmi"].notna().any():
+        top = fmi.loc[fmi["fmi"].idxmax()]
+        words += (f" Fraction of missing information of the headline contrasts: median "
+                  f"{fmi['fmi'].median():.2f}, largest {top['fmi']:.2f} "
+                  f"({escape(str(top['outcome']))}, {escape(str(top['contrast']))}); "
+                  f"m &ge; 100 &times; FMI wants {fmi['m_needed'].max():.0f}.")
+    blocks = [_text(words)]
+    if len(fmi):
+        blocks.append(_tab("imputation", _ordered(fmi, (
+            "model", "outcome", "contrast", "fmi", "m_needed", "within_var", "between_var",
+            "total_var", "m")), title="Fraction of missing information per headline "
+            "contrast (Rubin's rules on each imputation's draws; variances in pp&sup2;)"))
+    return blocks
+
+
 def _effects_section(tables: dict, figures: dict, headline: pd.DataFrame, focal: str,
                      names: Callable[[str], str], groups: Mapping[str, str]) -> dict | None:
     effects = tables.get("effects")
@@ -464,6 +494,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                             "score (extrapolates: more than 10%)"),
                 ("missing", "Missing values and rows removed per model"))
             if tables.get(key) is not None and len(tables.get(key))]
+            + _imputation_blocks(tables.get("imputation"))
             or [_text("No missing values; no rows removed.")]},
         {"id": "recovery", "title": "Recovery of the simulator's truth", "blocks": [
             _text("Simulated data: how often the 90% intervals cover the known truth."),

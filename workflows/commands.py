@@ -124,7 +124,9 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True,
                    help="missing covariates: multiple imputation by chained equations, every "
                    "model fitted on each imputation and the draws pooled (impute, the default)"
                    ", or rows with a missing value dropped model by model (complete-case)")
-    p.add_argument("--imputations", type=int, help="number of imputations (default 10)")
+    p.add_argument("--imputations", type=int,
+                   help="number of imputations (default: 100 x the fraction of incomplete "
+                   "rows, at least 5 and at most 40)")
     p.add_argument("--sampler", choices=SAMPLERS,
                    help="nutpie (default: compiled once per model shape), pymc (PyMC's NUTS) "
                    "or numpyro (JAX; needs `uv sync --extra jax`)")

@@ -90,7 +90,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     weights) and ``population.csv`` says how (weights' effective sample size per model).
     ``imputations``: completed copies of ``frame`` (:func:`data.imputation.impute`); every
     model is then fitted on each and the draws pooled (:mod:`inference.imputation`);
-    ``imputation.csv`` has the convergence per imputation and ``missing.csv`` what was
+    ``imputation.csv`` has how they were imputed, the convergence per imputation and the
+    fraction of missing information per headline contrast; ``missing.csv`` what was
     imputed.
 
     Every phase is timed (``clock``, which may already hold the setup's seconds); the
@@ -138,6 +139,7 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                                            fits_dir=out / "fits", engine=engine,
                                            progress=console.progress)
     summaries, verdicts, missing, ppcs, priors, per_imputation = [], [], [], [], [], []
+    imputation = None  # imputation.csv: how the covariates were imputed, FMI per contrast
     for r in results:
         if "posterior_predictive" in r.tree.children:
             with clock("predictive checks"):
@@ -161,7 +163,12 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         missing = pd.concat([imputations.report.rename(columns={"column": "variable"}).assign(
             model="(every model)", action=f"imputed (m={imputations.m})"), missing],
             ignore_index=True)
-        write_csv(pd.concat(per_imputation, ignore_index=True), out / "imputation.csv")
+        from inference.imputation import headline_fmi, imputation_table
+
+        with clock("fraction of missing information"):
+            imputation = imputation_table(per_imputation, imputations,
+                                          headline_fmi(results, joint_results))
+        write_csv(imputation, out / "imputation.csv")
     standards = Standardisations(population, frame)
     with clock("probability-scale effects"):
         # latent contrasts of the single models (a joint model's parts repeat them)
@@ -274,7 +281,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                   "overlap": overlap, "estimands": estimands if len(estimands) else None,
                   "robustness": robustness if robustness is not None and len(robustness)
                   else None,
-                  "missing": missing, "ppc": ppc, "loo": loo, "coverage": coverage,
+                  "missing": missing, "imputation": imputation, "ppc": ppc, "loo": loo,
+                  "coverage": coverage,
                   "psense": psense,
                   **({f"population_{k}": v for k, v in population_tables.items()}
                      if population_tables else {})}

@@ -98,7 +98,7 @@ REPORT_TABLES = {
     "diagnostics": "diagnostics.csv", "effects": "effects.csv", "estimands": "estimands.csv",
     "robustness": "robustness.csv",
     "findings": "findings.csv", "findings_rope": "findings_rope.csv",
-    "overlap": "overlap.csv", "missing": "missing.csv",
+    "overlap": "overlap.csv", "missing": "missing.csv", "imputation": "imputation.csv",
     "ppc": "ppc.csv", "loo": "loo.csv", "coverage": "coverage.csv", "psense": "psense.csv",
     "overview": "overview.csv", "marginals": "marginals.csv",
     "population_weights": "population.csv", "population_response": "response.csv",

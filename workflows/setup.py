@@ -273,25 +273,27 @@ def setup(args: argparse.Namespace, *, suite: str = "default",
 
 def _imputations(args: argparse.Namespace, frame: pd.DataFrame, specs: dict[str, ModelSpec],
                  seed: int) -> Imputations | None:
-    """The models' missing covariates imputed ``--imputations`` times (default 10), unless
+    """The models' missing covariates imputed ``--imputations`` times (default: by the
+    fraction of incomplete rows, :func:`data.imputation.imputation_count`), unless
     ``--missing complete-case`` or nothing is missing."""
     import time
 
-    from data.imputation import imputation_columns, impute
+    from data.imputation import imputation_inputs, impute
 
     how = getattr(args, "missing", None) or "impute"
-    columns, auxiliary = imputation_columns(frame, specs.values())
+    inputs = imputation_inputs(frame, specs.values())
+    columns = inputs["columns"]
     if how == "complete-case" or not columns:
         return None
-    m = getattr(args, "imputations", None) or 10
     t0 = time.perf_counter()
     try:
-        imps = impute(frame, columns=columns, auxiliary=auxiliary, m=m, seed=seed)
+        imps = impute(frame, **inputs, m=getattr(args, "imputations", None), seed=seed)
     except ValueError as err:
         raise WorkflowError(f"error: {err}") from err
     print(f"imputed {len(columns)} covariate(s) with missing values ({', '.join(columns)}) "
-          f"{m} times by chained equations in {time.perf_counter() - t0:.0f} s; every model "
-          f"is fitted on each ({'--missing complete-case' } drops the rows instead)")
+          f"{imps.m} times ({imps.settings['m_rule']}) by chained equations in "
+          f"{time.perf_counter() - t0:.0f} s; every model is fitted on each "
+          f"(--imputations sets m; --missing complete-case drops the rows instead)")
     return imps
 
 
