@@ -16,7 +16,7 @@ nearest valid key. Example (see README for a worked non-housing example)::
     [model]
     variant = "hierarchical"         # or "fixed", "none"
     adjustment = "study"             # housing suite: "study", "pre_residence" or "both"
-    populations = ["RO"]             # probability effects also for the rows of these focal
+    subgroups = ["RO"]               # probability effects also for the rows of these focal
                                      # levels ("RO's own residents"), beside all analysed,
                                      # or of a subgroup: "age_group=4"
     by = ["age_group"]               # ... and for each value of these columns (subgroups)
@@ -64,7 +64,9 @@ __all__ = ["ConfigError", "StudyConfig", "check_keys", "formula_config", "load_c
 _TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study",
         "contrasts"}
 _DATA_KEYS = {"directory", "table", "columns"}
-_MODEL_KEYS = {"variant", "adjustment", "populations", "by"}
+# "populations" is the old name of "subgroups" (kept: target subgroups, not the
+# post-stratification population of --population)
+_MODEL_KEYS = {"variant", "adjustment", "subgroups", "populations", "by"}
 # [study]: the wording keys of data.study.Study a config may set, and their types
 STUDY_KEYS = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
               "label_names": dict, "pooled": dict, "complement": str, "compare_terms": list,
@@ -143,6 +145,14 @@ def read_toml(path: Path, *, error: type[ValueError]) -> dict:
         raise error(f"{path}: not valid TOML: {err}") from err
 
 
+def _subgroups(model: dict, path: Path) -> tuple[str, ...]:
+    """``[model] subgroups`` (or its old name ``populations``; not both)."""
+    if "subgroups" in model and "populations" in model:
+        raise ConfigError(f"{path}: [model]: 'populations' is the old name of 'subgroups'; "
+                          f"give one of them")
+    return tuple(model.get("subgroups", model.get("populations", ())))
+
+
 def load_config(path: Path | None) -> StudyConfig:
     """Read and check a study config; ``None`` gives the defaults.
 
@@ -166,7 +176,7 @@ def load_config(path: Path | None) -> StudyConfig:
         column_map=_column_map(data, path),
         variant=raw.get("model", {}).get("variant", "hierarchical"),
         adjustment=raw.get("model", {}).get("adjustment", "study"),
-        populations=tuple(raw.get("model", {}).get("populations", ())),
+        populations=_subgroups(raw.get("model", {}), path),
         by=tuple(raw.get("model", {}).get("by", ())),
         contrasts=_contrasts(raw.get("contrasts", {}), path),
         priors=dict(raw.get("priors", {})),

@@ -82,3 +82,18 @@ def test_non_numeric_value_in_a_term_is_named(tmp_path, capsys):
     assert rc == 2
     assert "homework_hours" in err and "'lots'" in err
     assert "row 5:" in err  # data line 5 of the CSV (no id column declared)
+
+
+def test_subgroups_key_and_its_old_name(tmp_path):
+    from data.config import ConfigError, load_config
+
+    new = tmp_path / "new.toml"
+    new.write_text('[model]\nsubgroups = ["RO", "age_group=4"]\n')
+    old = tmp_path / "old.toml"
+    old.write_text('[model]\npopulations = ["RO"]\n')
+    both = tmp_path / "both.toml"
+    both.write_text('[model]\nsubgroups = ["RO"]\npopulations = ["RR"]\n')
+    assert load_config(new).populations == ("RO", "age_group=4")
+    assert load_config(old).populations == ("RO",)
+    with pytest.raises(ConfigError, match="old name of 'subgroups'"):
+        load_config(both)
