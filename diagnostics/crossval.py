@@ -34,11 +34,12 @@ from scipy.special import logsumexp
 from diagnostics.compare import PARETO_K_BAD, meaning
 from models.design import ModelData
 from models.families import Family
+from models.item_response import marginal_log_likelihood
 from models.spec import ModelSpec
 
 __all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density",
-           "latent_integrated_tree", "logo_level", "logo_summary", "paired_se", "pooled_by_group",
-           "psis_logo", "thinned_draws", "unsupported_reason"]
+           "item_curves", "latent_integrated_tree", "latent_scores", "logo_level", "logo_summary",
+           "paired_se", "pooled_by_group", "psis_logo", "thinned_draws", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(NODES)
@@ -178,27 +179,94 @@ def latent_integrated_tree(tree: xr.DataTree, spec: ModelSpec, data: ModelData, 
     ``eta_i``. Leaving a row out then moves only the shared parameters: with the latent kept
     as a parameter, the row's answers alone pin it down and PSIS fails (Pareto k > 0.7 for
     about half the tenants) -- the integrated LOO of Merkle, Furr & Rabe-Hesketh (2019).
+    A family whose likelihood integrates the latent out already (``graded``): the fit's own
+    ``log_likelihood`` holds these values (thinned here, nothing recomputed); a tree without
+    one (prior draws) gets them from the same quadrature in numpy
+    (:func:`models.item_response.marginal_log_likelihood`).
     """
     family = spec.family_impl
+    marginal = getattr(family, "marginal", False)
     if not hasattr(family, "latent_log_density"):
         raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no latent per row")
     draws, post = thinned_draws(tree, max_draws=max_draws)
     n_draws = post.sizes["chain"] * post.sizes["draw"]
     rows = np.arange(data.n)
-    eta, draws = _fixed_part(spec, data, draws, None, rows, n_draws=n_draws)  # (n, S)
-    sd = draws(family.latent_sd)  # (S,)
-    y = np.asarray(data.y)
-    # the row's items summed per draw and node
-    out = _integrated(eta, np.broadcast_to(sd[None, :], eta.shape), draws,
-                      lambda lin, sub: family.latent_log_density(lin, sub, y), chunk=chunk)
+    nodes = family.nodes if marginal else NODES
+    own = tree["log_likelihood"]["y"] if "log_likelihood" in tree.children else None
+    if marginal and own is not None and own.dims == ("chain", "draw", "obs"):
+        # the fit's own log-likelihood is already per row with its latent integrated out
+        out = own.sel(chain=post["chain"], draw=post["draw"]).values.reshape(n_draws, -1)
+    elif marginal:  # e.g. prior draws: the same quadrature in numpy
+        eta, draws = _fixed_part(spec, data, draws, None, rows, n_draws=n_draws)  # (n, S)
+        out = marginal_log_likelihood(np.asarray(data.y), eta.T, draws(family.latent_sd),
+                                      draws("thresholds"),
+                                      draws("loading") if family.free_loadings else None,
+                                      nodes=nodes, chunk=chunk)
+    else:
+        eta, draws = _fixed_part(spec, data, draws, None, rows, n_draws=n_draws)  # (n, S)
+        sd = draws(family.latent_sd)  # (S,)
+        y = np.asarray(data.y)  # the row's items summed per draw and node
+        out = _integrated(eta, np.broadcast_to(sd[None, :], eta.shape), draws,
+                          lambda lin, sub: family.latent_log_density(lin, sub, y), chunk=chunk)
     shape = (post.sizes["chain"], post.sizes["draw"], data.n)
     tree = xr.DataTree.from_dict({
         "posterior": post,
         "log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), out.reshape(shape))})})
     # what PSIS-LOO over this tree leaves out (loo.csv's left_out)
     tree.attrs["left_out"] = (f"one row, its {family.latent_sd.removeprefix('sd_')} latent "
-                              f"integrated out ({NODES}-node Gauss-Hermite; items together)")
+                              f"integrated out ({nodes}-node Gauss-Hermite; items together)")
     return tree
+
+
+def latent_scores(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
+                  max_draws: int = 1000) -> pd.DataFrame:
+    """Each row's latent trait given its answers: posterior mean and SD per row.
+
+    For a model whose likelihood integrates the row latent out (the ``graded`` family), the
+    latent is recovered after sampling: per draw, its posterior on the quadrature nodes
+    (:func:`models.item_response.latent_moments`), combined over draws by the law of total
+    variance. A model that samples the latent (``graded_latent``) reports its draws'
+    moments. ``theta`` is on the scale of the linear predictor (every fitted group effect
+    included).
+    """
+    from models.item_response import latent_posterior
+
+    family = spec.family_impl
+    draws, post = thinned_draws(tree, max_draws=max_draws)
+    n_draws = post.sizes["chain"] * post.sizes["draw"]
+    eta, draws = _fixed_part(spec, data, draws, None, np.arange(data.n), n_draws=n_draws)
+    sd = draws(family.latent_sd)  # (S,)
+    if getattr(family, "marginal", False):
+        mean, sd_ = latent_posterior(np.asarray(data.y), eta.T, sd, draws("thresholds"),
+                                     draws("loading") if family.free_loadings else None,
+                                     nodes=family.nodes)
+    else:
+        theta = eta.T + sd[:, None] * draws("z_tenant")  # (S, n)
+        mean, sd_ = theta.mean(axis=0), theta.std(axis=0)
+    return pd.DataFrame({"row": np.arange(data.n), "theta_mean": mean, "theta_sd": sd_})
+
+
+def item_curves(tree: xr.DataTree, *, theta: np.ndarray | None = None,
+                max_draws: int = 400, prob: float = 0.9
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Item characteristic curves of an item-level fit: ``P(y_j = k | theta)`` on a latent
+    grid, posterior mean and central ``prob`` interval, each ``(J, T, K)``, and the grid.
+
+    ``theta`` defaults to 121 points over +-3 posterior-mean latent SDs. The loadings
+    (``loading``, else 1) scale each item's curves: the latent is shared.
+    """
+    from models.item_response import category_probabilities
+
+    draws, _ = thinned_draws(tree, max_draws=max_draws)
+    tau = draws("thresholds")  # (S, J, K-1)
+    post = tree["posterior"]
+    loading = draws("loading") if "loading" in post else None
+    if theta is None:
+        half = 3.0 * float(post["sd_tenant"].mean()) if "sd_tenant" in post else 3.0
+        theta = np.linspace(-half, half, 121) + float(np.median(tau))
+    probs = category_probabilities(theta, tau, loading)  # (S, J, T, K)
+    lo, hi = np.quantile(probs, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    return theta, probs.mean(axis=0), lo, hi
 
 
 def thinned_draws(tree: xr.DataTree, *, max_draws: int = 1000):

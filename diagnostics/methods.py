@@ -28,7 +28,14 @@ FAMILY_TEXT = {
                          "thresholds as a first cut plus positive gaps",
     "gaussian": "Gaussian, identity link, priors scaled by the response's sd",
     "graded": "graded response: a latent trait per respondent measured by several items, "
-              "each with its own cumulative-logit thresholds",
+              "each with its own cumulative-logit thresholds and a positive loading (zero-sum "
+              "log-loadings), the latent integrated out by Gauss-Hermite quadrature",
+    "graded_equal": "graded response: a latent trait per respondent measured by several "
+                    "items with equal loadings, each with its own cumulative-logit "
+                    "thresholds, the latent integrated out by Gauss-Hermite quadrature",
+    "graded_latent": "graded response: a latent trait per respondent (sampled) measured by "
+                     "several items with equal loadings, each with its own cumulative-logit "
+                     "thresholds",
 }
 PACKAGES = ("pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "arviz-plots", "bambi",
             "numpy", "pandas", "xarray", "statsmodels", "scikit-learn", "dask")

@@ -18,7 +18,8 @@ from inference.files import atomic_write  # noqa: E402
 
 __all__ = ["GROUP_COLOURS", "causal_graph_figure", "collection_figure", "concepts_figure",
            "forest_figure",
-           "group_colour", "headline_figure", "ppc_figure", "rank_figure", "save_figure"]
+           "group_colour", "headline_figure", "item_curves_figure", "ppc_figure", "rank_figure",
+           "save_figure"]
 
 # one colour per group of focal levels, the same in every figure and table of a report:
 # the first group (the housing study's clustered forms) warm, the pooled one cool
@@ -140,6 +141,34 @@ def ppc_figure(ppc: pd.DataFrame, model: str):
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_title(f"{model}: posterior predictive check of '{stat}' (red = misfit)", fontsize=9)
     ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def item_curves_figure(theta: np.ndarray, mean: np.ndarray, lower: np.ndarray,
+                       upper: np.ndarray, *, items: list[str], categories: list[str],
+                       title: str = ""):
+    """Item characteristic curves: ``P(answer = k | latent)`` per item (one panel each),
+    posterior mean (line) and interval (band) per category.
+
+    ``theta`` ``(T,)`` the latent grid; ``mean``, ``lower``, ``upper`` ``(J, T, K)``
+    (:func:`diagnostics.crossval.item_curves`). A steeper curve: a more discriminating item.
+    """
+    n = len(items)
+    fig, axes = plt.subplots(1, n, figsize=(2.3 * n + 0.6, 2.6), sharey=True, squeeze=False)
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(categories)))
+    for j, ax in enumerate(axes[0]):
+        for k, cat in enumerate(categories):
+            ax.fill_between(theta, lower[j, :, k], upper[j, :, k], color=colours[k],
+                            alpha=0.25, lw=0)
+            ax.plot(theta, mean[j, :, k], color=colours[k], lw=1.4, label=cat)
+        ax.set_title(items[j], fontsize=8)
+        ax.set_xlabel("latent", fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("P(answer)", fontsize=7)
+    axes[0, -1].legend(fontsize=6, title="answer", title_fontsize=6, loc="center right")
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.special import expit, gammaln, log_expit, log_ndtr, ndtr
 
 from models.errors import PreparationError
+from models.item_response import NODES
 
 if TYPE_CHECKING:
     from pytensor.tensor import TensorVariable
@@ -50,6 +51,8 @@ __all__ = [
     "Family",
     "Gaussian",
     "Graded",
+    "GradedEqual",
+    "GradedLatent",
     "Statistic",
     "get_family",
 ]
@@ -61,6 +64,8 @@ BambiPrior = tuple[str, dict[str, Any]]  # (distribution name, parameters) of a 
 # Gauss-Hermite nodes and weights that integrate unknown N(0, sd^2) group effects per draw
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(15)
 _GH_W = _GH_W / _GH_W.sum()
+# prior SD of the graded family's zero-sum log-loadings (a spec's prior ``loading_sd``)
+LOADING_SD = 0.5
 
 
 class Family(ABC):
@@ -256,9 +261,9 @@ class Family(ABC):
 
 
 def _items_message(spec: ModelSpec) -> str:
-    names = " / ".join(n for n, f in FAMILIES.items() if f.uses_items)
-    return (f"model {spec.name!r}: the {names} family needs items, and "
-            f"items need the {names} family")
+    names = ", ".join(n for n, f in FAMILIES.items() if f.uses_items)
+    return (f"model {spec.name!r}: an item family ({names}) needs items, and "
+            f"items need an item family")
 
 
 def _num(value) -> str:
@@ -686,9 +691,25 @@ class CumulativeProbit(Cumulative):
 class Graded(_Ordinal):
     """Item-level graded response: one latent trait per row measured by ordinal items.
 
-    Per item j, ``P(y_ij <= k) = expit(threshold_jk - eta_i - sd_tenant e_i)`` with
-    ``e_i ~ N(0, 1)``; negatively worded items (the spec's ``reversed_items``) are reversed
-    before coding. Plain Bambi has no such model, and no single event is defined for it.
+    Per item j, ``P(y_ij <= k) = expit(threshold_jk - loading_j theta_i)`` with ``theta_i ~
+    N(eta_i, sd_tenant^2)``; negatively worded items (the spec's ``reversed_items``) are
+    reversed before coding, so every loading is positive. Plain Bambi has no such model, and
+    no single event is defined for it.
+
+    Three registered variants (the family names of a spec):
+
+    * ``graded`` -- the latent integrated out of the likelihood per row by Gauss-Hermite
+      quadrature (:mod:`models.item_response`), a loading per item: ``loading_j =
+      exp(log_loading_j)`` with ``log_loading`` zero-sum (geometric mean 1, which fixes the
+      latent's scale against ``sd_tenant`` and the coefficients);
+    * ``graded_equal`` -- the same marginal likelihood with all loadings 1;
+    * ``graded_latent`` -- equal loadings with the latent sampled as a parameter per row
+      (``z_tenant``, non-centred): the earlier default, about 3,500 parameters more.
+
+    With the latent integrated out, the log-likelihood of a row is already that of all its
+    items with its latent integrated (PSIS-LOO per tenant as it stands), predictive draws
+    give each row a *new* latent, and :func:`models.item_response.latent_posterior`
+    recovers each row's latent after sampling.
     """
 
     name = "graded"
@@ -697,10 +718,10 @@ class Graded(_Ordinal):
     has_probability_scale = False
     obs_dims = ("obs", "item")
     reserved_names = frozenset({"tenant"})  # sd_tenant, z_tenant
-    # a non-centred latent per row: at 0.9 the default item-level cohesion model had 4
-    # divergent transitions; at 0.95 none, R-hat 1.003, bulk ESS 644 (459 s vs 354 s of
-    # sampling; docs/sampler-measurements.md). A centred latent mixed far worse (ESS 46).
-    min_target_accept = 0.95
+    marginal: ClassVar[bool] = True  # the latent integrated out of the likelihood
+    free_loadings: ClassVar[bool] = True  # a loading per item (else all 1)
+    latent_sd = "sd_tenant"  # the variable holding the SD of the row-level latent
+    nodes: ClassVar[int] = NODES  # Gauss-Hermite nodes per row (accuracy: item_response)
 
     def response_columns(self, spec: ModelSpec) -> list[str]:
         return list(spec.items)
@@ -721,6 +742,88 @@ class Graded(_Ordinal):
     def coords(self, spec, categories):
         return {"item": list(spec.items)} | super().coords(spec, categories)
 
+    def scale_priors(self, prior: dict[str, float], data: ModelData) -> dict[str, float]:
+        """Adds ``loading_sd``: the zero-sum log-loadings' prior SD (default
+        :data:`LOADING_SD`: loadings mostly within a factor 2.7 of their geometric mean)."""
+        return super().scale_priors(prior, data) | {
+            "loading_sd": prior.get("loading_sd", LOADING_SD)}
+
+    def loadings(self, priors, n_items: int):
+        """The items' loadings: a ``loading`` variable (``free_loadings``) or ones."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        if not self.free_loadings:
+            return pt.ones(n_items)
+        log_loading = pm.ZeroSumNormal("log_loading", sigma=priors["prior_loading_sd"],
+                                       dims="item")
+        return pm.Deterministic("loading", pt.exp(log_loading), dims="item")
+
+    def likelihood(self, eta, *, y_obs, priors, spec, data):
+        import pymc as pm
+
+        from models.item_response import items_dist, marginal_logp
+
+        sd_t = pm.HalfNormal("sd_tenant", priors["prior_tenant_sd_scale"])
+        n_items = len(spec.items)
+        thresholds = _thresholds(priors["prior_threshold_sd"], len(data.categories) - 1,
+                                 n_items=n_items)
+        loading = self.loadings(priors, n_items)
+        # y (n_obs, n_item); its log density (n_obs,): each row's items with its latent
+        # integrated out
+        return pm.CustomDist("y", eta, sd_t, thresholds, loading,
+                             logp=lambda value, *params: marginal_logp(
+                                 value, *params, nodes=self.nodes),
+                             dist=items_dist, signature="(),(),(i,c),(i)->(i)",
+                             dtype="int64", observed=y_obs, dims=("obs", "item"))
+
+    def event(self, spec, data, *, category=None):
+        raise ValueError(f"model {spec.name!r}: the graded family defines no single event; "
+                         f"probability effects of the item-level model are not defined here")
+
+    def event_probability(self, eta, draws, *, sd, event, weights=None):
+        raise ValueError("probability effects of the item-level model are not defined here")
+
+    def latent_log_density(self, lin, draws, y):
+        """Log density of each row's items jointly given its latent ``lin`` (the linear
+        predictor plus the latent; any shape ``(n, S, ...)``), summed over the items: the
+        integrand of the row's marginal likelihood (:func:`diagnostics.crossval.
+        latent_integrated_tree`). ``y``: codes ``(n, n_item)``; thresholds ``(S, item,
+        K-1)`` and loadings ``(S, item)`` with ``S`` the draws axis of ``lin``'s second
+        dimension."""
+        tau = draws("thresholds")
+        loading = draws("loading") if self.free_loadings else np.ones(tau.shape[:2])
+        total = np.zeros(np.shape(lin))
+        for j in range(tau.shape[1]):
+            lam = loading[:, j].reshape((1, -1) + (1,) * (np.ndim(lin) - 2))
+            total += CUMULATIVE.log_density(lam * lin, lambda _name, j=j: tau[:, j, :],
+                                            y[:, j])
+        return total
+
+    def ppc_arrays(self, obs, rep, data=None):
+        """Item-level: the items' answers pooled, ``(n * n_item,)`` and ``(S, n * n_item)``."""
+        return obs.reshape(-1), rep.reshape(rep.shape[0], -1)
+
+
+class GradedEqual(Graded):
+    """:class:`Graded` with equal loadings (all 1), the latent integrated out."""
+
+    name = "graded_equal"
+    free_loadings = False
+
+
+class GradedLatent(Graded):
+    """:class:`Graded` with equal loadings and the latent sampled: ``theta_i = eta_i +
+    sd_tenant z_i``, ``z_i ~ N(0, 1)`` a parameter per row (non-centred)."""
+
+    name = "graded_latent"
+    marginal = False
+    free_loadings = False
+    # a non-centred latent per row: at 0.9 the default item-level cohesion model had 4
+    # divergent transitions; at 0.95 none, R-hat 1.003, bulk ESS 644 (459 s vs 354 s of
+    # sampling; docs/sampler-measurements.md). A centred latent mixed far worse (ESS 46).
+    min_target_accept = 0.95
+
     def likelihood(self, eta, *, y_obs, priors, spec, data):
         import pymc as pm
         import pytensor.tensor as pt
@@ -737,36 +840,11 @@ class Graded(_Ordinal):
                                   cutpoints=thresholds, observed=y_obs, compute_p=False,
                                   dims=("obs", "item"))
 
-    def event(self, spec, data, *, category=None):
-        raise ValueError(f"model {spec.name!r}: the graded family defines no single event; "
-                         f"probability effects of the item-level model are not defined here")
-
-    def event_probability(self, eta, draws, *, sd, event, weights=None):
-        raise ValueError("probability effects of the item-level model are not defined here")
-
-    latent_sd = "sd_tenant"  # the variable holding the SD of the row-level latent
-
-    def latent_log_density(self, lin, draws, y):
-        """Log density of each row's items jointly given its latent ``lin`` (the linear
-        predictor plus the latent; any shape ``(n, ...)``), summed over the items: the
-        integrand of the row's marginal likelihood (:func:`diagnostics.crossval.
-        latent_integrated_tree`). ``y``: codes ``(n, n_item)``; thresholds ``(S, item,
-        K-1)`` with ``S`` the draws axis of ``lin``'s second dimension."""
-        tau = draws("thresholds")
-        total = np.zeros(np.shape(lin))
-        for j in range(tau.shape[1]):
-            total += CUMULATIVE.log_density(lin, lambda _name, j=j: tau[:, j, :], y[:, j])
-        return total
-
-    def ppc_arrays(self, obs, rep, data=None):
-        """Item-level: the items' answers pooled, ``(n * n_item,)`` and ``(S, n * n_item)``."""
-        return obs.reshape(-1), rep.reshape(rep.shape[0], -1)
-
 
 CUMULATIVE = Cumulative()
 FAMILIES: Mapping[str, Family] = MappingProxyType(
     {f.name: f for f in (Bernoulli(), Binomial(), CUMULATIVE, CumulativeProbit(), Gaussian(),
-                         Graded())})
+                         Graded(), GradedEqual(), GradedLatent())})
 
 
 def get_family(name: str, *, owner: str | None = None) -> Family:

@@ -28,19 +28,22 @@ from models.families import (
     Family,
     Gaussian,
     Graded,
+    GradedEqual,
+    GradedLatent,
     get_family,
 )
 from models.spec import DEFAULT_PRIORS, ModelSpec
 
 FAST = "FAST_COMPILE"
-NAMES = ("bernoulli", "binomial", "cumulative", "cumulative_probit", "gaussian", "graded")
+NAMES = ("bernoulli", "binomial", "cumulative", "cumulative_probit", "gaussian", "graded",
+         "graded_equal", "graded_latent")
 TRIALS = np.array([3, 5, 2, 4, 6])  # the binomial family's trials in the tiny data sets
 
 
 def _spec(family: str, **kw) -> ModelSpec:
     args = dict(name="t", outcome="t", response="y", family=family, terms=(), levels=("g",),
                 focal=None, reference=None, variant="none")
-    if family == "graded":
+    if isinstance(family, str) and family.startswith("graded"):
         args |= dict(items=("a", "b"), reversed_items=("b",), categories=(1, 2, 3, 4, 5))
     if family == "binomial":
         args |= dict(trials="n")
@@ -70,7 +73,8 @@ def test_registry_holds_one_object_per_family_under_its_name():
         assert get_family(name) is family
         assert type(family).__doc__  # each family says what it is
     assert [type(f) for f in FAMILIES.values()] == [Bernoulli, Binomial, Cumulative,
-                                                     CumulativeProbit, Gaussian, Graded]
+                                                     CumulativeProbit, Gaussian, Graded,
+                                                     GradedEqual, GradedLatent]
     with pytest.raises(TypeError):
         FAMILIES["poisson"] = Bernoulli()  # read-only
 
@@ -98,7 +102,8 @@ def test_unknown_family_is_a_value_error(bad):
 
 
 def test_items_need_an_item_family_and_back():
-    message = "the graded family needs items, and items need the graded family"
+    message = (r"an item family \(graded, graded_equal, graded_latent\) needs items, and "
+               r"items need an item family")
     with pytest.raises(ValueError, match=message):
         _spec("graded", items=())
     with pytest.raises(ValueError, match=message):
@@ -113,6 +118,8 @@ def test_items_need_an_item_family_and_back():
     ("cumulative_probit", True, False, False, True, True, None),
     ("gaussian", False, False, True, True, False, "gaussian"),
     ("graded", True, True, False, False, False, None),
+    ("graded_equal", True, True, False, False, False, None),
+    ("graded_latent", True, True, False, False, False, None),
 ])
 def test_family_flags(name, ordinal, items, intercept, event, probability, bambi):
     family = get_family(name)
@@ -211,18 +218,21 @@ Y_TINY = {"bernoulli": np.array([0, 1, 1, 0, 1]),
           "cumulative": np.array([0, 2, 1, 2, 0]),
           "cumulative_probit": np.array([0, 2, 1, 2, 0]),
           "graded": np.array([[0, 4], [2, 3], [4, 0], [1, 1], [3, 2]])}
+Y_TINY |= {"graded_equal": Y_TINY["graded"], "graded_latent": Y_TINY["graded"]}
 OWN_FREE = {"bernoulli": ["intercept"], "binomial": ["intercept"],
             "gaussian": ["intercept", "sigma"],
             "cumulative": ["threshold_first", "threshold_gaps"],
             "cumulative_probit": ["threshold_first", "threshold_gaps"],
-            "graded": ["sd_tenant", "z_tenant", "threshold_first", "threshold_gaps"]}
+            "graded": ["sd_tenant", "threshold_first", "threshold_gaps", "log_loading"],
+            "graded_equal": ["sd_tenant", "threshold_first", "threshold_gaps"],
+            "graded_latent": ["sd_tenant", "z_tenant", "threshold_first", "threshold_gaps"]}
 
 
 def _tiny_model(name: str):
     spec = _spec(name)
     family = spec.family_impl
-    cats = ((1, 2, 3, 4, 5) if name == "graded" else (1, 2, 3) if name.startswith("cumulative")
-            else ())
+    cats = ((1, 2, 3, 4, 5) if name.startswith("graded")
+            else (1, 2, 3) if name.startswith("cumulative") else ())
     data = _data(Y_TINY[name], cats, TRIALS if name == "binomial" else None)
     coords = {"obs": np.arange(data.n)} | family.coords(spec, data.categories)
     with pm.Model(coords=coords) as model:
@@ -264,6 +274,7 @@ def _point(name: str, model) -> dict[str, np.ndarray]:
         point["threshold_gaps_log__"] = np.log(np.full_like(point["threshold_gaps_log__"], 0.8))
     if "sd_tenant_log__" in point:
         point["sd_tenant_log__"] = np.array(np.log(0.6))
+    if "z_tenant" in point:
         point["z_tenant"] = np.array([0.5, -1.0, 0.0, 1.5, -0.2])
     return point
 
@@ -293,10 +304,20 @@ def test_likelihood_matches_hand_computed_log_density(name):
         expected = _ordered_logp(y, eta, -0.5 + 0.8 * np.arange(2))
     elif name == "cumulative_probit":
         expected = _ordered_logp(y, eta, -0.5 + 0.8 * np.arange(2), cdf=norm.cdf)
-    else:
+    elif name == "graded_latent":
         theta = eta + 0.6 * np.array([0.5, -1.0, 0.0, 1.5, -0.2])
         cuts = -0.5 + 0.8 * np.arange(4)
         expected = sum(_ordered_logp(y[:, j], theta, cuts) for j in range(2))
+    else:  # the latent integrated out, loadings 1 (zero log-loadings at the point)
+        cuts = -0.5 + 0.8 * np.arange(4)
+
+        def row(i):
+            def f(u):
+                theta = np.array([eta[i] + 0.6 * u])
+                return np.exp(sum(_ordered_logp(y[[i], j], theta, cuts) for j in range(2)))
+            return np.log(integrate.quad(lambda u: f(u) * norm.pdf(u), -12, 12,
+                                         epsabs=1e-14, epsrel=1e-12)[0])
+        expected = sum(row(i) for i in range(len(y)))
     # PyMC's OrderedProbit goes through erfc: agreement to 1e-8 rather than 1e-10
     assert got == pytest.approx(expected, rel=1e-8 if name == "cumulative_probit" else 1e-10)
 
@@ -309,7 +330,8 @@ def test_scale_priors(name):
     data = _data(np.array([1.0, 3.0, 5.0, 7.0]))  # mean 4, sd sqrt(5)
     prior = dict(DEFAULT_PRIORS)
     scaled = get_family(name).scale_priors(prior, data)
-    assert list(scaled) == [*prior, "intercept_mu"]  # pm.Data are created in this order
+    extra = ["loading_sd"] if name.startswith("graded") else []
+    assert list(scaled) == [*prior, "intercept_mu", *extra]  # pm.Data in this order
     assert prior == dict(DEFAULT_PRIORS)  # not modified
     if name == "gaussian":
         s = np.sqrt(5.0)
@@ -319,6 +341,8 @@ def test_scale_priors(name):
         for key in ("threshold_sd", "tenant_sd_scale", "beta_nu"):
             assert scaled[key] == prior[key], key
         assert scaled["intercept_mu"] == pytest.approx(4.0)
+    elif name.startswith("graded"):
+        assert scaled == prior | {"intercept_mu": 0.0, "loading_sd": 0.5}
     else:
         assert scaled == prior | {"intercept_mu": 0.0}
 
@@ -469,12 +493,13 @@ def test_coords_of_ordinal_and_item_families():
     assert coords == {"item": ["a", "b"], "threshold": ["1|2", "2|3"]}
 
 
-def test_graded_family_raises_the_target_acceptance_and_no_other_does():
+def test_sampled_latent_raises_the_target_acceptance_and_no_other_family_does():
     from inference.engine import SamplerSettings, effective_target_accept
 
     settings = SamplerSettings(target_accept=0.9)
-    assert effective_target_accept(_spec("graded"), settings) == 0.95
-    for name in ("bernoulli", "binomial", "cumulative", "gaussian"):
+    assert effective_target_accept(_spec("graded_latent"), settings) == 0.95
+    for name in ("bernoulli", "binomial", "cumulative", "gaussian", "graded", "graded_equal"):
         assert effective_target_accept(_spec(name), settings) == 0.9
     # a run that asks for more keeps it
-    assert effective_target_accept(_spec("graded"), SamplerSettings(target_accept=0.99)) == 0.99
+    assert effective_target_accept(_spec("graded_latent"),
+                                   SamplerSettings(target_accept=0.99)) == 0.99

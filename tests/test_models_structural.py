@@ -32,7 +32,9 @@ def _expected_free(spec: ModelSpec) -> set[str]:
     cuts = {"threshold_first", "threshold_gaps"}  # thresholds = first + cumsum(gaps)
     names |= {"cumulative": cuts, "bernoulli": {"intercept"},
               "gaussian": {"intercept", "sigma"},
-              "graded": cuts | {"sd_tenant", "z_tenant"}}[spec.family]
+              "graded": cuts | {"sd_tenant", "log_loading"},
+              "graded_equal": cuts | {"sd_tenant"},
+              "graded_latent": cuts | {"sd_tenant", "z_tenant"}}[spec.family]
     return names
 
 

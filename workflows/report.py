@@ -204,6 +204,13 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
                                  "fit; red dots are misfits",
                                  lambda m=m: ppc_figure(tables["ppc"], m))
                           for m in dict.fromkeys(tables["ppc"]["model"])]
+    for m, tree in fits.items():  # item-level fits: their item characteristic curves
+        if "thresholds" in getattr(tree.get("posterior"), "data_vars", ()) \
+                and "item" in tree["posterior"]["thresholds"].dims:
+            figures.setdefault("ppc", []).append(figure(
+                f"{m}: item characteristic curves, P(answer | latent) per item (posterior "
+                "mean and 90% band; steeper: a more discriminating item)",
+                lambda t=tree, m=m: _item_curves(t, m)))
     methods = context.get("methods")
     methods = (methods["paragraphs"], methods["references"]) if methods else None
     if methods is not None:
@@ -215,6 +222,16 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
                         group_name=context.get("group_name", "group"), units=study.units,
                         unit=study.unit)
     return write_text(out / "report.html", text)
+
+
+def _item_curves(tree, model: str):
+    from diagnostics.crossval import item_curves
+    from diagnostics.plots import item_curves_figure
+
+    cuts = [str(c).split("|") for c in tree["posterior"]["threshold"].values]
+    return item_curves_figure(*item_curves(tree), items=[str(i) for i in
+                                                         tree["posterior"]["item"].values],
+                              categories=[c[0] for c in cuts] + [cuts[-1][-1]], title=model)
 
 
 def _fit_trees(out: Path, models: list[str]) -> dict:
