@@ -212,19 +212,22 @@ def fraction_missing_information(draws: np.ndarray, imputation: np.ndarray) -> d
             "fmi": fmi, "m_needed": int(np.ceil(100 * fmi - 1e-9)) if total > 0 else np.nan}
 
 
-def headline_fmi(results: list, joints: list = (), *, draws: int = 100) -> pd.DataFrame:
+def headline_fmi(results: list, joints: list = (), *, draws: int = 2000) -> pd.DataFrame:
     """The fraction of missing information of every focal level's contrast with the
     reference, under the headline estimand (probability scale, a new group, all analysed
     rows; the two-part outcomes' unconditional effects from their joint models), for the
     imputed fits among ``results`` (single models) and ``joints`` (joint two-part models).
 
-    ``draws`` per imputation. One row per model and contrast: ``model, outcome, contrast``
-    and the columns of :func:`fraction_missing_information` (variances in percentage
-    points squared).
+    ``draws`` in all, an equal share per imputation (at least 50 each: Rubin's ``B`` is
+    corrected for their Monte Carlo error). One row per model and contrast: ``model,
+    outcome, contrast`` and the columns of :func:`fraction_missing_information`
+    (variances in percentage points squared).
     """
     from diagnostics.effects import form_probabilities
 
     rows = []
+    m = max([len(r.imputed) for r in [*results, *joints] if r.imputed] or [1])
+    draws = max(50, -(-draws // m))  # per imputation
 
     def add(name, outcome, reference, per, scale):
         forms = [str(f) for f in per[0].coords[per[0].dims[1]].values]
