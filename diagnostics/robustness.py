@@ -170,7 +170,7 @@ def robustness_table(rows: pd.DataFrame, benchmarks: dict) -> pd.DataFrame:
                  "e_value_halve": e_value(halve),
                  "benchmark": None, "benchmark_rr_exposure": np.nan,
                  "benchmark_rr_outcome": np.nan, "k_interval": np.nan, "k_halve": np.nan}
-        if bench is not None and len(bench):
+        if bench is not None and len(bench) and interval > 1.0:  # else nothing to overturn
             ks = [(strength_multiple(r.rr_exposure, r.rr_outcome, interval),
                    strength_multiple(r.rr_exposure, r.rr_outcome, halve), r)
                   for r in bench.itertuples()]
