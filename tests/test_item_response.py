@@ -241,20 +241,24 @@ def test_marginal_model_forward_draws_and_integrated_loo_tree(items_data):
 # slow: recovery of the loadings on simulated data (a reduced design)
 # --------------------------------------------------------------------------------------
 def _simulated_items(loading: np.ndarray, *, n: int, seed: int):
-    """A frame-free item data set: ``n`` tenants with one covariate, latent SD 1.2."""
+    """An item data set: ``n`` tenants in 100 complexes (effect SD 0.3), one covariate
+    (coefficient 0.5), latent SD 1.2, five items of five categories."""
+    import pandas as pd
+
     from models.design import ModelData
     from models.spec import ModelSpec
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
+    group = rng.integers(0, 100, n)
+    eta = 0.5 * x + rng.normal(0.0, 0.3, 100)[group]
     tau = np.array([[-2.0, -0.8, 0.4, 1.6]] * 5) + rng.normal(0, 0.3, size=(5, 1))
-    y = simulate_items(0.5 * x, 1.2, tau, loading, rng)
+    y = simulate_items(eta, 1.2, tau, loading, rng)
     spec = ModelSpec(name="items", outcome="items", response="items", family="graded",
-                     terms=(), levels=(), focal=None, reference=None, variant="none",
+                     terms=(), levels=("g",), focal=None, reference=None, variant="none",
                      items=("a", "b", "c", "d", "e"), categories=(1, 2, 3, 4, 5))
-    import pandas as pd
-
-    data = ModelData(y=y, X=x[:, None], term_names=("x",), level_idx={}, level_labels={},
+    data = ModelData(y=y, X=x[:, None], term_names=("x",), level_idx={"g": group},
+                     level_labels={"g": tuple(f"g{g}" for g in range(100))},
                      categories=(1, 2, 3, 4, 5), row_ids=tuple(map(str, range(n))),
                      removed=pd.DataFrame(), n_before=n)
     return spec, data
