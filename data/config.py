@@ -35,6 +35,7 @@ nearest valid key. Example (see README for a worked non-housing example)::
     # formula = "score ~ age + C(sex, ref='male') + scale(income) + (1 + age | school/class)"
     response = "score"
     family = "gaussian"              # bernoulli | binomial | cumulative | gaussian | graded
+                                     # (graded_equal, graded_latent: see docs/config.md)
     # graded: items = ["q1", "q2", "q3"], reversed_items = ["q2"], categories = [1, 2, 3, 4, 5]
     # binomial: trials = "n_trials" (the response holds the successes)
     terms = "age + C(sex, ref=\"male\") + scale(income)"

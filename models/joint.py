@@ -253,7 +253,8 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
 
     The population is the gate's analysed rows (``rows`` of them, default all) with
     complete part covariates; each is placed in every form. ``new_complex`` integrates over
-    the correlated complex effects of both parts, ``typical_complex`` sets them to 0 (the typical complex).
+    the correlated complex effects of both parts, ``typical_complex`` sets them to 0 (the
+    typical complex).
     Returns ``(array (sample, form), n)`` with ``n`` the population's size. ``row_weights``
     (one per gate row) weight the rows' average (default equal).
     """

@@ -139,7 +139,8 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True,
     p.add_argument("--chains", type=int, help="chains (default: the config's [sampler], else 4;"
                    " --quick: 2)")
     p.add_argument("--target-accept", type=float, help="NUTS target acceptance rate (default: "
-                   "the config's [sampler], else 0.9; the graded family at least 0.95)")
+                   "the config's [sampler], else 0.9; the graded_latent family at least "
+                   "0.95)")
     p.add_argument("--seed", type=int, help="sampler seed (default: the config's [sampler], "
                    "else 1)")
     p.add_argument("--top-up", type=int, metavar="N",
