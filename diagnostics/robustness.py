@@ -97,7 +97,8 @@ def _log_or_range(cols: np.ndarray, beta: np.ndarray) -> float:
 
 def covariate_benchmarks(*, term_names, X: np.ndarray, level: np.ndarray, level_a: int,
                          level_b: int, beta: np.ndarray, base: float,
-                         outcome_sd: float | None = None) -> pd.DataFrame:
+                         outcome_sd: float | None = None,
+                         exclude: frozenset = frozenset()) -> pd.DataFrame:
     """What each measured covariate would bias the contrast of ``level_a`` vs ``level_b``
     by, were it unmeasured: one row per covariate with ``rr_exposure`` (its largest
     prevalence ratio between the two levels' rows, +0.5 smoothing), ``rr_outcome`` (its
@@ -105,13 +106,14 @@ def covariate_benchmarks(*, term_names, X: np.ndarray, level: np.ndarray, level_
     Gaussian outcome with ``outcome_sd``, ``exp(0.91 d)``) and ``bias``.
 
     ``term_names`` name ``X``'s columns (``age_group[2]`` is a level of ``age_group``),
-    ``level`` is each row's focal level index and ``beta`` the posterior mean per column.
+    ``level`` is each row's focal level index and ``beta`` the posterior mean per column;
+    ``exclude`` names terms that are no confounder (a two-part outcome's gate term).
     """
     names = [t.split("[", 1)[0] for t in term_names]
     a, b = level == level_a, level == level_b
     rows = []
     for cov in dict.fromkeys(names):
-        if ":" in cov:  # an interaction is not a confounder of its own
+        if ":" in cov or cov in exclude:  # an interaction, a gate term: no confounder
             continue
         idx = [i for i, n in enumerate(names) if n == cov]
         cols = X[:, idx]

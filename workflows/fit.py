@@ -390,6 +390,7 @@ def contrast_robustness(results: list, joint_results: list,
         return None
     by_name = {r.spec.name: r for r in results}
     part_of = {j.joint.name: j.joint.parts[1].name for j in joint_results}
+    gate_term = {j.joint.name: j.joint.mediator for j in joint_results if j.joint.mediator}
     rows, benchmarks = [], {}
     for _, row in head.iterrows():
         r = by_name.get(part_of.get(row["model"], row["model"]))
@@ -411,7 +412,8 @@ def contrast_robustness(results: list, joint_results: list,
         benchmarks[(row["model"], row["contrast"])] = covariate_benchmarks(
             term_names=r.data.term_names, X=r.data.X, level=r.data.level_idx[r.spec.focal],
             level_a=labels.index(level), level_b=labels.index(ref), beta=beta, base=base,
-            outcome_sd=float(np.std(r.data.y)) if gaussian else None)
+            outcome_sd=float(np.std(r.data.y)) if gaussian else None,
+            exclude=frozenset({gate_term.get(row["model"], "")}))
         rows.append(row)
     return robustness_table(pd.DataFrame(rows), benchmarks) if rows else None
 

@@ -203,7 +203,9 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
         figures["ppc"] = [figure(f"{m}: observed (dot) inside the replicated 90% (bar) is a "
                                  "fit; red dots are misfits",
                                  lambda m=m: ppc_figure(tables["ppc"], m))
-                          for m in dict.fromkeys(tables["ppc"]["model"])]
+                          # the joint models' checks (joint event) are in the table only
+                          for m in dict.fromkeys(tables["ppc"].loc[
+                              ~tables["ppc"]["check"].str.startswith("joint"), "model"])]
     for m, tree in fits.items():  # item-level fits: their item characteristic curves
         if "thresholds" in getattr(tree.get("posterior"), "data_vars", ()) \
                 and "item" in tree["posterior"]["thresholds"].dims:
