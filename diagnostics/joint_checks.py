@@ -70,7 +70,8 @@ def _category_probs(tree, spec, eta: np.ndarray) -> np.ndarray:
     return np.clip(np.diff(below, axis=-1), 1e-300, 1.0)
 
 
-def _rows_of(d: ModelData, key: str, spec) -> tuple[np.ndarray, np.ndarray]:
+def _rows_of(d: ModelData, spec) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's focal-level and random-level index."""
     return d.level_idx[spec.focal], d.level_idx[spec.random_levels[0]]
 
 
@@ -80,8 +81,8 @@ def joint_pointwise(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData) -> x
     gate, part = joint.parts
     key = gate.level_key(joint.level)
     u1, u2 = _complex_effects(tree, key)
-    f1, c1 = _rows_of(d1, key, gate)
-    f2, c2 = _rows_of(d2, key, part)
+    f1, c1 = _rows_of(d1, gate)
+    f2, c2 = _rows_of(d2, part)
     p1 = _category_probs(tree, gate, _part_eta(tree, gate, d1.X, f1, u1, c1))
     p2 = _category_probs(tree, part, _part_eta(tree, part, d2.X, f2, u2, c2))
     y1, y2 = np.asarray(d1.y, int), np.asarray(d2.y, int)
@@ -172,7 +173,7 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
     take = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
     sub = _subset(tree, take)
     X2, keep = part_design(joint, frame, d1, d2)
-    f1, c1 = _rows_of(d1, key, gate)
+    f1, c1 = _rows_of(d1, gate)
     y1 = np.asarray(d1.y, int)
     open_codes = [list(d1.categories).index(c) if gate.family == "cumulative" else int(c)
                   for c in joint.open_categories]

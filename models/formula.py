@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from models.terms import Covariate
+from models.terms import Covariate, split_outside
 
 __all__ = ["FormulaError", "FormulaParts", "describe", "parse_formula", "to_formula"]
 
@@ -130,20 +130,7 @@ def _response(lhs: str, text: str) -> tuple[str, str | None]:
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on ``sep`` (one character) outside parentheses and quotes; empty parts dropped."""
-    parts, depth, quote, cur = [], 0, None, ""
-    for ch in text:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-        elif ch == sep and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-            continue
-        cur += ch
-    return [p for p in [*parts, cur.strip()] if p]
+    return [p for p in split_outside(text, sep) if p]
 
 
 def _is_group(piece: str) -> bool:

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from models.families import FAMILIES as FAMILY_REGISTRY
 from models.families import Cumulative, Family, get_family
-from models.terms import Covariate
+from models.terms import Covariate, split_outside
 
 __all__ = [
     "DEFAULT_PRIORS",
@@ -370,21 +370,9 @@ def parse_terms(formula_rhs: str, *, known: set[str]) -> tuple[Covariate, ...]:
 
 
 def _split_terms(rhs: str) -> list[str]:
-    """Split on ``+`` outside parentheses and quotes (a reference level may hold ``+``)."""
-    parts, depth, quote, cur = [], 0, None, ""
-    for ch in rhs:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-        elif ch == "+" and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-            continue
-        cur += ch
-    return [*parts, cur.strip()]
+    """Split on ``+`` outside parentheses and quotes (a reference level may hold ``+``);
+    an empty part is kept, so that ``x + + y`` is refused by name."""
+    return split_outside(rhs, "+")
 
 
 def prior_grid(section: dict | None, *, source: str = "config") -> dict[str, dict]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Covariate", "category_levels", "complete_cases", "covariate_matrix"]
+__all__ = ["Covariate", "category_levels", "complete_cases", "covariate_matrix",
+           "split_outside"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,3 +190,22 @@ def complete_cases(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFram
                         for r in report.itertuples() if r.n_missing))
     return complete, report
 
+
+
+def split_outside(text: str, sep: str) -> list[str]:
+    """``text`` split on the character ``sep`` outside parentheses and quotes, each part
+    stripped (empty parts kept): ``C(x, ref="a+b") + y`` is two terms."""
+    parts, depth, quote, cur = [], 0, None, ""
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == sep and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [*parts, cur.strip()]

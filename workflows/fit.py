@@ -208,11 +208,10 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     if robustness is not None and len(robustness):
         write_csv(robustness, out / "robustness.csv")
         keyed = robustness.set_index(["model", "contrast"])
-        head = (effects["scale"] != "latent") & (effects["estimand"] == "new_complex")
-        if "subgroup" in effects:
-            head &= effects["subgroup"] == "all analysed"
-        if "population" in effects:
-            head &= effects["population"] == "respondents"
+        from diagnostics.effects import headline_rows
+
+        head = effects.index.isin(headline_rows(effects[(effects["scale"] != "latent") & (
+            effects["estimand"] == "new_complex")]).index)
         for col in ("e_value_interval", "k_interval", "benchmark"):
             effects[col] = [keyed[col].get((m, c)) if h else None for m, c, h in
                             zip(effects["model"], effects["contrast"], head, strict=True)]
@@ -412,7 +411,7 @@ def contrast_robustness(results: list, joint_results: list,
         benchmarks[(row["model"], row["contrast"])] = covariate_benchmarks(
             term_names=r.data.term_names, X=r.data.X, level=r.data.level_idx[r.spec.focal],
             level_a=labels.index(level), level_b=labels.index(ref), beta=beta, base=base,
-            outcome_sd=float(np.std(r.data.y)) if gaussian else None,
+            outcome_sd=sd if gaussian else None,
             exclude=frozenset({gate_term.get(row["model"], "")}))
         rows.append(row)
     return robustness_table(pd.DataFrame(rows), benchmarks) if rows else None
