@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_DATA_SEED",
     "analysis_frame",
     "calibrate",
+    "form_effects",
     "simulate",
     "simulate_survey",
     "simulated_study",
@@ -113,6 +114,10 @@ class Design:
     form_by_covariate: float = 0.0
     poor_overlap: float = 0.0
     heavy_tails: bool = False
+    # null_forms: every living-form effect zero on every outcome (intercepts and thresholds
+    # recalibrated to the published marginals): the world where every form-difference claim
+    # is false, for the verdicts' false-"supported" rate (bench/bench_verdicts.py)
+    null_forms: bool = False
     # the survey process (data.nonresponse; 0/off: the tenants are the population, as
     # before). invited: size of the invited population (n_tenants is then the expected
     # number of respondents); response_outcome: log-odds of answering if lonely (not at
@@ -225,10 +230,18 @@ def _tenants(design: Design, complexes: pd.DataFrame, rng: np.random.Generator) 
     return pd.DataFrame(out)
 
 
-def _linear_predictor(outcome: str, merged: pd.DataFrame, X: pd.DataFrame) -> np.ndarray:
+def form_effects(outcome: str, null_forms: bool = False) -> tuple[float, ...]:
+    """The outcome's latent living-form effects (order :data:`data.codebook.FORM_CODES`);
+    all zero with ``null_forms`` (``Design(null_forms=True)``)."""
+    forms = TRUE_EFFECTS[outcome]["forms"]
+    return tuple(0.0 for _ in forms) if null_forms else tuple(forms)
+
+
+def _linear_predictor(outcome: str, merged: pd.DataFrame, X: pd.DataFrame,
+                      null_forms: bool = False) -> np.ndarray:
     """eta without intercept/thresholds and without the complex random effect."""
     eff = TRUE_EFFECTS[outcome]
-    form_eff = dict(zip(cb.FORM_CODES, eff["forms"], strict=True))
+    form_eff = dict(zip(cb.FORM_CODES, form_effects(outcome, null_forms), strict=True))
     eta = merged["living_form"].map(form_eff).to_numpy(dtype=float)
     for term, b in eff["coefficients"].items():
         eta = eta + b * X[term].to_numpy()
@@ -265,13 +278,14 @@ def _cumulative_thresholds(eta: np.ndarray, sd: float, cum_targets) -> list[floa
 
 
 @lru_cache(maxsize=4)
-def calibrate(scale: int = 8, sociability: float = 0.0) -> dict:
+def calibrate(scale: int = 8, sociability: float = 0.0, null_forms: bool = False) -> dict:
     """Solve intercepts/thresholds so expected marginals equal the published ones.
 
     Uses a reference population ``scale`` times the default design, drawn with a fixed seed
     (so the truth does not depend on the seed of a simulated data set). With a shared
     tenant trait (``sociability``) its variance joins the complex effects' in the
-    integration (the dependence between friendly contact and contact it adds is not).
+    integration (the dependence between friendly contact and contact it adds is not);
+    ``null_forms``: without any living-form effect.
     """
     def sd_of(name: str) -> float:
         return float(np.hypot(TRUE_EFFECTS[name]["complex_sd"],
@@ -285,7 +299,7 @@ def calibrate(scale: int = 8, sociability: float = 0.0) -> dict:
     for oc in cb.OUTCOMES:
         if oc.name in ("friendly_contact", "cohesion"):
             continue
-        eta = _linear_predictor(oc.name, merged, X)
+        eta = _linear_predictor(oc.name, merged, X, null_forms)
         sd = sd_of(oc.name)
         if oc.family == "cumulative":
             cum = np.cumsum([oc.published[k] for k in oc.levels])[:-1]
@@ -297,11 +311,11 @@ def calibrate(scale: int = 8, sociability: float = 0.0) -> dict:
             out[oc.name] = {"intercept": _solve(oc.published[1], share)}
     # friendly contact: intercept from the regular group, daily shift from daily+friendly
     tau = out["contact"]["thresholds"]
-    eta_c = _linear_predictor("contact", merged, X)
+    eta_c = _linear_predictor("contact", merged, X, null_forms)
     sd_c = sd_of("contact")
     p_le1, p_le2 = (_integrated(t - eta_c, sd_c) for t in tau)
     p2, p3 = p_le2 - p_le1, 1 - p_le2
-    eta_f = _linear_predictor("friendly_contact", merged, X)
+    eta_f = _linear_predictor("friendly_contact", merged, X, null_forms)
     sd_f = sd_of("friendly_contact")
     pub = cb.OUTCOME_BY_NAME["friendly_contact"].published
     a = _solve(pub["friendly_if_regular"],
@@ -310,7 +324,7 @@ def calibrate(scale: int = 8, sociability: float = 0.0) -> dict:
                lambda d: (p3 * _integrated(a + d + eta_f, sd_f)).sum() / (p2 + p3).sum())
     out["friendly_contact"] = {"intercept": a, "contact_daily": d}
     # cohesion items: latent theta = eta + u + e; thresholds per item
-    eta_h = _linear_predictor("cohesion", merged, X)
+    eta_h = _linear_predictor("cohesion", merged, X, null_forms)
     sd_h = float(np.hypot(sd_of("cohesion"), COHESION_TENANT_SD))
     out["cohesion"] = {"item_thresholds": [
         _cumulative_thresholds(eta_h, sd_h, np.cumsum(t)[:-1]) for t in COHESION_ITEM_TARGETS]}
@@ -340,7 +354,7 @@ def _draw_cumulative(eta: np.ndarray, tau, rng, cdf=expit, top_shift=None) -> np
 def _outcomes(merged: pd.DataFrame, rng: np.random.Generator, design: Design | None = None,
               shared_rng: np.random.Generator | None = None) -> pd.DataFrame:
     design = design or Design()
-    cal = calibrate(sociability=design.sociability)
+    cal = calibrate(sociability=design.sociability, null_forms=design.null_forms)
     X = cb.covariate_matrix(merged, cb.COVARIATES)
     cidx = pd.factorize(merged["complex_id"])[0]
     n_c = cidx.max() + 1
@@ -373,13 +387,14 @@ def _outcomes(merged: pd.DataFrame, rng: np.random.Generator, design: Design | N
         if r > 0:  # sd (sqrt(r) w_c + sqrt(1 - r) v_c): correlation r across outcomes
             u = np.sqrt(1 - r) * u + np.sign(TRAIT_LOADINGS[name]) * np.sqrt(r) * sd * common
         u = u * sd_factor
-        return _linear_predictor(name, merged, X) + u[cidx] + TRAIT_LOADINGS[name] * trait \
-            + extra
+        return _linear_predictor(name, merged, X, design.null_forms) + u[cidx] \
+            + TRAIT_LOADINGS[name] * trait + extra
 
     def top_shift(name: str):
         if not design.non_proportional:
             return None
-        form_eff = dict(zip(cb.FORM_CODES, TRUE_EFFECTS[name]["forms"], strict=True))
+        form_eff = dict(zip(cb.FORM_CODES, form_effects(name, design.null_forms),
+                            strict=True))
         return design.non_proportional * merged["living_form"].map(form_eff).to_numpy(float)
 
     def bernoulli(eta):
@@ -496,12 +511,13 @@ def simulate_survey(design: Design | None = None, *, seed: int
 
 def truth(design: Design, *, seed: int) -> dict:
     """Every generating parameter, named as fitted summaries name them."""
-    cal = calibrate(sociability=design.sociability)
+    cal = calibrate(sociability=design.sociability, null_forms=design.null_forms)
     outcomes = {}
     ref = cb.FORM_CODES.index(cb.REFERENCE_FORM)
     for oc in cb.OUTCOMES:
         eff = TRUE_EFFECTS[oc.name]
-        contrasts = {f"{code} - {cb.REFERENCE_FORM}": eff["forms"][k] - eff["forms"][ref]
+        forms = form_effects(oc.name, design.null_forms)
+        contrasts = {f"{code} - {cb.REFERENCE_FORM}": forms[k] - forms[ref]
                      for k, code in enumerate(cb.FORM_CODES) if k != ref}
         coefs = {t: 0.0 for cov in cb.COVARIATES for t in cov.term_names()}
         coefs.update({t: 0.0 for t in cb.COMPLEX_CONFOUNDERS})  # in every model, generated
@@ -509,7 +525,7 @@ def truth(design: Design, *, seed: int) -> dict:
         coefs.update(eff["complex_terms"])
         entry = {"family": oc.family, "latent_contrasts": contrasts, "coefficients": coefs,
                  "complex_sd": eff["complex_sd"], "form_effects":
-                 dict(zip(cb.FORM_CODES, eff["forms"], strict=True)), **cal[oc.name]}
+                 dict(zip(cb.FORM_CODES, forms, strict=True)), **cal[oc.name]}
         if oc.name == "friendly_contact":
             entry["coefficients"]["contact_daily"] = entry.pop("contact_daily")
         if oc.name == "cohesion":
@@ -581,6 +597,7 @@ WORLDS = {
     "form_by_covariate": Design(form_by_covariate=0.6),
     "poor_overlap": Design(poor_overlap=1.5),
     "heavy_tails": Design(heavy_tails=True),
+    "null_forms": Design(null_forms=True),  # no living-form effect on any outcome
 }
 
 

@@ -42,7 +42,7 @@ from diagnostics.headline import (
 from diagnostics.plots import GROUP_COLOURS
 from diagnostics.present import interval_text, present
 
-__all__ = ["SECTIONS", "build_report", "figure_png"]
+__all__ = ["SECTIONS", "SIMULATED_NOTE", "build_report", "figure_png"]
 
 # every section a full run's report has (the first one is the answer)
 SECTIONS = ("answer", "effects", "estimands", "population", "findings", "sensitivity", "ppc",
@@ -57,6 +57,12 @@ _VERDICT_CLASS = {"ok": "ok", "warn": "warn", "fail": "fail", "misfit": "fail",
                   "holds": "ok", "fails": "fail", "equivalent": "ok", "different": "fail",
                   "mixed": "warn", "yes": "warn"}
 _VERDICT_COLUMNS = ("verdict", "diagnosis", "model_verdict", "flagged")
+# the first screen's sentence when the data are simulated (a truth to recover is given)
+SIMULATED_NOTE = ("The data are simulated: these effects and verdicts restate the truth "
+                  "the simulator was given (by default its built-in one, data/truth.py, whose "
+                  "directions encode the published findings), so agreement with the report "
+                  "is by construction \u2014 it shows what this design can detect, not how "
+                  "real complexes behave.")
 
 
 def figure_png(fig) -> bytes:
@@ -383,7 +389,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                  focal_name: str = "focal-level", lede: str | None = None,
                  names: Callable[[str], str] = str, groups: Mapping[str, str] | None = None,
                  methods: tuple[list, list] | None = None, group_name: str = "group",
-                 units: str = "rows", unit: str = "row") -> str:
+                 units: str = "rows", unit: str = "row", simulated: bool | None = None) -> str:
     """The report as one HTML string.
 
     ``title``, ``design`` (one sentence on the data's structure), ``focal_name`` (what the
@@ -397,7 +403,9 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     ``sensitivity``, ``ppc`` and ``convergence`` to ``(caption, png)`` pairs; ``methods``
     is :func:`diagnostics.methods.methods_text`'s result. Sections with nothing to show
     are left out (effects without effect rows, conclusions without ``findings``, recovery
-    without ``coverage``).
+    without ``coverage``). ``simulated`` (default: whether ``coverage``, the recovery of a
+    simulator's truth, is given): the first screen then says that the conclusions restate
+    the simulator's encoded truth (:data:`SIMULATED_NOTE`).
     """
     focal = focal_name[:1].upper() + focal_name[1:]
     groups = dict(groups or {})
@@ -414,6 +422,10 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     if findings is not None and len(findings):
         conclusions = ("The report's published conclusions, checked one by one: "
                        + verdict_counts(findings) + " (see below).")
+    if simulated is None:
+        simulated = tables.get("coverage") is not None
+    if simulated:
+        conclusions = f"{conclusions} {SIMULATED_NOTE}".strip()
     head_fig = (figures.get("headline") or [("", None)])[0]
 
     ppc = tables.get("ppc")

@@ -305,3 +305,21 @@ def test_report_shows_the_rope_widths_beside_the_findings():
     rope = findings[findings.index('id="table-findings_rope"'):]
     assert rope.count("<tr>") == 1 + 4 * 4  # header + widths x (claim + 3 pairs)
     assert '<td class="ok">equivalent</td>' in rope
+
+
+def test_first_screen_says_simulated_conclusions_restate_the_truth():
+    """On simulated data (a truth to recover: ``coverage``) the first screen says that the
+    conclusions restate the simulator's built-in truth; on real data it does not."""
+    from markupsafe import escape
+
+    from diagnostics.report import SIMULATED_NOTE
+
+    tables = _tables(3)
+    text = build_report(title="t", source="s", tables=tables, figures={})
+    answer = text[text.index('id="answer"'):text.index("</section>")]
+    assert str(escape(SIMULATED_NOTE)) in answer and "data/truth.py" in answer
+    real = {k: v for k, v in tables.items() if k != "coverage"}
+    text = build_report(title="t", source="s", tables=real, figures={})
+    assert "restate the truth" not in text
+    assert "restate the truth" in build_report(title="t", source="s", tables=real,
+                                               figures={}, simulated=True)

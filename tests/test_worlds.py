@@ -144,3 +144,20 @@ def test_pooled_link_check_tells_what_one_outcome_cannot():
     assert row["value"].item() == pytest.approx(10.4)
     assert not pooled_link_rows(shifted(0.0), world="default")["flagged"].any()
     assert pooled_link_rows({"a": probit["a"]}, world="probit").empty
+
+
+def test_null_world_has_no_form_effect_and_keeps_the_marginals():
+    """``Design(null_forms=True)``: every living-form effect zero on every outcome, the
+    intercepts recalibrated so the expected marginals stay the published ones."""
+    from data.simulate import simulated_marginals
+
+    design = Design(null_forms=True)
+    cx, tn, truth = simulate(design, seed=3)
+    for entry in truth["outcomes"].values():
+        assert set(entry["form_effects"].values()) == {0.0}
+        assert set(entry["latent_contrasts"].values()) == {0.0}
+    marg = simulated_marginals(cx, tn)
+    assert marg["difference_pp"].abs().max() < 6
+    probs = probability_truth(Design(**SMALL, null_forms=True), seed=3, n_rep=4,
+                              outcomes=("contact",))["contact"]
+    assert np.ptp(list(probs.values())) < 0.02  # the same tenants in any form: same rates

@@ -222,7 +222,7 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--worlds", default="all",
                    help="comma-separated test worlds (data.simulate.WORLDS: default, probit, "
                    "non_proportional, complex_sd_by_form, shared_trait, form_by_covariate, "
-                   "poor_overlap, heavy_tails) or 'all' (default)")
+                   "poor_overlap, heavy_tails, null_forms) or 'all' (default)")
     p.add_argument("--outcomes", help="comma-separated outcomes (default contact, gossip, "
                    "lonely, friendly_contact; the two-part ones as their total)")
     p.add_argument("--checks", action="store_true",
