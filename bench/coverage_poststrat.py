@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.loader import StudyData  # noqa: E402
-from data.population import bootstrap_weights, load_population, row_weights  # noqa: E402
+from data.population import load_population, mrp_target  # noqa: E402
 from data.simulate import Design, probability_truth, simulate_survey  # noqa: E402
 from data.suite import default_specs  # noqa: E402
 from diagnostics.effects import form_probabilities  # noqa: E402
@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> None:
             data = prepare(frame, spec)
             tree = engine.fit(spec, data, settings)
             rows = aligned_frame(frame, spec, data)
-            w, _ = row_weights(pop, rows)
-            boot = bootstrap_weights(pop, rows, w, draws=400, seed=seed)
+            target = mrp_target(pop, rows.reset_index(drop=True), draws=400, seed=seed)
             base = form_probabilities(tree, spec, data, max_draws=400).values
-            moved = form_probabilities(tree, spec, data, max_draws=400, row_weights=boot).values
+            moved = form_probabilities(tree, spec, data, max_draws=400,
+                                       row_weights=target).values
             shift = 100 * (moved - base).mean(axis=1)
             forms = list(truth["population"][o])
             true = 100 * np.mean([truth["population"][o][f] - truth["respondents"][o][f]

@@ -20,6 +20,8 @@ nearest valid key. Example (see README for a worked non-housing example)::
                                      # levels ("RO's own residents"), beside all analysed,
                                      # or of a subgroup: "age_group=4"
     by = ["age_group"]               # ... and for each value of these columns (subgroups)
+    tipping_deltas = [-1, 0, 1, 2]   # with a --population register: the non-respondents'
+                                     # departure (log-odds) the tipping-point table tries
 
     [contrasts]                      # own contrasts of the focal level's probabilities:
     "clustered - non-clustered" = { plus = ["RO", "RR", "RG", "RB"], minus = ["GG", "LZ", "HZ"] }
@@ -67,7 +69,7 @@ _TOP = {"data", "model", "priors", "sampler", "outcomes", "sensitivity", "study"
 _DATA_KEYS = {"directory", "table", "columns"}
 # "populations" is the old name of "subgroups" (kept: target subgroups, not the
 # post-stratification population of --population)
-_MODEL_KEYS = {"variant", "adjustment", "subgroups", "populations", "by"}
+_MODEL_KEYS = {"variant", "adjustment", "subgroups", "populations", "by", "tipping_deltas"}
 # [study]: the wording keys of data.study.Study a config may set, and their types
 STUDY_KEYS = {"title": str, "design": str, "unit": str, "units": str, "level_names": dict,
               "label_names": dict, "pooled": dict, "complement": str, "compare_terms": list,
@@ -108,6 +110,7 @@ class StudyConfig:
     populations: tuple[str, ...] = ()
     by: tuple[str, ...] = ()
     contrasts: dict = field(default_factory=dict)  # name -> (plus levels, minus levels)
+    tipping_deltas: tuple[float, ...] | None = None  # None: diagnostics.tipping's default
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=dict)
     outcomes: tuple[dict, ...] = ()
@@ -179,6 +182,7 @@ def load_config(path: Path | None) -> StudyConfig:
         adjustment=raw.get("model", {}).get("adjustment", "study"),
         populations=_subgroups(raw.get("model", {}), path),
         by=tuple(raw.get("model", {}).get("by", ())),
+        tipping_deltas=_deltas(raw.get("model", {}), path),
         contrasts=_contrasts(raw.get("contrasts", {}), path),
         priors=dict(raw.get("priors", {})),
         sampler=dict(raw.get("sampler", {})),
@@ -186,6 +190,21 @@ def load_config(path: Path | None) -> StudyConfig:
         sensitivity=dict(raw.get("sensitivity", {})),
         study=dict(raw.get("study", {})),
     )
+
+
+def _deltas(model: dict, path: Path) -> tuple[float, ...] | None:
+    """``[model] tipping_deltas``: numbers, 0 among them (the missing-at-random analysis)."""
+    if "tipping_deltas" not in model:
+        return None
+    values = model["tipping_deltas"]
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"{path}: [model] tipping_deltas must be a list of numbers, got "
+                          f"{values!r}")
+    if 0 not in values:
+        raise ConfigError(f"{path}: [model] tipping_deltas must contain 0 (the analysis "
+                          f"under missing at random), got {values!r}")
+    return tuple(sorted(float(v) for v in values))
 
 
 def _check_sections(raw: dict, path: Path) -> None:

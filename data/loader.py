@@ -69,6 +69,11 @@ class StudyData:
     tenants: pd.DataFrame
     source: str = ""
 
+    def complex_table(self) -> pd.DataFrame:
+        """Every complex with its derived columns (e.g. ``rural``), those without tenants
+        included: the population's complexes."""
+        return derive(self.complexes, self.tenants)[0]
+
     def merged(self) -> pd.DataFrame:
         """Tenants joined with their complex's columns, ready for modelling.
 

@@ -7,31 +7,40 @@ FILE`` names either
   or ``complex_id``, ``age_group``, ``female``, ``lives_alone``) and ``responded`` (0/1); or
 * a **table of cell counts**: one row per cell with the cell variables and ``count``.
 
-From it, every analysed row gets a weight (:func:`row_weights`) with which the
-probability-scale effects are averaged instead of the plain respondent mean:
+From it the probability-scale effects are averaged over the population instead of the
+respondents:
 
-* ``poststratified`` (MRP): each population cell's count ``N_c`` is shared equally by the
-  analysed rows of that cell (``w_i = N_c / n_c``): the model's counterfactual predictions
-  of a cell's respondents stand for the cell's tenants. A cell without respondents is
-  *collapsed*: its count goes to the respondents who match it on all but the last cell
-  variable, then all but the last two, ... (the focal variable is kept longest), and the
-  share of the population so moved is reported. The model must contain every cell
-  variable (:func:`check_model_cells`): post-stratifying on a variable the model ignores
-  only reweights the other covariates.
-* ``propensity`` (register only): a main-effects logistic regression of ``responded`` on
-  the cell variables (scikit-learn), ``w_i = 1 / p_i``.
+* ``poststratified`` -- multilevel regression and post-stratification (MRP,
+  :func:`mrp_target`): every population cell (e.g. living form x age group x sex x
+  household, optionally with a complex-level column such as ``rural`` joined from the
+  complex table) is predicted by the model *at that cell's values*, then weighted by its
+  count. A cell's own respondents lend it the covariates the cells do not fix
+  (extraversion, outside contact, ...); a cell *without* respondents is still predicted at
+  its own values, borrowing only those other covariates from the nearest cell that has
+  respondents (all cell variables but the last, then all but the last two, ...; the focal
+  variable is kept longest). No count moves onto another cell's prediction; the population
+  share predicted with borrowed covariates is reported (``borrowed_share``). The model must
+  contain every cell variable (:func:`check_model_cells`): post-stratifying on a variable
+  the model ignores only reweights the other covariates. A subset model (an outcome asked
+  only when a gate is open) weights each cell by its count times the cell's gate share,
+  predicted by the gate's model.
+* ``propensity`` (register only, :func:`propensity_target`): a main-effects logistic
+  regression of ``responded`` on the cell variables (scikit-learn), ``w_i = 1 / p_i``,
+  refitted on bootstrap resamples of the register so that the response model's
+  uncertainty reaches the intervals.
 
 Both report Kish's effective sample size ``(sum w)^2 / sum w^2``. The assumption is the
 same: given the cell variables, respondents are like the non-respondents (missing at
-random given the cells). A cell's respondents are then a *sample* of its tenants: their
-other covariates differ from the tenants' by sampling noise, which fixed weights would
-ignore. :func:`bootstrap_weights` redraws the weights per posterior draw (a Bayesian
-bootstrap within cells), so the population-level intervals carry it. Errors name the file,
-column, row and value, as the data's do.
+random given the cells); ``diagnostics.tipping`` measures how far a departure from it
+moves each conclusion. A cell's respondents are a *sample* of its tenants: their other
+covariates differ from the tenants' by sampling noise, which fixed weights would ignore, so
+the weights are redrawn per posterior draw (a Bayesian bootstrap within cells). Errors name
+the file, column, row and value, as the data's do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +51,9 @@ import pandas as pd
 from data.validation import DataValidationError, Problem, to_number
 from diagnostics.effects import RESPONDENTS  # the population of the unweighted average
 
-__all__ = ["RESPONDENTS", "STANDARDISATIONS", "Population", "check_model_cells",
-           "load_population", "population_comparison", "response_table", "row_weights"]
+__all__ = ["RESPONDENTS", "STANDARDISATIONS", "Population", "Target", "check_model_cells",
+           "load_population", "mrp_target", "population_comparison", "population_target",
+           "propensity_target", "response_table"]
 
 STANDARDISATIONS = ("poststratified", "propensity")
 _NOT_CELLS = frozenset({"tenant_id", "complex_id", "responded", "phoned", "count"})
@@ -99,12 +109,16 @@ def _canonical(values: pd.Series, observed: pd.Series) -> pd.Series:
 
 def load_population(path: str | Path, frame: pd.DataFrame, *, focal: str = "living_form",
                     cells: Sequence[str] | None = None,
-                    column_map: dict[str, str] | None = None) -> Population:
+                    column_map: dict[str, str] | None = None,
+                    complexes: pd.DataFrame | None = None) -> Population:
     """Read and validate a register or cell-count table against the analysed ``frame``.
 
     ``cells``: the cell variables (default: every column of the file that is also a column
-    of ``frame``, ids and ``responded``/``count`` aside). A register without ``focal`` takes
-    each tenant's from its ``complex_id`` in ``frame``. Raises
+    of ``frame``, ids and ``responded``/``count`` aside). A register with ``complex_id``
+    takes each tenant's complex-level values it lacks (``focal``, and any complex-level
+    column named in ``cells``, e.g. ``rural``) from the study's complex table
+    ``complexes`` -- every complex of the population, those without respondents included
+    -- else from ``frame`` (complexes with respondents only). Raises
     :class:`~data.validation.DataValidationError` listing every problem (file, column,
     row, value): a column the data lack, a missing or unseen value, ``responded`` not 0/1,
     a negative or fractional ``count``, a cell listed twice.
@@ -130,15 +144,22 @@ def load_population(path: str | Path, frame: pd.DataFrame, *, focal: str = "livi
                        row_number=None if i is None else i + 1)
 
     problems: list[Problem] = []
-    if kind == "register" and focal not in raw and "complex_id" in raw and focal in frame:
-        form_of = frame.drop_duplicates("complex_id").set_index(
-            frame.drop_duplicates("complex_id")["complex_id"].astype(str))[focal]
+    if kind == "register" and "complex_id" in raw:
+        table = complexes if complexes is not None and "complex_id" in complexes else frame
+        where = "the complex table" if table is complexes else "the analysed data"
+        table = table.drop_duplicates("complex_id")
+        table = table.set_index(table["complex_id"].astype(str).str.strip())
         ids = raw["complex_id"].astype(str).str.strip()
-        raw[focal] = ids.map(form_of)
-        for i in np.flatnonzero(raw[focal].isna()):
+        joined = [c for c in dict.fromkeys([focal, *(cells or ())])
+                  if c not in raw and c in table and c in frame and c != "complex_id"]
+        for c in joined:
+            raw[c] = ids.map(table[c])
+        unknown = ~ids.isin(table.index)
+        for i in np.flatnonzero(unknown.to_numpy() & bool(joined)):
             problems.append(problem("complex_id", i, ids.iloc[i],
-                                    f"complex not in the analysed data, so its {focal} is "
-                                    f"unknown: add a '{focal}' column to the register"))
+                                    f"complex not in {where}, so its "
+                                    f"{', '.join(joined)} is unknown: add the complex to the "
+                                    f"complex table or a '{joined[0]}' column to the register"))
     if cells is None:
         cells = [c for c in raw.columns if c in frame and c not in _NOT_CELLS]
     cells = list(dict.fromkeys(([focal] if focal in cells or focal in raw else []) +
@@ -212,21 +233,125 @@ def _keys(frame: pd.DataFrame, cells: Sequence[str]) -> pd.Series:
         pd.Series([()] * len(frame), index=frame.index, dtype=object)
 
 
-def _poststratified(population: Population, rows: pd.DataFrame) -> tuple[np.ndarray, dict]:
+@dataclass(frozen=True)
+class Target:
+    """Where a population's predictions are made and how they are averaged.
+
+    Row ``j`` of the target is analysed row ``donors[j]`` *moved to* the cell values
+    ``values.iloc[j]`` (the same values for a cell with respondents; an empty cell's own
+    values for the rows that lend it their other covariates); ``weights`` ``(m,)`` or
+    ``(draws, m)`` (one set per posterior draw) weight the average. ``cell`` is each row's
+    population cell (index into ``Population.counts``). ``frame``: the analysed rows the
+    donors index (all their columns), from which a design at the cell values is made
+    (:func:`models.design.design_at`).
+    """
+
+    donors: np.ndarray
+    values: pd.DataFrame
+    weights: np.ndarray
+    cell: np.ndarray
+    info: dict = field(default_factory=dict)
+    frame: pd.DataFrame | None = field(default=None, repr=False)
+
+    def within(self, rows: np.ndarray, frame: pd.DataFrame) -> Target:
+        """This target built on ``frame.iloc[rows]``, re-indexed to the rows of ``frame``."""
+        return dataclasses.replace(self, donors=np.asarray(rows)[self.donors], frame=frame)
+
+    def draw_weights(self, n_draws: int) -> np.ndarray:
+        """The weights for ``n_draws`` posterior draws: ``(m,)`` or ``(m, n_draws)``."""
+        w = np.asarray(self.weights, float)
+        if w.ndim == 1:
+            return w
+        if w.shape[0] < n_draws:
+            raise ValueError(f"{w.shape[0]} per-draw weights for {n_draws} draws")
+        return w[:n_draws].T
+
+
+def _prefix_index(rows: pd.DataFrame, cells: Sequence[str]) -> list[dict]:
+    """For k = 0..len(cells): the analysed rows per value of the first k cell variables."""
+    out = []
+    for k in range(len(cells) + 1):
+        keys = _keys(rows.reset_index(drop=True), list(cells[:k]))
+        out.append(pd.Series(np.arange(len(rows))).groupby(keys.to_numpy()).apply(
+            np.asarray).to_dict() if len(rows) else {})
+    return out
+
+
+def _dirichlet_shares(n_draws: int, sizes: np.ndarray, seed: int) -> np.ndarray:
+    """``(draws, sum(sizes))``: per group of ``sizes`` consecutive rows, Dirichlet(1, ...,
+    1) shares summing to 1 per draw (a Bayesian bootstrap within each group)."""
+    g = np.random.default_rng(seed).exponential(size=(n_draws, int(sizes.sum())))
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    sums = np.zeros((n_draws, len(sizes)))
+    np.add.at(sums.T, group, g.T)
+    return g / sums[:, group]
+
+
+def mrp_target(population: Population, rows: pd.DataFrame, *, draws: int = 0,
+               seed: int = 0, cell_share: np.ndarray | None = None) -> Target:
+    """Multilevel regression and post-stratification: every population cell predicted at
+    its own values, weighted by its count.
+
+    A cell with respondents among ``rows`` (the analysed rows with their cell variables)
+    is predicted for those respondents: their other covariates (extraversion, outside
+    contact, ...) stand for the cell's tenants'. A cell *without* respondents is predicted
+    at its own cell values too -- no count moves onto other cells' predictions; only the
+    covariates the cells do not fix are borrowed, from the nearest cell that has
+    respondents (the rows matching it on all cell variables but the last, then all but
+    the last two, ...; the focal variable is kept longest), and ``info['borrowed_share']``
+    says for how much of the population. With ``draws``, the weights are drawn anew per
+    posterior draw: within each cell, its count is shared in Dirichlet(1, ..., 1)
+    proportions (a Bayesian bootstrap, Rubin 1981): the respondents are a sample of the
+    cell's tenants. ``cell_share`` (one per population cell, or ``(draws, cells)``)
+    multiplies each cell's count, e.g. the share of the cell a subset model's population
+    covers (the gate open).
+    """
     cells = list(population.cells)
-    w = np.zeros(len(rows))
-    moved = 0
-    for _, cell in population.counts.iterrows():
-        for k in range(len(cells), -1, -1):  # collapse: drop the last cell variables first
-            use = cells[:k]
-            match = np.ones(len(rows), bool)
-            for c in use:
-                match &= (rows[c] == cell[c]).to_numpy()
-            if match.any():
-                w[match] += cell["count"] / match.sum()
-                moved += cell["count"] * (k < len(cells))
+    index = _prefix_index(rows, cells)
+    counts = population.counts
+    donors, cell_of, sizes, borrowed, values = [], [], [], 0.0, []
+    for c, (_, cell) in enumerate(counts.iterrows()):
+        for k in range(len(cells), -1, -1):
+            hit = index[k].get(tuple(cell[v] for v in cells[:k]))
+            if hit is not None and len(hit):
                 break
-    return w, {"cells": len(population.counts), "collapsed_share": moved / population.size}
+        else:
+            continue
+        borrowed += cell["count"] * (k < len(cells))
+        donors.append(hit)
+        cell_of.append(np.full(len(hit), c))
+        sizes.append(len(hit))
+        values.append(np.repeat(cell[cells].to_numpy(dtype=object)[None, :], len(hit), axis=0))
+    if not donors:
+        raise ValueError(f"population {population.name}: no analysed row in any of its cells")
+    donors, cell_of = np.concatenate(donors), np.concatenate(cell_of)
+    sizes = np.asarray(sizes)
+    n_c = counts["count"].to_numpy(float)
+    share = np.ones(len(counts)) if cell_share is None else np.asarray(cell_share, float)
+    if draws:
+        if share.ndim == 2:  # per-draw shares, recycled where fewer than the draws
+            share = share[np.arange(draws) % len(share)]
+        w = _dirichlet_shares(draws, sizes, seed) * share[..., cell_of] * n_c[cell_of]
+    else:
+        w = (n_c * (share if share.ndim == 1 else share.mean(axis=0)))[cell_of] / \
+            np.repeat(sizes, sizes)
+    mean_w = w if w.ndim == 1 else w.mean(axis=0)
+    own = _own_rows(rows, cells, counts, donors, cell_of)
+    info = {"standardisation": "poststratified", "cells": len(counts),
+            "cells_without_respondents": len(counts) - len(np.unique(cell_of[own])),
+            "borrowed_share": borrowed / population.size, "target_rows": len(donors),
+            "n_rows": len(rows), "population_size": population.size,
+            "ess": float(mean_w.sum() ** 2 / (mean_w**2).sum())}
+    return Target(donors=donors, values=pd.DataFrame(np.vstack(values), columns=cells),
+                  weights=w, cell=cell_of, info=info, frame=rows)
+
+
+def _own_rows(rows, cells, counts, donors, cell_of) -> np.ndarray:
+    """Which target rows are their cell's own respondents (not borrowed)."""
+    own = np.ones(len(donors), bool)
+    for v in cells:
+        own &= (rows[v].to_numpy()[donors] == counts[v].to_numpy()[cell_of])
+    return own
 
 
 def _codes(frame: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
@@ -238,7 +363,20 @@ def _codes(frame: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _propensity(population: Population, rows: pd.DataFrame) -> tuple[np.ndarray, dict]:
+PROPENSITY_BOOTSTRAP = 100  # refits of the response model on resampled registers
+_RESPONSE_FITS: dict = {}  # (register, seed, refit) -> the fitted response model
+
+
+def propensity_target(population: Population, rows: pd.DataFrame, *, draws: int = 0,
+                      seed: int = 0, refits: int = PROPENSITY_BOOTSTRAP) -> Target:
+    """Inverse response-propensity weights ``1 / p_i`` of the analysed ``rows``, from a
+    main-effects logistic regression of ``responded`` on the cell variables over the
+    register (scikit-learn, unpenalised).
+
+    With ``draws``, the response model's uncertainty is carried: it is refitted on
+    ``refits`` bootstrap resamples of the register (Efron's nonparametric bootstrap), and
+    posterior draw ``s`` is averaged with the weights of refit ``s mod refits``.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import OneHotEncoder
 
@@ -246,48 +384,48 @@ def _propensity(population: Population, rows: pd.DataFrame) -> tuple[np.ndarray,
         raise ValueError(f"population {population.name}: response-propensity weights need a "
                          f"register (one row per invited tenant, 'responded'), not cell counts")
     cells = list(population.cells)
+    reg = population.register
     enc = OneHotEncoder(drop="first", handle_unknown="ignore", sparse_output=False)
-    X = enc.fit_transform(_codes(population.register, cells))
-    fit = LogisticRegression(C=1e8, max_iter=5000).fit(  # C=1e8: unpenalised
-        X, population.register["responded"].to_numpy())
-    p = fit.predict_proba(enc.transform(_codes(rows, cells)))[:, 1]
-    return 1.0 / p, {"propensity_model": f"logit(responded) ~ {' + '.join(cells)} (main effects, "
-                              f"scikit-learn)", "min_p": float(p.min())}
+    X = enc.fit_transform(_codes(reg, cells))
+    Xr = enc.transform(_codes(rows, cells))
+    y = reg["responded"].to_numpy()
+
+    def fit(idx):
+        return LogisticRegression(C=1e8, max_iter=5000).fit(X[idx], y[idx])  # unpenalised
+
+    def fitted(k):  # k = 0: the register itself; k > 0: bootstrap refit k (fitted once)
+        key = (id(reg), seed, k)
+        if key not in _RESPONSE_FITS:
+            idx = np.arange(len(reg)) if k == 0 else np.random.default_rng(
+                [seed, k]).integers(0, len(reg), len(reg))
+            _RESPONSE_FITS[key] = fit(idx)
+        return _RESPONSE_FITS[key].predict_proba(Xr)[:, 1]
+    p = fitted(0)
+    info = {"standardisation": "propensity",
+            "propensity_model": f"logit(responded) ~ {' + '.join(cells)} (main effects, "
+                                f"scikit-learn)", "min_p": float(p.min()),
+            "n_rows": len(rows), "population_size": population.size}
+    w = 1.0 / p
+    if draws:
+        boot = np.stack([1.0 / fitted(k) for k in range(1, min(refits, draws) + 1)])
+        info["propensity_refits"] = len(boot)
+        w = boot[np.arange(draws) % len(boot)]
+    mean_w = w if w.ndim == 1 else w.mean(axis=0)
+    info["ess"] = float(mean_w.sum() ** 2 / (mean_w**2).sum())
+    return Target(donors=np.arange(len(rows)), values=rows[cells].reset_index(drop=True),
+                  weights=w, cell=np.zeros(len(rows), int), info=info, frame=rows)
 
 
-def bootstrap_weights(population: Population, rows: pd.DataFrame, weights: np.ndarray, *,
-                      draws: int, seed: int = 0) -> np.ndarray:
-    """``(draws, n)`` Bayesian-bootstrap versions of ``weights``: within each population
-    cell, the cell's total weight is shared by its rows in Dirichlet(1, ..., 1) proportions,
-    a new draw for each posterior draw.
-
-    The respondents of a cell are a sample of its tenants, so their covariates beyond the
-    cells (extraversion, outside contact, ...) differ from the tenants' by sampling noise.
-    Averaging over them with fixed weights treats the sample as the population; the
-    Bayesian bootstrap (Rubin 1981) carries that uncertainty into the population-level
-    estimand, while every cell keeps its population count.
-    """
-    key = pd.factorize(_keys(rows.reset_index(drop=True), list(population.cells)))[0]
-    g = np.random.default_rng(seed).exponential(size=(draws, len(rows)))
-    sums = np.zeros((draws, key.max() + 1))
-    np.add.at(sums.T, key, g.T)
-    size = np.bincount(key)
-    return weights[None, :] * g * size[key][None, :] / sums[:, key]
-
-
-def row_weights(population: Population, rows: pd.DataFrame, how: str = "poststratified"
-                ) -> tuple[np.ndarray, dict]:
-    """Weights of the analysed ``rows`` (frame rows with the cell variables) that
-    standardise them to the population, and what was done (``ess``: Kish's effective
-    sample size; ``collapsed_share``: population share of cells without respondents)."""
+def population_target(population: Population, rows: pd.DataFrame,
+                      how: str = "poststratified", *, draws: int = 0, seed: int = 0,
+                      cell_share: np.ndarray | None = None) -> Target:
+    """The :class:`Target` of a standardisation: :func:`mrp_target` (``poststratified``)
+    or :func:`propensity_target` (``propensity``, a register only)."""
     if how not in STANDARDISATIONS:
         raise ValueError(f"standardisation must be one of {STANDARDISATIONS}, got {how!r}")
-    w, info = (_poststratified if how == "poststratified" else _propensity)(population, rows)
-    if not np.isfinite(w).all() or w.sum() <= 0:
-        raise ValueError(f"population {population.name}: no analysed row in any of its cells")
-    info |= {"standardisation": how, "ess": float(w.sum() ** 2 / (w**2).sum()),
-             "n_rows": len(rows), "population_size": population.size}
-    return w, info
+    if how == "propensity":
+        return propensity_target(population, rows, draws=draws, seed=seed)
+    return mrp_target(population, rows, draws=draws, seed=seed, cell_share=cell_share)
 
 
 def response_table(population: Population, frame: pd.DataFrame) -> pd.DataFrame:

@@ -486,7 +486,9 @@ def simulate_survey(design: Design | None = None, *, seed: int
     population (``design.invited``), the register of every invited tenant
     (:data:`data.nonresponse.REGISTER_COLUMNS`, ``responded``, ``phoned``; else ``None``).
 
-    ``tenants`` are the respondents; ``complexes`` those with at least one respondent.
+    ``tenants`` are the respondents; ``complexes`` every complex of the population, those
+    without respondents included (as a study's complex table lists them: a register's
+    complex is then known even where nobody answered).
     """
     design = design or Design()
     complexes, tenants, merged, survey = _invited(design, seed)
@@ -496,8 +498,6 @@ def simulate_survey(design: Design | None = None, *, seed: int
 
         register = pd.concat([merged[list(REGISTER_COLUMNS)], survey], axis=1)
         tenants = tenants[survey["responded"].to_numpy() == 1].reset_index(drop=True)
-        complexes = complexes[complexes["complex_id"].isin(tenants["complex_id"])] \
-            .reset_index(drop=True)
     if design.covariate_missing > 0:
         from data.nonresponse import covariate_missing
 

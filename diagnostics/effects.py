@@ -35,7 +35,8 @@ from models.draws import posterior_draws  # re-exported: the draws every estiman
 from models.spec import ModelSpec
 
 __all__ = ["ALL", "ESTIMANDS", "RESPONDENTS", "event_label", "event_probability", "focal_effects",
-           "form_probabilities", "headline_rows", "pooled_probabilities", "posterior_draws",
+           "form_probabilities", "headline_rows", "pooled_probabilities", "population_design",
+           "posterior_draws",
            "probability_effects",
            "random_sd", "subgroup_label", "subgroup_rows", "summarise_probabilities",
            "total_effects"]
@@ -218,6 +219,24 @@ def _draw_weights(row_weights, rows: np.ndarray, n_draws: int):
     return w[:n_draws, rows].T
 
 
+def population_design(row_weights, spec: ModelSpec, data: ModelData, rows: np.ndarray,
+                      n_draws: int, k: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X, weights)`` of the population a prediction is averaged over: the analysed
+    ``rows`` with ``row_weights`` (``None``, one per analysed row or ``(draws, rows)``), or a
+    population's :class:`data.population.Target` -- given, or made by a callable
+    ``(spec, data, rows, k)`` for imputation ``k`` -- whose rows are moved to their cells'
+    values (:func:`models.design.design_at`)."""
+    from models.design import design_at
+
+    if callable(row_weights):
+        row_weights = row_weights(spec, data, rows, k)
+    if row_weights is None or isinstance(row_weights, np.ndarray | list):
+        return data.X[rows], _draw_weights(row_weights, rows, n_draws)
+    t = row_weights
+    X = design_at(data.X, data.term_names, spec.terms, t.frame, t.donors, t.values)
+    return X, t.draw_weights(n_draws)
+
+
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
                        estimand: str = "new_complex", max_draws: int = 400,
                        seed: int = 0, subgroup: str = ALL,
@@ -239,8 +258,7 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     draws = posterior_draws(tree, max_draws=max_draws, seed=seed)
     effect = focal_effects(spec, data, draws)
     rows = subgroup_rows(spec, data, subgroup, frame)
-    X = data.X[rows]
-    w = _draw_weights(row_weights, rows, len(effect))
+    X, w = population_design(row_weights, spec, data, rows, len(effect), seed)
     forms = list(data.level_labels[spec.focal])
 
     def sd(f):  # of a new group in focal level f (0: the typical group, u = 0)

@@ -304,7 +304,7 @@ def _robustness_section(table: pd.DataFrame | None, causal: list, focal: str) ->
             "blocks": blocks}
 
 
-def _population_section(tables: dict) -> dict | None:
+def _population_section(tables: dict, figures: list | None = None) -> dict | None:
     """Who answered, and the headline effects for the respondents and for the population."""
     response = tables.get("population_response")
     if response is None:
@@ -313,18 +313,40 @@ def _population_section(tables: dict) -> dict | None:
     model = ""
     if weights is not None and "propensity_model" in weights:
         model = next(iter(weights["propensity_model"].dropna()), "")
+    if weights is not None:
         weights = weights[[c for c in ("model", "population", "ess", "n_rows",
-                                       "population_size", "cells", "collapsed_share")
+                                       "population_size", "cells", "cells_without_respondents",
+                                       "borrowed_share", "gate_share", "propensity_refits")
                            if c in weights]]
     intro = ("The respondents are not the tenant population: response differs by the "
              "register's cells. <b>respondents</b>: the effects averaged over the analysed "
-             "tenants (equal weights). <b>post-stratified</b> (the file's name): each "
-             "population cell's count shared by the cell's respondents &mdash; the model's "
-             "counterfactual predictions standing for the cell's tenants (MRP). "
+             "tenants (equal weights). <b>post-stratified</b> (the file's name): multilevel "
+             "regression and post-stratification &mdash; every population cell predicted by "
+             "the model at its own values and weighted by its count; a cell without "
+             "respondents is predicted at its own values too, borrowing only the covariates "
+             "the cells do not fix from its nearest cell with respondents; a subset "
+             "model's cells are weighted by their gate share, predicted by the gate's model. "
              "<b>[propensity]</b>: weights 1/P(respond) from a main-effects logistic "
-             "regression on the register. Both assume that, within a cell, respondents are "
-             "like non-respondents (missing at random given the cells); response that "
-             "depends on the outcome itself is not repaired.")
+             "regression on the register, refitted on bootstrap resamples. Both assume that, "
+             "within a cell, respondents are like non-respondents (missing at random given "
+             "the cells); the tipping-point table below measures how far a departure "
+             "would move each conclusion.")
+    tipping = tables.get("population_tipping")
+    tipping_blocks = []
+    if tipping is not None and len(tipping):
+        points = tipping[tipping["delta"] == 0][[
+            "model", "contrast", "mean", "q05", "q95", "conclusion", "delta_uncertain",
+            "delta_reversed"]].rename(columns={"mean": "mean (delta 0)"})
+        tipping_blocks = [
+            _text("<b>Tipping point</b>: if the non-respondents in a contrast's first form "
+                  "were delta log-odds (a Gaussian outcome: delta units) more likely to have "
+                  "the event than respondents like them, at what delta would the conclusion "
+                  "stop holding? delta_uncertain: the interval reaches 0; delta_reversed: "
+                  "the mean changes sign (empty: not within the grid; signed: the "
+                  "direction that undoes the effect)."),
+            {"kind": "figures", "figures": _figs(figures or [])},
+            _tab("tipping_point", points, title="Tipping points per contrast "
+                 "(post-stratified population, a new complex)")]
     return {"id": "population", "title": "Who answered, and whom the effects stand for",
             "blocks": [
                 _text(intro),
@@ -333,10 +355,12 @@ def _population_section(tables: dict) -> dict | None:
                            "percent or percentage points, mean [90% interval])",
                      collapse=False),
                 _tab("response", response, title="Response by cell variable"),
-                _text("ess: Kish's effective sample size of the weights; collapsed share: "
-                      "the population share in cells without respondents, moved to their "
-                      f"neighbours. Propensity model: {escape(model) or 'none'}."),
-                _tab("population_weights", weights, title="Weights per model")]}
+                _text("ess: Kish's effective sample size of the weights; borrowed share: "
+                      "the population share in cells without respondents (predicted at "
+                      "their own values with their nearest cell's other covariates). "
+                      f"Propensity model: {escape(model) or 'none'}."),
+                _tab("population_weights", weights, title="Weights per model"),
+                *tipping_blocks]}
 
 
 def _psense_section(psense: pd.DataFrame | None, grid: pd.DataFrame | None,
@@ -435,7 +459,7 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
         _effects_section(tables, figures, headline, focal, names, groups),
         _estimands_section(tables.get("estimands"), focal),
         _robustness_section(tables.get("robustness"), figures.get("causal", []), focal),
-        _population_section(tables),
+        _population_section(tables, figures.get("tipping", [])),
         {"id": "findings", "title": "The report's conclusions, one by one", "blocks": [
             _text("Each published conclusion restated as a claim about the fitted model and "
                   "judged from its posterior, in words that belong to its kind of claim; "

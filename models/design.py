@@ -311,3 +311,44 @@ def aligned_frame(frame: pd.DataFrame, spec: ModelSpec, data: ModelData) -> pd.D
     if id_col and id_col in frame:
         return frame.set_index(frame[id_col].astype(str)).loc[list(data.row_ids)]
     return frame.set_index(frame.index.astype(str)).loc[list(data.row_ids)]
+
+
+def design_at(X: np.ndarray, term_names: tuple[str, ...], terms, rows: pd.DataFrame,
+              donors: np.ndarray, values: pd.DataFrame) -> np.ndarray:
+    """The design rows of analysed rows ``donors`` with the columns of ``values`` set to its
+    values (one row per donor): "this respondent's other covariates, at these cell values".
+
+    ``X``/``term_names`` are the analysed rows' design, ``terms`` the model's
+    :class:`~models.terms.Covariate` terms and ``rows`` the analysed rows' data (aligned with
+    ``X``). Only the design columns whose terms read a changed column are recomputed
+    (dummies, interactions, rescaling), with the encoding of the analysed rows: a term
+    whose scaling depends on the data (``standardize``, ``center``) keeps the analysed
+    rows' mean and SD.
+    """
+    out = X[donors].copy()
+    rows = rows.reset_index(drop=True)
+    changed = [c for c in values.columns if c in rows and not np.array_equal(
+        rows[c].to_numpy(dtype=object)[donors], values[c].to_numpy(dtype=object))]
+    if not changed or not len(donors):
+        return out
+    moved = rows.iloc[donors].reset_index(drop=True)
+    for c in changed:
+        moved[c] = values[c].to_numpy()
+        if pd.api.types.is_numeric_dtype(rows[c]):
+            moved[c] = pd.to_numeric(moved[c])
+    both = covariate_matrix(pd.concat([rows, moved], ignore_index=True), tuple(terms))
+    names = list(term_names)
+    n = len(rows)
+    for col in both.columns:
+        if col not in names:
+            continue
+        j = names.index(col)
+        base, new = both[col].to_numpy()[:n], both[col].to_numpy()[n:]
+        if np.allclose(base, X[:, j], equal_nan=True):
+            out[:, j] = new
+            continue
+        # data-dependent scaling: the analysed rows' encoding is affine in the recomputed one
+        ok = np.isfinite(base) & np.isfinite(X[:, j])
+        b, a = np.polyfit(base[ok], X[ok, j], 1) if np.ptp(base[ok]) > 0 else (1.0, 0.0)
+        out[:, j] = a + b * new
+    return out

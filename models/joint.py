@@ -42,7 +42,7 @@ import xarray as xr
 from scipy.special import expit
 
 from models.build import contrast_labels
-from models.design import ModelData, aligned_frame
+from models.design import ModelData, aligned_frame, design_at
 from models.draws import posterior_draws
 from models.errors import PreparationError
 from models.families import _thresholds
@@ -271,8 +271,15 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     X2, keep = part_design(joint, frame, d1, d2)
     if rows is not None:
         keep &= np.isin(np.arange(d1.n), rows)
-    X1, X2 = d1.X[keep], X2[keep]
-    w_rows = None if row_weights is None else np.asarray(row_weights, float)[..., keep]
+    if row_weights is None or isinstance(row_weights, np.ndarray | list):
+        X1, X2 = d1.X[keep], X2[keep]
+        w_rows = None if row_weights is None else np.asarray(row_weights, float)[..., keep]
+    else:  # a population's target (data.population.Target), or a callable making one
+        t = row_weights(gate, d1, np.flatnonzero(keep), seed) if callable(row_weights) \
+            else row_weights
+        X1 = design_at(d1.X, d1.term_names, gate.terms, t.frame, t.donors, t.values)
+        X2 = design_at(X2, d2.term_names, part.terms, t.frame, t.donors, t.values)
+        w_rows = np.asarray(t.weights, float)
     fam1, fam2 = gate.family, part.family
     par1 = g("intercept" if fam1 == "bernoulli" else "thresholds")
     par2 = p("intercept" if fam2 == "bernoulli" else "thresholds")

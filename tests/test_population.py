@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.population import check_model_cells, load_population, row_weights
+from data.population import (
+    check_model_cells,
+    load_population,
+    mrp_target,
+    propensity_target,
+)
 from data.simulate import Design, simulate_survey
 from data.validation import DataValidationError
 
@@ -18,9 +23,17 @@ SURVEY = Design(n_tenants=600, n_complexes=80, invited=3000)
 
 @pytest.fixture(scope="module")
 def survey():
+    from data.loader import StudyData
+
     complexes, tenants, truth, register = simulate_survey(SURVEY, seed=3)
-    frame = tenants.merge(complexes[["complex_id", "living_form"]], on="complex_id")
+    frame = StudyData(complexes=complexes, tenants=tenants).merged()
     return frame, register, truth
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as text, numbers written one way (1, 1.0 and "1" alike)."""
+    num = pd.to_numeric(values, errors="coerce")
+    return num.map(lambda v: f"{v:g}") if num.notna().all() else values.astype(str)
 
 
 def _write(tmp_path, frame: pd.DataFrame, name: str = "population.csv"):
@@ -61,39 +74,121 @@ def test_covariate_missingness_depends_on_age_and_care():
     assert tenants["age_group"].notna().all() and tenants["personal_care"].notna().all()
 
 
-def test_poststratified_weights_reproduce_the_population_cells(survey, tmp_path):
+def test_poststratified_target_reproduces_the_population_cells(survey, tmp_path):
     frame, register, _ = survey
     pop = load_population(_write(tmp_path, register), frame)
     assert pop.kind == "register" and pop.cells[0] == "living_form"
     assert set(pop.cells) == {"living_form", "age_group", "female", "lives_alone"}
-    w, info = row_weights(pop, frame)
+    t = mrp_target(pop, frame)
+    w = t.weights
     assert w.sum() == pytest.approx(len(register))
-    assert 0 < info["ess"] < len(frame)
-    # the weighted respondents have the population's distribution of every cell variable
+    assert 0 < t.info["ess"] < len(register)
+    # every population cell is predicted at its own values: the target's rows carry the
+    # population's distribution of every cell variable exactly, empty cells included
     for cell in pop.cells:
-        weighted = pd.Series(w).groupby(frame[cell].astype(str).to_numpy()).sum() / w.sum()
-        target = register[cell].astype(str).value_counts(normalize=True)
-        # exactly, up to the population share of cells without respondents (collapsed)
-        np.testing.assert_allclose(weighted.reindex(target.index).to_numpy(), target.to_numpy(),
-                                   rtol=0, atol=info["collapsed_share"] + 1e-12)
-    assert info["collapsed_share"] < 0.05
-    # propensity weights: in the population's direction, from a main-effects model
-    wp, info_p = row_weights(pop, frame, "propensity")
+        weighted = pd.Series(w).groupby(_text(t.values[cell]).to_numpy()).sum() / w.sum()
+        target = _text(register[cell]).value_counts(normalize=True)
+        np.testing.assert_allclose(weighted.reindex(target.index).to_numpy(),
+                                   target.to_numpy(), rtol=0, atol=1e-12)
+    # propensity weights: in the population's direction, from a main-effects model, with
+    # the response model's uncertainty as bootstrap refits (one set per posterior draw)
+    tp = propensity_target(pop, frame, draws=60, seed=2)
     alone = frame["lives_alone"].to_numpy() == 1
+    wp = tp.weights.mean(axis=0)
+    assert tp.weights.shape == (60, len(frame)) and tp.info["propensity_refits"] == 60
     assert wp[alone].sum() / wp.sum() > alone.mean()
-    assert 0 < info_p["ess"] < len(frame)
+    assert 0 < tp.info["ess"] < len(frame)
+    assert (tp.weights.std(axis=0) > 0).all()  # the refits differ
 
 
-def test_cells_without_respondents_are_collapsed(survey, tmp_path):
+def test_a_cell_without_respondents_is_predicted_at_its_own_values(survey, tmp_path):
+    """No count moves onto another cell: the empty cell (GG, 85+) is predicted as aged 85+
+    in GG, with other covariates borrowed from GG's respondents of other ages."""
     frame, register, _ = survey
     counts = register.groupby(["living_form", "age_group"]).size().rename("count").reset_index()
-    kept = frame[~((frame["living_form"] == "GG") & (frame["age_group"] == 4))]
+    kept = frame[~((frame["living_form"] == "GG") & (frame["age_group"] == 4))] \
+        .reset_index(drop=True)
     pop = load_population(_write(tmp_path, counts, "cells.csv"), frame)
     assert pop.kind == "cells" and pop.size == len(register)
-    w, info = row_weights(pop, kept)
+    t = mrp_target(pop, kept, draws=40, seed=1)
     gg85 = counts.query("living_form == 'GG' and age_group == 4")["count"].sum()
-    assert info["collapsed_share"] == pytest.approx(gg85 / len(register))
-    assert w.sum() == pytest.approx(len(register))  # nobody lost: moved to GG's other ages
+    assert t.info["borrowed_share"] == pytest.approx(gg85 / len(register))
+    assert t.info["cells_without_respondents"] == 1
+    np.testing.assert_allclose(t.weights.sum(axis=1), len(register))  # per draw, nobody lost
+    empty = (t.values["living_form"] == "GG").to_numpy() & \
+        (t.values["age_group"].astype(float) == 4).to_numpy()
+    donors = kept.iloc[t.donors[empty]]
+    assert empty.any() and (donors["living_form"] == "GG").all()
+    assert (donors["age_group"] != 4).all()  # borrowed from other ages ...
+    np.testing.assert_allclose(t.weights[:, empty].sum(axis=1), gg85)  # ... with its count
+    # each cell keeps its count in every draw (a Bayesian bootstrap within cells)
+    for c in np.unique(t.cell)[:6]:
+        np.testing.assert_allclose(t.weights[:, t.cell == c].sum(axis=1),
+                                   pop.counts["count"].iloc[c])
+    assert t.weights.std(axis=0).mean() > 0
+
+
+def test_mrp_prediction_matches_a_brute_force_average(survey, tmp_path):
+    """The model's prediction at an empty cell is used: the population average computed
+    through the target's design equals the average computed by hand over every population
+    tenant's cell values (a fixed coefficient vector as the 'posterior')."""
+    from data.suite import default_specs
+    from diagnostics.effects import population_design
+    from models.design import aligned_frame, prepare
+    from models.terms import covariate_matrix
+
+    frame, register, _ = survey
+    counts = register.groupby(["living_form", "age_group", "female"]).size() \
+        .rename("count").reset_index()
+    kept = frame[~((frame["living_form"] == "GG") & (frame["age_group"] == 4))] \
+        .reset_index(drop=True)
+    pop = load_population(_write(tmp_path, counts, "cells.csv"), frame)
+    spec = default_specs()["lonely"]
+    data = prepare(kept, spec)
+    rows = aligned_frame(kept, spec, data).reset_index(drop=True)
+    t = mrp_target(pop, rows)
+    X, w = population_design(t, spec, data, np.arange(data.n), 1)
+    beta = np.random.default_rng(0).normal(scale=0.5, size=X.shape[1])
+    got = np.average(1 / (1 + np.exp(-(X @ beta))), weights=w)
+    # by hand: each cell's tenants are its respondents (or, empty, GG's other ages) set to
+    # the cell's age group and sex, each cell weighted by its count
+    total = 0.0
+    for _, cell in counts.iterrows():
+        own = rows[(rows["living_form"] == cell["living_form"])
+                   & (rows["age_group"] == cell["age_group"]) & (rows["female"] == cell["female"])]
+        if own.empty:
+            own = rows[(rows["living_form"] == cell["living_form"])
+                       & (rows["age_group"] == cell["age_group"])]
+        if own.empty:
+            own = rows[rows["living_form"] == cell["living_form"]]
+        moved = own.assign(age_group=cell["age_group"], female=cell["female"])
+        Xc = covariate_matrix(moved, spec.terms)[list(data.term_names)].to_numpy(float)
+        total += cell["count"] * np.mean(1 / (1 + np.exp(-(Xc @ beta))))
+    assert got == pytest.approx(total / counts["count"].sum(), rel=1e-10)
+    # the respondents' own average differs: the population is not the respondents
+    assert abs(got - np.mean(1 / (1 + np.exp(-(data.X @ beta))))) > 1e-4
+
+
+def test_register_complexes_come_from_the_complex_table(tmp_path):
+    """A register row whose complex had no respondents is part of the population: its form
+    and complex-level cell values come from the study's complex table."""
+    design = Design(n_tenants=150, n_complexes=60, invited=1200)
+    complexes, tenants, _, register = simulate_survey(design, seed=5)
+    from data.loader import StudyData
+
+    frame = StudyData(complexes=complexes, tenants=tenants).merged()
+    silent = set(register["complex_id"]) - set(tenants["complex_id"])
+    assert silent and silent <= set(complexes["complex_id"])  # the table lists them
+    reg = register.drop(columns="living_form")
+    with pytest.raises(DataValidationError, match="complex not in the analysed data"):
+        load_population(_write(tmp_path, reg), frame)
+    table = StudyData(complexes=complexes, tenants=tenants).complex_table()
+    pop = load_population(_write(tmp_path, reg), frame, complexes=table,
+                          cells=["living_form", "age_group", "rural"])
+    assert pop.size == len(register) and "rural" in pop.cells
+    by_form = register.groupby("living_form").size()
+    np.testing.assert_array_equal(pop.counts.groupby("living_form")["count"].sum()
+                                  .reindex(by_form.index).to_numpy(), by_form.to_numpy())
 
 
 def test_population_validation_names_every_problem(survey, tmp_path):
@@ -155,20 +250,3 @@ def test_weighted_average_equals_duplicated_rows():
         np.testing.assert_allclose(
             fam.event_probability(eta, draws.__getitem__, sd=sd, event=event, weights=w),
             fam.event_probability(rep, draws.__getitem__, sd=sd, event=event))
-
-
-def test_bootstrap_weights_keep_every_cell_total(survey, tmp_path):
-    """Per draw, each cell's rows share the cell's weight in Dirichlet proportions: the
-    cells' totals stay the population's, the rows' shares vary from draw to draw."""
-    from data.population import bootstrap_weights
-
-    frame, register, _ = survey
-    pop = load_population(_write(tmp_path, register), frame)
-    w, _ = row_weights(pop, frame)
-    W = bootstrap_weights(pop, frame, w, draws=300, seed=1)
-    assert W.shape == (300, len(frame)) and (W > 0).all()
-    cell = pd.factorize(pd.Series(list(zip(*(frame[c] for c in pop.cells), strict=True))))[0]
-    for c in np.unique(cell)[:10]:
-        np.testing.assert_allclose(W[:, cell == c].sum(axis=1), w[cell == c].sum())
-    assert W.std(axis=0).mean() > 0.3 * w.mean()  # the shares do vary
-    np.testing.assert_allclose(W.mean(axis=0), w, rtol=0.35)

@@ -31,7 +31,7 @@ SEED = 7
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     from data.loader import StudyData
-    from data.population import bootstrap_weights, load_population, row_weights
+    from data.population import load_population, mrp_target
     from data.suite import default_specs
     from diagnostics.effects import form_probabilities
     from models.design import aligned_frame, prepare
@@ -47,12 +47,12 @@ def fitted(tmp_path_factory):
         data = prepare(frame, spec)
         tree = engine.fit(spec, data, SETTINGS)
         rows = aligned_frame(frame, spec, data)
-        w, info = row_weights(pop, rows)
-        boot = bootstrap_weights(pop, rows, w, draws=400)  # as the main job does
+        target = mrp_target(pop, rows.reset_index(drop=True), draws=400)  # as the main job
         out[outcome] = {
             "respondents": 100 * form_probabilities(tree, spec, data).values,
-            "population": 100 * form_probabilities(tree, spec, data, row_weights=boot).values,
-            "ess": info["ess"]}
+            "population": 100 * form_probabilities(tree, spec, data,
+                                                   row_weights=target).values,
+            "ess": target.info["ess"]}
     truth = {t: probability_truth(WORLD, seed=SEED, n_rep=n, outcomes=OUTCOMES, target=t)
              for t, n in (("respondents", 40), ("population", 10))}
     return out, truth

@@ -8,6 +8,7 @@ finish, every table is written atomically, and the report comes last.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -43,7 +44,8 @@ def fit_command(args: argparse.Namespace) -> int:
                          study=run.study, source=run.source, clock=clock,
                          populations=run.config.populations,
                          contrasts=run.config.contrasts, population=run.population,
-                         imputations=run.imputations, run_info=run_info(args, run.config))
+                         imputations=run.imputations, run_info=run_info(args, run.config),
+                         tipping_deltas=run.config.tipping_deltas)
     if args.strict and (verdicts["verdict"] == "fail").any():
         console.warn("strict: at least one model failed its convergence checks")
         return 1
@@ -78,7 +80,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
               contrasts: dict | None = None,
               population: Population | None = None,
               imputations: Imputations | None = None,
-              run_info: dict | None = None) -> pd.DataFrame:
+              run_info: dict | None = None,
+              tipping_deltas: tuple[float, ...] | None = None) -> pd.DataFrame:
     """Fit ``specs`` on ``frame``, write the tables and the report; return the verdicts.
 
     ``populations``: target subgroups of the probability-scale effects beside all analysed
@@ -169,7 +172,9 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
             imputation = imputation_table(per_imputation, imputations,
                                           headline_fmi(results, joint_results))
         write_csv(imputation, out / "imputation.csv")
-    standards = Standardisations(population, frame)
+    standards = Standardisations(
+        population, frame, frames=imputations.frames if imputations is not None else None,
+        gates=_gates(results, joints))
     with clock("probability-scale effects"):
         # latent contrasts of the single models (a joint model's parts repeat them)
         effects = pd.concat([effects_latent(summary[~summary["model"].isin(joints)]),
@@ -187,6 +192,12 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                              "comparison": population_comparison(effects)}
         write_csv(population_tables["weights"], out / "population.csv")
         write_csv(population_tables["response"], out / "response.csv")
+        if population.kind == "register":
+            with clock("tipping point (non-ignorable non-response)"):
+                tipping = tipping_table(results, standards, deltas=tipping_deltas)
+            if len(tipping):
+                population_tables["tipping"] = tipping
+                write_csv(tipping, out / "tipping_point.csv")
     status = dict(zip(verdict["model"], verdict["verdict"], strict=True))
     effects["verdict"] = effects["model"].map(status)
     # which covariates each effect is controlled for (a study's named set, or as declared)
@@ -494,33 +505,148 @@ def level_weights(frame: pd.DataFrame, spec: ModelSpec, data, study: Study
 BOOTSTRAP_DRAWS = 1000  # per-draw weights drawn: at least the effects' posterior draws
 
 
+def _gates(results: list[FitResult], joints: dict) -> dict:
+    """Subset model -> (its gate's fit, the open gate categories), from the two-part
+    outcomes: the population of a subset model's effect is the gate's open share."""
+    by_name = {r.spec.name: r for r in results}
+    return {j.part.name: (by_name[j.gate.name], tuple(j.open_categories))
+            for j in joints.values() if j.gate.name in by_name and j.part.name in by_name}
+
+
 class Standardisations:
     """To whom the probability-scale effects are standardised: the respondents (equal
-    weights) and, with a ``population`` file, post-stratified and (for a register)
-    response-propensity weights of each model's analysed rows; ``info`` collects one row
-    per model and standardisation for ``population.csv``."""
+    weights) and, with a ``population`` file, multilevel regression and post-stratification
+    and (for a register) response-propensity weights; ``info`` collects one row per model
+    and standardisation for ``population.csv``.
 
-    def __init__(self, population: Population | None, frame: pd.DataFrame) -> None:
+    A population's target is made per imputation (``frames``: the completed data sets of a
+    multiply imputed run, so a row's imputed cell value counts), per draw (a Bayesian
+    bootstrap of the cells' covariates, bootstrap refits of the response model) and, for a
+    subset model (an outcome asked only when a gate is open), with each cell's count times
+    its gate share predicted by the gate's model (``gates``: subset model -> ``(gate
+    result, open gate categories)``).
+    """
+
+    def __init__(self, population: Population | None, frame: pd.DataFrame, *,
+                 frames: list[pd.DataFrame] | None = None, gates: dict | None = None) -> None:
         self.population, self.frame, self.info = population, frame, []
+        self.frames, self.gates = frames, gates or {}
+        self._cache: dict = {}
 
     def __call__(self, model: str, spec: ModelSpec, data) -> Iterator[tuple[str, object]]:
-        from data.population import bootstrap_weights, row_weights
         from diagnostics.effects import RESPONDENTS
-        from models.design import aligned_frame
 
         yield RESPONDENTS, None
         pop = self.population
         if pop is None:
             return
-        rows = aligned_frame(self.frame, spec, data)
         for how in ("poststratified", "propensity") if pop.kind == "register" else \
                 ("poststratified",):
-            w, info = row_weights(pop, rows, how)
-            self.info.append({"model": model, "population": pop.label(how), **info,
-                              "covariates": "Bayesian bootstrap within cells, per draw"})
-            # the respondents' other covariates are a sample of each cell's: a Bayesian
-            # bootstrap per posterior draw carries that into the population's estimand
-            yield pop.label(how), bootstrap_weights(pop, rows, w, draws=BOOTSTRAP_DRAWS)
+            yield pop.label(how), functools.partial(self.target, model, how)
+
+    def target(self, model: str, how: str, spec: ModelSpec, data, rows: np.ndarray, k: int):
+        """The population's :class:`~data.population.Target` for ``rows`` of ``data``
+        (imputation ``k``)."""
+        from data.population import population_target
+        from models.design import aligned_frame
+
+        key = (model, how, k, len(rows), hash(np.asarray(rows).tobytes()))
+        if key in self._cache:
+            return self._cache[key]
+        frame = self.frames[k] if self.frames and k < len(self.frames) else self.frame
+        aligned = aligned_frame(frame, spec, data).reset_index(drop=True)
+        share = self.gate_share(model, spec, k) if how == "poststratified" else None
+        t = population_target(self.population, aligned.iloc[rows], how,
+                              draws=BOOTSTRAP_DRAWS, seed=k if how == "poststratified" else 0,
+                              cell_share=share)
+        if k == 0 and not any(r["model"] == model and r["population"] ==
+                              self.population.label(how) for r in self.info):
+            self.info.append({"model": model, "population": self.population.label(how),
+                              **t.info, "gate_share": "from the gate model" if share is not
+                              None else "", "covariates": "Bayesian bootstrap within cells, "
+                              "per draw" if how == "poststratified" else "as observed"})
+        self._cache[key] = t = t.within(np.asarray(rows), aligned)
+        return t
+
+    def gate_share(self, model: str, spec: ModelSpec, k: int) -> np.ndarray | None:
+        """``(draws, cells)``: each population cell's share with the gate open, predicted by
+        the gate's model at the cell's values (a new complex); ``None`` without a gate."""
+        if model not in self.gates:
+            return None
+        from data.population import mrp_target
+        from diagnostics.effects import focal_effects, random_sd
+        from models.design import aligned_frame, design_at
+        from models.draws import posterior_draws
+
+        gate, open_codes = self.gates[model]
+        g_data, g_tree = (gate.imputed[k] if gate.imputed and k < len(gate.imputed)
+                          else (gate.data, gate.tree))
+        gspec = gate.spec
+        frame = self.frames[k] if self.frames and k < len(self.frames) else self.frame
+        aligned = aligned_frame(frame, gspec, g_data).reset_index(drop=True)
+        t = mrp_target(self.population, aligned)
+        X = design_at(g_data.X, g_data.term_names, gspec.terms, aligned, t.donors, t.values)
+        draws = posterior_draws(g_tree, max_draws=BOOTSTRAP_DRAWS, seed=k)
+        effect = focal_effects(gspec, g_data, draws)
+        forms = list(g_data.level_labels[gspec.focal])
+        cats = list(g_data.categories) if g_data.categories is not None else [0, 1]
+        event = cats.index(min(open_codes)) if gspec.family == "cumulative" else None
+        focal_values = self.population.counts[gspec.focal].astype(str).to_numpy()
+        share = np.ones((len(effect), len(self.population.counts)))
+        for c in np.unique(t.cell):
+            rows = t.cell == c
+            f = forms.index(focal_values[c]) if focal_values[c] in forms else None
+            if f is None:
+                continue
+            sd = random_sd(gspec, draws, X[rows], g_data, focal_index=f)
+            share[:, c] = gspec.family_impl.event_probability(
+                X[rows] @ draws("beta").T + effect[:, f][None, :], draws, sd=sd,
+                event=event)
+        return share
+
+
+TIPPING_DRAWS = 200  # posterior draws per model in the tipping-point table
+
+
+def tipping_table(results: list[FitResult], standards: Standardisations, *,
+                  deltas: tuple[float, ...] | None = None) -> pd.DataFrame:
+    """``tipping_point.csv``: for every single model with a probability scale, the
+    post-stratified population's contrasts and levels over the delta grid, with the delta
+    at which each contrast's conclusion flips (:mod:`diagnostics.tipping`); a multiply
+    imputed model on its first imputation (a new complex)."""
+    from diagnostics.effects import event_label, population_design, posterior_draws
+    from diagnostics.tipping import (
+        DEFAULT_DELTAS,
+        delta_probabilities,
+        nonresponse_share,
+        tipping_points,
+    )
+
+    pop, deltas = standards.population, deltas or DEFAULT_DELTAS
+    tables = []
+    for r in results:
+        spec = r.spec
+        if not spec.focal or spec.variant == "none" or \
+                not spec.family_impl.has_event_prediction:
+            continue
+        data, tree = r.imputed[0] if r.imputed else (r.data, r.tree)
+        rows = np.arange(data.n)
+        target = standards.target(spec.name, "poststratified", spec, data, rows, 0)
+        draws = posterior_draws(tree, max_draws=TIPPING_DRAWS, seed=0)
+        S = len(draws("beta")) if data.X.shape[1] else TIPPING_DRAWS
+        X, w = population_design(target, spec, data, rows, S)
+        probs = delta_probabilities(spec, data, draws, X, w, nonresponse_share(pop, target),
+                                    deltas)
+        label, _ = event_label(spec, data)
+        if spec.subset:
+            label = f"{label[:-1]} | {spec.subset})"
+        tables.append(tipping_points(
+            probs, deltas, list(data.level_labels[spec.focal]), spec.reference,
+            model=spec.name, outcome=spec.outcome, event=label,
+            scale=100.0 if spec.family_impl.has_probability_scale else 1.0).assign(
+            population=pop.name, delta_scale="log-odds" if
+            spec.family_impl.has_probability_scale else "outcome units"))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def _probability_rows(results: list[FitResult], study: Study, frame: pd.DataFrame,

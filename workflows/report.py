@@ -102,7 +102,8 @@ REPORT_TABLES = {
     "ppc": "ppc.csv", "loo": "loo.csv", "coverage": "coverage.csv", "psense": "psense.csv",
     "overview": "overview.csv", "marginals": "marginals.csv",
     "population_weights": "population.csv", "population_response": "response.csv",
-    "population_comparison": "population_effects.csv", "concepts": "concepts.csv",
+    "population_comparison": "population_effects.csv",
+    "population_tipping": "tipping_point.csv", "concepts": "concepts.csv",
     "benefit": "benefit.csv", "sensitivity": "sensitivity.csv",
 }
 SUBCOMMAND_TABLES = ("concepts", "benefit", "sensitivity")  # written into a run folder later
@@ -185,6 +186,14 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
             "Causal roles of the covariates (confounders and two-sided covariates also "
             "point to the outcomes; red: a path a checked conclusion is about)",
             lambda: causal_graph_figure(study.causal_graph))]
+    if tables.get("population_tipping") is not None and len(tables["population_tipping"]):
+        from diagnostics.plots import tipping_figure
+
+        figures["tipping"] = [figure(
+            "Contrasts for the population (post-stratified, a new complex) if the "
+            "non-respondents in the contrast's first form were delta log-odds more likely "
+            "to have the event than respondents like them (90% intervals)",
+            lambda: tipping_figure(tables["population_tipping"]))]
     figures["convergence"] = [figure(f"{name}: rank plots of the group SDs and contrasts "
                                      "(each chain's ranks should be uniform: the lines stay "
                                      "inside the band)",

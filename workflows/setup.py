@@ -134,6 +134,7 @@ MAX_BY_VALUES = 12  # a --by column with more values is not a subgroup variable
 
 def _populations(cfg: StudyConfig, frame: pd.DataFrame) -> tuple[str, ...]:
     """The config's target populations plus ``column=value`` for every value of each
+    _COMPLEX_TABLES[id(frame)] = study.complex_table()  # a --population register's complexes
     ``by`` column (sorted; missing values are not a subgroup)."""
     out = list(cfg.populations)
     for column in cfg.by:
@@ -310,7 +311,8 @@ def _population(args: argparse.Namespace, frame: pd.DataFrame, specs: dict[str, 
     cells = getattr(args, "cells", None)
     pop = load_population(path, frame, focal=next(iter(sorted(focals)), "living_form"),
                           cells=[c.strip() for c in cells.split(",") if c.strip()]
-                          if cells else None, column_map=cfg.column_map)
+                          if cells else None, column_map=cfg.column_map,
+                          complexes=_COMPLEX_TABLES.get(id(frame)))
     for name, spec in specs.items():
         if spec.focal and spec.variant != "none":
             check_model_cells(pop, name, {c for t in spec.terms for c in t.columns}
