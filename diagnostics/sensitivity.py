@@ -9,7 +9,9 @@ the model, not prior choices, as the priorsense authors recommend for multilevel
 
 The refit grid (``run_models.py sensitivity``) is summarised by :func:`grid_table`: each
 living-form contrast under each prior setting, and its shift from the default prior in units of
-the default posterior SD.
+the default posterior SD. A joint two-part model adds its parts' contrasts, its total
+effects and the correlation of its parts' complex effects (scale ``correlation``), under
+the grid and the correlation's LKJ prior at other values of eta.
 """
 
 from __future__ import annotations
@@ -135,7 +137,9 @@ def sensitivity_figure(table: pd.DataFrame, *, scale: str = "latent"):
                         fmt="o", ms=3, color=colors(j), label=prior, capsize=0, lw=1)
         ax.axvline(0, color="0.6", lw=0.8)
         ax.set_yticks(np.arange(len(contrasts))[::-1], contrasts, fontsize=7)
-        unit = "log-odds" if scale == "latent" else "percentage points"
+        ax.set_ylim(-0.6, len(contrasts) - 0.4)  # one row (a correlation) stays compact
+        unit = {"latent": "log-odds", "correlation": "correlation"}.get(scale,
+                                                                         "percentage points")
         ax.set_title(f"{model} ({unit})", fontsize=9)
     axes.ravel()[0].legend(fontsize=6, loc="best")
     fig.tight_layout()

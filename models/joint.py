@@ -96,6 +96,14 @@ class TwoPart:
                              f"categories {self.open_categories}")
         object.__setattr__(self, "mediator_values", MappingProxyType(dict(self.mediator_values)))
 
+    def with_priors(self, priors: dict) -> TwoPart:
+        """Both parts with ``priors`` on top of their own (``lkj_eta`` and
+        ``group_sd_scale`` of the shared complex effects are read from the gate's)."""
+        import dataclasses
+
+        return dataclasses.replace(self, gate=self.gate.with_(priors=priors),
+                                   part=self.part.with_(priors=priors))
+
     @property
     def outcome(self) -> str:
         """The outcome whose total the model estimates (the part's)."""

@@ -133,3 +133,70 @@ def test_cli_sensitivity_bad_grid_is_a_clean_error(data_dir, tmp_path, capsys):
                           "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2 and "[sensitivity.oops]" in err and "Traceback" not in err
+
+
+# pip's PyTensor links no BLAS; the LKJ prior's initial point warns about it
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+def test_joint_grid_varies_the_correlation_prior(small_frame):
+    """A joint two-part model is refitted under the grid and under LKJ eta at half and
+    twice its value; a joint model with another eta builds and its prior differs."""
+    import cloudpickle
+
+    from data.suite import two_part_specs
+    from inference.sensitivity import joint_grid_tasks, joint_prior_grid
+    from models.joint import build_joint_model, joint_data_hash
+    from models.spec import DEFAULT_PRIOR_GRID, DEFAULT_PRIORS, prior_grid
+
+    grid = prior_grid({})
+    jgrid = joint_prior_grid(grid)
+    assert DEFAULT_PRIORS["lkj_eta"] == 2.0
+    assert jgrid["lkj_eta_1"] == {"lkj_eta": 1.0} and jgrid["lkj_eta_4"] == {"lkj_eta": 4.0}
+    assert set(jgrid) == set(DEFAULT_PRIOR_GRID) | {"lkj_eta_1", "lkj_eta_4"}
+    assert set(joint_prior_grid(grid, eta=3.0)) - set(grid) == {"lkj_eta_1p5", "lkj_eta_6"}
+    own = {"default": {}, "corr": {"lkj_eta": 10.0}}  # a grid that varies eta itself
+    assert joint_prior_grid(own) == own
+
+    joint = two_part_specs(default_specs())["friendly_contact__total"]
+    d1, d2 = prepare(small_frame, joint.gate), prepare(small_frame, joint.part)
+    tasks = joint_grid_tasks({joint.name: joint}, grid, settings=SETTINGS,
+                             data_hashes={joint.name: joint_data_hash(d1, d2)})
+    by_prior = {t.kwargs["prior"]: t for t in tasks}
+    assert set(by_prior) == set(jgrid)
+    assert len({t.fingerprint for t in tasks}) == len(tasks)
+    eta4 = by_prior["lkj_eta_4"].kwargs["joint"]
+    assert eta4.gate.prior["lkj_eta"] == eta4.part.prior["lkj_eta"] == 4.0
+    assert by_prior["sd_tight"].kwargs["joint"].part.prior["group_sd_scale"] == 0.25
+    assert cloudpickle.loads(cloudpickle.dumps(eta4)) == eta4  # as Dask sends it to workers
+
+    logps = []
+    for variant in (joint, eta4):
+        model = build_joint_model(variant, d1, d2)
+        logps.append(float(model.compile_logp(mode="FAST_COMPILE")(model.initial_point())))
+    assert np.isfinite(logps).all() and logps[0] != logps[1]
+
+
+@pytest.mark.slow  # four joint fits and four single ones, briefly (a few minutes)
+def test_cli_sensitivity_refits_the_joint_model_under_the_correlation_prior(data_dir, tmp_path,
+                                                                             capsys):
+    import run_models
+
+    cfg = tmp_path / "grid.toml"
+    cfg.write_text("[sensitivity.sd_tight]\nfocal_sd_scale = 0.25\ngroup_sd_scale = 0.25\n")
+    out = tmp_path / "sens"
+    argv = ["sensitivity", "--data", str(data_dir), "--config", str(cfg), "--outcomes",
+            "contact,friendly_contact", "--draws", "100", "--tune", "150", "--chains", "2",
+            "--scheduler", "serial", "--out", str(out)]
+    assert run_models.main(argv) == 0
+    assert "lkj_eta_1, lkj_eta_4" in capsys.readouterr().out
+    table = pd.read_csv(out / "sensitivity.csv")
+    joint = table[table["model"] == "friendly_contact__total"]
+    assert set(joint["prior"]) == {"default", "sd_tight", "lkj_eta_1", "lkj_eta_4"}
+    assert set(table.loc[table["model"] != "friendly_contact__total", "prior"]) == \
+        {"default", "sd_tight"}
+    assert set(joint["scale"]) == {"latent", "probability", "correlation"}
+    per = joint.groupby(["prior", "scale"]).size().unstack()
+    assert (per["latent"] == 12).all() and (per["probability"] == 6).all()
+    assert (per["correlation"] == 1).all()
+    corr = joint[joint["scale"] == "correlation"].set_index("prior")
+    assert corr["mean"].between(-1, 1).all() and corr.loc["default", "shift_sd"] == 0
+    assert (out / "sensitivity_correlation.png").exists()

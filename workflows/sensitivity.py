@@ -20,8 +20,16 @@ def sensitivity_command(args: argparse.Namespace) -> int:
     from diagnostics.plots import save_figure
     from diagnostics.sensitivity import grid_table, sensitivity_figure
     from inference.parallel import run_tasks
-    from inference.sensitivity import grid_rows, grid_task, grid_tasks
+    from inference.sensitivity import (
+        grid_rows,
+        grid_task,
+        grid_tasks,
+        joint_grid_task,
+        joint_grid_tasks,
+        joint_prior_grid,
+    )
     from models.design import prepare
+    from models.joint import joint_data_hash
     from models.spec import prior_grid
 
     run = setup(args)
@@ -46,6 +54,29 @@ def sensitivity_command(args: argparse.Namespace) -> int:
                       shared={"datas": datas, "settings": settings},
                       scheduler=args.scheduler, workers=args.workers, retries=args.retries,
                       progress=lambda msg: console.say(f"  {msg}"))
+    # the joint two-part models of the requested parts: the same grid on both parts, and
+    # the correlation prior of their complex effects (LKJ eta) besides
+    joints = run.study.two_parts(specs) if run.study.two_parts else {}
+    if joints:
+        joint_datas = {name: (prepare(run.frame, j.gate), prepare(run.frame, j.part))
+                       for name, j in joints.items()}
+        jtasks = joint_grid_tasks(joints, grid, settings=settings, data_hashes={
+            k: joint_data_hash(*d) for k, d in joint_datas.items()})
+        extra = sorted(set(joint_prior_grid(grid)) - set(grid))
+        console.say(f"{len(jtasks)} joint fits: {len(joints)} two-part model(s) x the grid"
+                    + (f" and {', '.join(extra)} (the complex effects' correlation prior)"
+                       if extra else ""))
+        jbatch = run_tasks(joint_grid_task, jtasks, store=out / "tasks",
+                           shared={"datas": joint_datas, "frame": run.frame,
+                                   "settings": settings},
+                           scheduler=args.scheduler, workers=args.workers,
+                           retries=args.retries,
+                           progress=lambda msg: console.say(f"  {msg}"))
+        batch = dataclasses.replace(
+            batch, results=batch.results | jbatch.results,
+            failures=batch.failures + jbatch.failures, reused=batch.reused + jbatch.reused,
+            seconds=batch.seconds + jbatch.seconds,
+            task_seconds=batch.task_seconds + jbatch.task_seconds)
     rows = grid_rows(batch.results)
     if rows.empty:
         raise WorkflowError(f"error: no fit finished ({len(batch.failures)} failed)", code=1)
