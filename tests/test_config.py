@@ -97,3 +97,15 @@ def test_subgroups_key_and_its_old_name(tmp_path):
     assert load_config(old).populations == ("RO",)
     with pytest.raises(ConfigError, match="old name of 'subgroups'"):
         load_config(both)
+
+
+def test_tipping_deltas_are_numbers_with_zero(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text("[model]\ntipping_deltas = [1, 0, -1]\n")
+    assert load_config(path).tipping_deltas == (-1.0, 0.0, 1.0)
+    path.write_text("[model]\ntipping_deltas = [1, 2]\n")
+    with pytest.raises(ConfigError, match="must contain 0"):
+        load_config(path)
+    path.write_text("[model]\ntipping_deltas = [\"big\", 0]\n")
+    with pytest.raises(ConfigError, match="list of numbers"):
+        load_config(path)

@@ -118,23 +118,41 @@ def test_the_norms_claim_is_judged_without_norms():
 
 def test_cli_fits_both_adjustment_sets_side_by_side(data_dir, small_frame, tmp_path):
     out = tmp_path / "run"
-    # a population of cell counts in which the oldest are three times as many
-    cells = small_frame.groupby(["living_form", "age_group"]).size().rename("count") \
-        .reset_index()
-    cells["count"] *= [3 if a == 4 else 1 for a in cells["age_group"]]
-    cells.to_csv(tmp_path / "cells.csv", index=False)
+    # a register in which the oldest are three times as many (two in three did not answer)
+    cols = ["tenant_id", "complex_id", "living_form", "age_group", "female", "lives_alone"]
+    answered = small_frame[cols].assign(responded=1)
+    old = answered[answered["age_group"] == 4]
+    silent = pd.concat([old, old]).assign(responded=0)
+    silent["tenant_id"] = [f"N{i}" for i in range(len(silent))]
+    register = pd.concat([answered, silent], ignore_index=True)
+    register.to_csv(tmp_path / "register.csv", index=False)
     argv = ["--data", str(data_dir), "--outcomes", "gossip,gossip__pre_residence",
             "--adjustment", "both", "--subgroup", "RO", "--draws", "60", "--tune", "80",
-            "--chains", "2", "--out", str(out), "--population", str(tmp_path / "cells.csv")]
+            "--chains", "2", "--out", str(out), "--population", str(tmp_path / "register.csv")]
     assert run_models.main(argv) in (0, 1)
     effects = pd.read_csv(out / "effects.csv")
-    # standardised to the respondents and post-stratified to the cells, every subgroup
+    # standardised to the respondents, post-stratified (MRP) and propensity-weighted
     assert set(effects.loc[effects["scale"] == "probability", "population"]) == \
-        {"respondents", "cells.csv"}
+        {"respondents", "register.csv", "register.csv [propensity]"}
     weights = pd.read_csv(out / "population.csv")
     assert set(weights["model"]) == {"gossip", "gossip__pre_residence"}
-    assert (weights["population_size"] == cells["count"].sum()).all()
-    assert (weights["ess"] < weights["n_rows"]).all()
+    assert (weights["population_size"] == len(register)).all()
+    assert (weights["ess"] < len(register)).all()
+    mrp = weights[weights["standardisation"] == "poststratified"]
+    assert (mrp["borrowed_share"] == 0).all() and (mrp["cells_without_respondents"] == 0).all()
+    assert (weights.loc[weights["standardisation"] == "propensity", "propensity_refits"] > 1).all()
+    # the tipping point: every contrast over the delta grid, the MAR analysis at delta 0
+    tipping = pd.read_csv(out / "tipping_point.csv")
+    assert set(tipping["model"]) == {"gossip", "gossip__pre_residence"}
+    assert 0.0 in set(tipping["delta"]) and tipping["delta"].nunique() >= 5
+    at0 = tipping[tipping["delta"] == 0].set_index("contrast")
+    headline = effects[(effects["model"] == "gossip") & (effects["population"] == "register.csv")
+                       & (effects["estimand"] == "new_complex")
+                       & (effects["subgroup"] == "all analysed")].set_index("contrast")
+    shared = [c for c in at0[at0["model"] == "gossip"].index if c in headline.index]
+    assert shared  # the tipping table at delta 0 is the post-stratified contrast
+    for c in shared:
+        assert abs(at0[at0["model"] == "gossip"].loc[c, "mean"] - headline.loc[c, "mean"]) < 3
     response = pd.read_csv(out / "response.csv")
     old = response[(response["variable"] == "age_group") & (response["value"].astype(str) == "4")]
     assert float(old["population_share"].iloc[0]) > float(old["respondents_share"].iloc[0])
