@@ -181,5 +181,6 @@ def test_methods_text_argues_the_rope_and_states_the_rules():
     text = conclusions_text()
     for words in ("supported when P(claimed sign) \u2265 0.95", "contradicted", "holds",
                   "fails", "equivalent when P(largest < ROPE)", "simultaneous 95%",
-                  "\u00b12.3 pp at a 15% base rate", "[rope]", "findings_rope.csv"):
+                  "\u00b12.3 pp at a 15% base rate", "[rope]", "findings_rope.csv",
+                  "0 of 126 false form-difference claims", "upper bound 2.9%"):
         assert words in text, words

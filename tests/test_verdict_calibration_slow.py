@@ -8,7 +8,7 @@ Two simulated data sets, the default models of contact, loneliness and help give
 pair of forms, 2 x 3 x 42 false "A above B" claims. The issue's target, asserted: at most
 5% of them "supported" over the seeds run (the Clopper-Pearson upper bound is printed; 42
 claims cannot push it under 5% even at 0 of 42 -- ``bench/bench_verdicts.py`` runs more
-seeds and the default world). About 5 minutes on 2 cores
+seeds and the default world). About 3.5 minutes on 2 cores
 (``uv run pytest -m slow tests/test_verdict_calibration_slow.py -s``).
 """
 
