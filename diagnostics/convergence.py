@@ -19,7 +19,8 @@ import xarray as xr
 from diagnostics.summary import posterior_summary
 
 __all__ = ["THRESHOLDS", "VERDICTS", "model_verdict", "parameter_table",
-           "reported_variables", "short_of_thresholds", "shortfall"]
+           "reported_variables", "rounds_text", "short_of_thresholds", "shortfall",
+           "shortfall_detail"]
 
 log = logging.getLogger(__name__)
 VERDICTS = ("ok", "warn", "fail")
@@ -45,14 +46,36 @@ def shortfall(tree: xr.DataTree) -> frozenset[str]:
     """What more draws could cure: ``"rhat"`` where a reported parameter's R-hat exceeds
     its threshold, ``"ess"`` where its bulk or tail ESS falls short; empty when the fit
     passes, or when a transition diverged (a ``fail`` that draws do not cure)."""
+    return shortfall_detail(tree)["short"]
+
+
+def shortfall_detail(tree: xr.DataTree) -> dict:
+    """:func:`shortfall` with the figures behind it: ``short`` (the set), ``least_ess`` (the
+    least bulk or tail ESS over the reported parameters), ``ess_needed``, ``max_r_hat`` and
+    ``worst`` (``"parameter (bulk|tail ESS n)"`` or ``"parameter (R-hat r)"``: what
+    decided the next round)."""
+    out = {"short": frozenset(), "least_ess": float("nan"), "ess_needed": _ess_needed(tree),
+           "max_r_hat": float("nan"), "worst": ""}
     stats = tree["sample_stats"].to_dataset()
     if "diverging" in stats and int(stats["diverging"].sum()) > THRESHOLDS["divergences_fail"]:
-        return frozenset()
+        return out
     table = parameter_table(tree, var_names=reported_variables(tree))
     rhat = ~np.isfinite(table["r_hat"]) | (table["r_hat"] > THRESHOLDS["rhat_warn"])
     low = np.minimum(table["ess_bulk"], table["ess_tail"])
-    ess = ~np.isfinite(low) | (low < _ess_needed(tree))
-    return frozenset(k for k, short in (("rhat", rhat), ("ess", ess)) if short.any())
+    ess = ~np.isfinite(low) | (low < out["ess_needed"])
+    out["short"] = frozenset(k for k, short in (("rhat", rhat), ("ess", ess)) if short.any())
+    if len(table):
+        out["least_ess"] = float(np.nanmin(low)) if np.isfinite(low).any() else float("nan")
+        out["max_r_hat"] = float(np.nanmax(table["r_hat"])) \
+            if np.isfinite(table["r_hat"]).any() else float("nan")
+        if rhat.any():
+            i = int(np.argmax(np.where(np.isfinite(table["r_hat"]), table["r_hat"], np.inf)))
+            out["worst"] = f"{table['parameter'].iloc[i]} (R-hat {table['r_hat'].iloc[i]:.3f})"
+        else:
+            i = int(np.argmin(np.where(np.isfinite(low), low, -np.inf)))
+            kind = "bulk" if table["ess_bulk"].iloc[i] <= table["ess_tail"].iloc[i] else "tail"
+            out["worst"] = f"{table['parameter'].iloc[i]} ({kind} ESS {low.iloc[i]:.0f})"
+    return out
 
 
 def _ess_needed(tree: xr.DataTree) -> float:
@@ -151,4 +174,28 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
         "divergences": n_div, "min_ebfmi": min_bfmi, "treedepth_share": depth_hit,
         "verdict": level, "reason": "; ".join(why) or "all checks passed",
         "chains": chains, "draws": draws, "top_up_rounds": rounds,
+        "rounds": rounds_text(tree),
     }])
+
+
+def rounds_text(tree: xr.DataTree) -> str:
+    """The fit's sampling rounds in a few words (attribute ``rounds``,
+    :meth:`inference.engine.Engine._sample_enough`): ``"4x400, +2x400 (least ESS 331 <
+    400)"``; a fit without the record: its chains x draws."""
+    import json
+
+    try:
+        rounds = json.loads(tree.attrs.get("rounds", "[]"))
+    except (TypeError, ValueError):
+        rounds = []
+    if not rounds:
+        post = tree["posterior"]
+        return f"{post.sizes['chain']}x{post.sizes['draw']}"
+    words = []
+    for r in rounds:
+        why = str(r.get("why", "")).split(":")[0]
+        size = f"{r['chains']}x{r['draws']}"
+        words.append(size if r.get("action") == "first" else
+                     f"+{size} ({why})" if r.get("action") == "more chains" else
+                     f"{size} anew ({why})")
+    return ", ".join(words)

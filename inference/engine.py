@@ -24,8 +24,8 @@ from models.build import build_model, data_updates, model_coords
 from models.design import ModelData
 from models.spec import ModelSpec
 
-__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "effective_target_accept",
-           "jax_available"]
+__all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "chain_length",
+           "chains_to_add", "effective_target_accept", "jax_available"]
 
 log = logging.getLogger(__name__)
 # numba without fastmath: the same seed gives the same draws whether a model is compiled
@@ -117,6 +117,30 @@ def _relabel(tree: xr.DataTree, spec: ModelSpec, data: ModelData) -> xr.DataTree
     return out
 
 
+# an ESS round asks for this much more than the shortfall: ESS estimates from a few
+# hundred draws per chain vary by 10-20% and a round that falls just short costs a warm-up
+ESS_MARGIN = 1.25
+
+
+def chain_length(draws: int, chains: int, least_ess: float, needed: float, asked: int, *,
+                 floor: int) -> int:
+    """Draws per chain for an R-hat round: at least ``floor``; more where the least bulk or
+    tail ESS per chain of the current ``chains`` x ``draws`` (``least_ess / chains``) is
+    under the ESS needed per chain asked for (``needed / asked``): scaled to reach it with
+    :data:`ESS_MARGIN`, in whole hundreds of draws, at most ``2 * floor`` (a chain stuck
+    away from the others has almost no ESS, and no length makes up for it)."""
+    if not np.isfinite(least_ess) or least_ess <= 0:
+        return floor
+    want = draws * ESS_MARGIN * (needed / asked) / (least_ess / chains)
+    return int(min(max(floor, 100 * np.ceil(want / 100)), 2 * floor))
+
+
+def _round_record(tree: xr.DataTree) -> dict:
+    """What ``run.json`` records of a fit's sampling rounds (:meth:`Engine._sample_enough`)."""
+    return {"top_up_rounds": tree.attrs["top_up_rounds"], "top_up": tree.attrs["top_up"],
+            "rounds": json.loads(tree.attrs.get("rounds", "[]"))}
+
+
 def _more_chains(tree: xr.DataTree, more: xr.DataTree) -> xr.DataTree:
     """``tree`` with ``more``'s chains appended (numbered after its own) in every group
     that has a chain dimension; attributes are ``tree``'s."""
@@ -134,6 +158,17 @@ def _more_chains(tree: xr.DataTree, more: xr.DataTree) -> xr.DataTree:
     out = xr.DataTree.from_dict(nodes)
     out.attrs = dict(tree.attrs)
     return out
+
+
+def chains_to_add(chains: int, least_ess: float, needed: float, asked: int) -> int:
+    """Chains an ESS round appends to ``chains`` for the least bulk/tail ESS
+    (``least_ess``) to reach ``needed`` with :data:`ESS_MARGIN`, if ESS grows in
+    proportion to the chains: at least ``ceil(asked / 2)``, at most ``2 * asked``."""
+    low, high = -(-asked // 2), 2 * asked
+    if not np.isfinite(least_ess) or least_ess <= 0:
+        return high
+    want = int(np.ceil(chains * (ESS_MARGIN * needed / least_ess - 1)))
+    return int(min(max(want, low), high))
 
 
 def _compile(model: pm.Model):
@@ -204,8 +239,7 @@ class Engine:
              for lv, how, rel in data.parametrisation})
         self.timings.append({"model": spec.name, "target_accept": target_accept,
                              "compile_s": t_compile, "sample_s": t_sample,
-                             "top_up_rounds": tree.attrs["top_up_rounds"],
-                             **phases, "post_s": time.perf_counter() - t2,
+                             **_round_record(tree), **phases, "post_s": time.perf_counter() - t2,
                              "total_s": time.perf_counter() - t0})
         return tree
 
@@ -228,64 +262,87 @@ class Engine:
         tree.attrs["target_accept"] = target_accept
         self.timings.append({"model": joint.name, "target_accept": target_accept,
                              "compile_s": t_compile, "sample_s": time.perf_counter() - t1,
-                             "top_up_rounds": tree.attrs["top_up_rounds"],
-                             "total_s": time.perf_counter() - t0})
+                             **_round_record(tree), "total_s": time.perf_counter() - t0})
         return tree
 
     def _sample_enough(self, model: pm.Model, compiled, settings: SamplerSettings,
                        target_accept: float) -> xr.DataTree:
-        """Posterior draws; where a reported parameter misses its R-hat or ESS threshold
-        (:func:`diagnostics.convergence.shortfall`), more draws from the same compiled
-        model with new seeds, at most ``settings.top_up`` rounds:
+        """Posterior draws in rounds: a first round of ``settings.chains`` x
+        ``settings.draws``, then, where a reported parameter misses its R-hat or ESS
+        threshold (:func:`diagnostics.convergence.shortfall`), more draws from the same
+        compiled model with new seeds, at most ``settings.top_up`` rounds:
 
-        * only ESS short: ``settings.chains`` more chains of ``draws`` each, appended (ESS
-          adds up over chains; the first round's draws are kept as they were);
+        * only ESS short: more chains of ``draws`` each, appended (ESS adds up over chains;
+          the earlier rounds' draws are kept as they were). How many is sized by the
+          shortfall (:func:`chains_to_add`): enough for the least bulk or tail ESS to reach
+          its target with a 25% margin if ESS grows in proportion to the chains, at least
+          half and at most twice ``settings.chains``;
         * R-hat short: more chains cannot cure it -- R-hat compares each chain's variance
           with the spread between chains, and a parameter that mixes slowly leaves every
           chain of the same length equally unsettled (measured on the default run: the
           joint friendly-contact model's ``sd_complex_id[friendly_contact]`` had R-hat
           1.013 at 4 chains and 1.014 at 12). Round ``k`` draws ``settings.chains`` new
-          chains of ``(k + 1) * draws`` each and they *replace* the current ones (chains
-          of unequal length cannot be pooled).
-
-        The final fit holds at most ``1 + top_up`` times the draws asked for (3x by
-        default); an R-hat round costs its own warm-up and draws, so the worst case spends
-        ``1 + 2 + 3`` times the fit's draws.
+          chains of at least ``(k + 1) * draws`` each and they *replace* the current ones
+          (chains of unequal length cannot be pooled). Split R-hat stays above 1.01 by
+          chance alone while a chain holds fewer than about 100 effective draws, so where
+          the least ESS per chain says the chains need to be longer still, they are, up
+          to twice that (:func:`chain_length`).
 
         The ESS a parameter needs stays ``ess_per_chain`` times the chains *asked for*
-        (attribute ``chains_requested``). Divergences are not topped up: more draws from a
+        (attribute ``chains_requested``), so the default run can start small and draw
+        until the target is met. Divergences are not topped up: more draws from a
         geometry the sampler cannot follow do not make them trustworthy. Attributes
-        ``chains_requested``, ``top_up_rounds`` and ``top_up`` (what each round did)
-        record it.
+        ``chains_requested``, ``top_up_rounds``, ``top_up`` (what each round after the
+        first did, and why) and ``rounds`` (JSON: one record per round, the first
+        included, with its chains, draws, warm-up, seconds and reason) record it.
         """
-        from diagnostics.convergence import shortfall
+        from diagnostics.convergence import shortfall_detail
 
+        t0 = time.perf_counter()
         tree = self._sample(model, compiled, settings, target_accept)
         tree.attrs["chains_requested"] = settings.chains
+        rounds = [{"round": 0, "action": "first", "chains": settings.chains,
+                   "draws": settings.draws, "tune": settings.tune, "why": "",
+                   "seconds": round(time.perf_counter() - t0, 1)}]
         done: list[str] = []
-        while len(done) < settings.top_up and (short := shortfall(tree)):
-            rounds = len(done) + 1
-            seed = int(np.random.default_rng([settings.seed, 13, rounds]).integers(2**31))
+        while len(done) < settings.top_up and (short := shortfall_detail(tree))["short"]:
+            k = len(done) + 1
+            seed = int(np.random.default_rng([settings.seed, 13, k]).integers(2**31))
             draws = tree["posterior"].sizes["draw"]
-            if "rhat" in short:
-                longer = (rounds + 1) * settings.draws
-                log.info("R-hat short of its threshold: %d new chains of %d draws replace "
-                         "the %d-draw ones (round %d of at most %d, seed %d)",
-                         settings.chains, longer, draws, rounds, settings.top_up, seed)
+            t0 = time.perf_counter()
+            if "rhat" in short["short"]:
+                longer = chain_length(draws, tree["posterior"].sizes["chain"],
+                                      short["least_ess"], short["ess_needed"],
+                                      settings.chains, floor=(k + 1) * settings.draws)
+                why = f"R-hat {short['max_r_hat']:.3f} > 1.01: {short['worst']}"
+                log.info("%s; %d new chains of %d draws replace the %d-draw ones (round %d "
+                         "of at most %d, seed %d)", why, settings.chains, longer, draws, k,
+                         settings.top_up, seed)
                 attrs = dict(tree.attrs)
                 tree = self._sample(model, compiled, replace(settings, seed=seed,
                                                              draws=longer), target_accept)
                 tree.attrs.update(attrs)
-                done.append(f"longer chains ({longer} draws)")
+                rec = {"action": "longer chains", "chains": settings.chains, "draws": longer}
+                done.append(f"longer chains ({settings.chains} x {longer} draws, {why})")
             else:
-                log.info("ESS short of its threshold: %d more chains (round %d of at most %d,"
-                         " seed %d)", settings.chains, rounds, settings.top_up, seed)
-                more = self._sample(model, compiled, replace(settings, seed=seed, draws=draws),
-                                    target_accept)
+                have = tree["posterior"].sizes["chain"]
+                add = chains_to_add(have, short["least_ess"], short["ess_needed"],
+                                    settings.chains)
+                why = f"least ESS {short['least_ess']:.0f} < {short['ess_needed']:.0f}: " \
+                      f"{short['worst']}"
+                log.info("%s; %d more chains of %d draws (round %d of at most %d, seed %d)",
+                         why, add, draws, k, settings.top_up, seed)
+                more = self._sample(model, compiled, replace(settings, seed=seed, draws=draws,
+                                                             chains=add), target_accept)
                 tree = _more_chains(tree, more)
-                done.append(f"more chains ({tree['posterior'].sizes['chain']})")
+                rec = {"action": "more chains", "chains": add, "draws": draws}
+                done.append(f"more chains (+{add} x {draws} draws, "
+                            f"{tree['posterior'].sizes['chain']} in all, {why})")
+            rounds.append({"round": k, **rec, "tune": settings.tune, "why": why,
+                           "seconds": round(time.perf_counter() - t0, 1)})
         tree.attrs["top_up_rounds"] = len(done)
         tree.attrs["top_up"] = "; ".join(done) or "none"
+        tree.attrs["rounds"] = json.dumps(rounds)
         return tree
 
     def _sample(self, model: pm.Model, compiled, settings: SamplerSettings,

@@ -244,6 +244,7 @@ def _documented_defaults(section: str) -> dict[str, str]:
 def test_documented_prior_and_sampler_defaults_are_the_codes():
     from inference.engine import SamplerSettings
     from models.spec import DEFAULT_PRIORS
+    from workflows.setup import DEFAULT_TOP_UP
 
     priors = _documented_defaults("priors")
     assert {k: float(v) for k, v in priors.items()} == dict(DEFAULT_PRIORS)
@@ -251,7 +252,9 @@ def test_documented_prior_and_sampler_defaults_are_the_codes():
     code = {f.name: f.default for f in dataclasses.fields(SamplerSettings)}
     assert set(sampler) == set(code)
     for key, value in code.items():
-        if key == "top_up":  # the run's default differs from the dataclass's (setup)
+        if key in ("top_up", "draws", "tune"):  # a run that draws by target (setup)
+            first = str(DEFAULT_TOP_UP if key == "top_up" else value)
+            assert sampler[key].startswith(first), f"[sampler] {key}: {sampler[key]!r}"
             continue
         shown = {"true": True, "false": False}.get(sampler[key], sampler[key])
         assert type(value)(shown) == value, f"[sampler] {key}: docs {shown!r}, code {value!r}"

@@ -6,6 +6,7 @@ with a known defect, so that the verdict it must get is known without any sampli
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -21,6 +22,7 @@ from diagnostics.convergence import (
     shortfall,
 )
 from diagnostics.tables import EFFECT_COLUMNS, effects_latent, summary_rows
+from inference.engine import chain_length, chains_to_add
 
 CHAINS, DRAWS = 4, 500
 TERMS = ["a", "b", "c"]
@@ -235,15 +237,91 @@ def _enough(script, top_up=2):
     return fake, tree
 
 
+def _fresh(seed):
+    """A settled posterior of as many chains and draws as the round asks for."""
+    return lambda s: np.random.default_rng([seed, s.seed]).normal(size=(s.chains, s.draws))
+
+
 def test_ess_short_adds_chains_and_keeps_the_first_ones():
-    first = ar1(21, 0.75)  # ESS short, R-hat fine at this seed
-    fake, tree = _enough([lambda s: first, lambda s: iid(41)])
+    first = ar1(21, 0.75)  # ESS short (about 290 of 400), R-hat fine at this seed
+    fake, tree = _enough([lambda s: first, _fresh(41)])
     assert len(fake.calls) == 2 and fake.calls[1].draws == DRAWS
     assert fake.calls[1].seed != fake.calls[0].seed
-    assert tree["posterior"].sizes["chain"] == 2 * CHAINS
+    # sized by the shortfall: 4 x (1.25 x 400 / ESS - 1) rounded up, not 4 more
+    least = min(parameter_table(make_tree({"mu": first}))[["ess_bulk", "ess_tail"]].iloc[0])
+    added = chains_to_add(CHAINS, least, 400, CHAINS)
+    assert added == fake.calls[1].chains and CHAINS // 2 <= added <= 2 * CHAINS
+    assert tree["posterior"].sizes["chain"] == CHAINS + added
     np.testing.assert_array_equal(tree["posterior"]["mu"].values[:CHAINS], first)
-    assert tree.attrs["top_up"] == f"more chains ({2 * CHAINS})"
+    assert tree.attrs["top_up"].startswith(
+        f"more chains (+{added} x {DRAWS} draws, {CHAINS + added} in all, least ESS ")
     assert tree.attrs["top_up_rounds"] == 1 and tree.attrs["chains_requested"] == CHAINS
+    rounds = json.loads(tree.attrs["rounds"])
+    assert [(r["action"], r["chains"], r["draws"]) for r in rounds] == [
+        ("first", CHAINS, DRAWS), ("more chains", added, DRAWS)]
+    assert rounds[1]["why"].startswith("least ESS ") and "mu (" in rounds[1]["why"]
+    row = model_verdict(tree).iloc[0]
+    assert row["verdict"] == "ok"
+    assert row["rounds"] == f"{CHAINS}x{DRAWS}, +{added}x{DRAWS} ({rounds[1]['why'].split(':')[0]})"
+
+
+def test_rounds_stop_as_soon_as_the_targets_are_met():
+    """A first round that meets every target is the whole fit: no round more, even
+    with rounds to spare."""
+    fake, tree = _enough([_fresh(50)], top_up=5)
+    assert len(fake.calls) == 1
+    assert tree.attrs["top_up_rounds"] == 0 and tree.attrs["top_up"] == "none"
+    assert [r["action"] for r in json.loads(tree.attrs["rounds"])] == ["first"]
+    assert model_verdict(tree).iloc[0]["rounds"] == f"{CHAINS}x{DRAWS}"
+
+
+def test_rounds_go_on_while_the_ess_target_is_missed(monkeypatch):
+    """Rounds of more chains until the least ESS reaches its target, each sized by what
+    is still missing. The shortfall is scripted (30 ESS per chain, R-hat fine), so the
+    test is about the rounds, not about estimating ESS."""
+    import diagnostics.convergence as convergence
+
+    def scripted(tree):
+        least = 30.0 * tree["posterior"].sizes["chain"]
+        need = 100.0 * tree.attrs["chains_requested"]
+        return {"short": frozenset({"ess"}) if least < need else frozenset(),
+                "least_ess": least, "ess_needed": need, "max_r_hat": 1.0,
+                "worst": f"mu (bulk ESS {least:.0f})"}
+
+    monkeypatch.setattr(convergence, "shortfall_detail", scripted)
+    fake, tree = _enough([_fresh(60)] * 10, top_up=5)
+    # 4 chains: ESS 120 -> +8 (at most twice the chains asked); 12: 360 -> +5; 17: 510
+    assert [c.chains for c in fake.calls] == [CHAINS, 8, 5]
+    assert all(c.draws == DRAWS for c in fake.calls)  # appended chains are as long
+    assert tree["posterior"].sizes["chain"] == 17
+    assert tree.attrs["top_up_rounds"] == 2
+    rounds = json.loads(tree.attrs["rounds"])
+    assert [r["why"] for r in rounds] == ["", "least ESS 120 < 400: mu (bulk ESS 120)",
+                                          "least ESS 360 < 400: mu (bulk ESS 360)"]
+    # and no further than the rounds allowed: a shortfall left is said
+    fake, tree = _enough([_fresh(61)] * 10, top_up=1)
+    assert len(fake.calls) == 2 and tree.attrs["top_up_rounds"] == 1
+
+
+def test_an_r_hat_round_draws_chains_long_enough_for_the_ess_per_chain():
+    """R-hat stays above 1.01 by chance while a chain holds under about 100 effective
+    draws: 4 x 400 draws with a least ESS of 190 (47.5 per chain) need 4 x 1,100 or so
+    (1.25 x 100 / 47.5 x 400 = 1,053, in whole hundreds); a stuck chain with ESS to
+    spare gets the rule's floor (twice, then three times the draws)."""
+    assert chain_length(400, 4, 190, 400, 4, floor=800) == 1100
+    assert chain_length(400, 4, 3000, 400, 4, floor=800) == 800
+    assert chain_length(400, 4, float("nan"), 400, 4, floor=1200) == 1200
+    assert chain_length(400, 4, 20, 400, 4, floor=800) == 1600  # stuck: at most 2 x floor
+    assert chain_length(400, 8, 380, 400, 4, floor=800) == 1100  # per chain: 47.5 again
+
+
+def test_chains_to_add_is_sized_by_the_shortfall_and_bounded():
+    assert chains_to_add(4, 380, 400, 4) == 2  # just short: at least half the chains asked
+    assert chains_to_add(4, 250, 400, 4) == 4  # 4 x (1.25 x 1.6 - 1)
+    assert chains_to_add(8, 250, 400, 4) == 8
+    assert chains_to_add(4, 20, 400, 4) == 8  # far short: at most twice the chains asked
+    assert chains_to_add(4, float("nan"), 400, 4) == 8
+    assert chains_to_add(1, 90, 100, 1) == 1
 
 
 def test_rhat_short_replaces_the_chains_by_longer_ones():
@@ -257,11 +335,16 @@ def test_rhat_short_replaces_the_chains_by_longer_ones():
         return np.random.default_rng(s.seed).normal(size=(s.chains, s.draws))
 
     fake, tree = _enough([stuck, stuck, settled])
-    assert [c.draws for c in fake.calls] == [DRAWS, 2 * DRAWS, 3 * DRAWS]
+    # a stuck chain leaves almost no ESS: each round gets twice the rule's floor
+    # ((k + 1) x the draws), the most chain_length gives
+    assert [c.draws for c in fake.calls] == [DRAWS, 4 * DRAWS, 6 * DRAWS]
     assert tree["posterior"].sizes["chain"] == CHAINS
-    assert tree["posterior"].sizes["draw"] == 3 * DRAWS
-    assert tree.attrs["top_up"] == (f"longer chains ({2 * DRAWS} draws); "
-                                    f"longer chains ({3 * DRAWS} draws)")
+    assert tree["posterior"].sizes["draw"] == 6 * DRAWS
+    steps = tree.attrs["top_up"].split("; ")
+    assert [s.split(", R-hat ")[0] for s in steps] == [
+        f"longer chains ({CHAINS} x {k * DRAWS} draws" for k in (4, 6)]
+    assert "> 1.01: mu (R-hat " in steps[0]
+    assert [r["draws"] for r in json.loads(tree.attrs["rounds"])] == [DRAWS, 4 * DRAWS, 6 * DRAWS]
     assert tree.attrs["chains_requested"] == CHAINS
     assert model_verdict(tree).iloc[0]["verdict"] == "ok"
     # bounded: at most top_up rounds, and a shortfall left is said
@@ -269,7 +352,7 @@ def test_rhat_short_replaces_the_chains_by_longer_ones():
     assert len(fake.calls) == 3 and tree.attrs["top_up_rounds"] == 2
     row = model_verdict(tree).iloc[0]
     assert row["verdict"] != "ok" and "still short after 2 round(s)" in row["reason"]
-    assert row["draws"] == 3 * DRAWS
+    assert row["draws"] == 6 * DRAWS
 
 
 def test_short_of_thresholds_only_where_draws_can_help():

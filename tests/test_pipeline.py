@@ -220,6 +220,12 @@ def test_cli_fits_and_writes_tables(data_dir, tmp_path, capsys):
     assert model["model"] == "gossip" and not model["reused"]
     assert {"compile_s", "sample_s", "log_likelihood_s", "posterior_predictive_s"} <= set(model)
     assert timing["settings"]["adaptation"] == "draw_diag"
+    # the sampling rounds per model: draws chosen, so one round and no top-up
+    assert [(r["action"], r["chains"], r["draws"], r["tune"]) for r in model["rounds"]] == [
+        ("first", 2, 40, 40)]
+    assert (model["top_up_rounds"], model["top_up"]) == (0, "none")
+    diagnostics = pd.read_csv(out / "diagnostics.csv")
+    assert diagnostics.loc[0, "rounds"] == "2x40" and diagnostics.loc[0, "top_up_rounds"] == 0
     assert "time:" in printed.out and "verdicts:" in printed.out
 
     summary = pd.read_csv(out / "summary.csv")

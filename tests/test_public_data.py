@@ -296,7 +296,9 @@ def test_a_fit_short_of_its_thresholds_gets_more_draws_from_the_compiled_model()
         np.testing.assert_array_equal(post["intercept"].values[:2],
                                       plain["posterior"]["intercept"].values)
     else:
-        assert steps[0] == "longer chains (120 draws)"
+        # at least twice the draws, longer where the ESS per chain asks (at most 4x)
+        longer = int(steps[0].removeprefix("longer chains (2 x ").split(" draws")[0])
+        assert 120 <= longer <= 240 and ", R-hat " in steps[0]
     assert not np.array_equal(post["intercept"].values[:, :60][-2:],
                               plain["posterior"]["intercept"].values)  # new seeds
     assert topped["sample_stats"].sizes["chain"] == post.sizes["chain"]

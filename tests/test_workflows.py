@@ -288,12 +288,22 @@ def test_the_default_run_tops_up_and_a_run_with_chosen_draws_does_not():
     import argparse
 
     from data.config import StudyConfig
-    from workflows.setup import DEFAULT_TOP_UP, sampler_settings
+    from inference.engine import SamplerSettings
+    from workflows.setup import DEFAULT_FIRST_ROUND, DEFAULT_TOP_UP, sampler_settings
 
     def settings(cfg=None, **flags):
         return sampler_settings(argparse.Namespace(**flags), cfg or StudyConfig())
 
     assert DEFAULT_TOP_UP >= 1 and settings().top_up == DEFAULT_TOP_UP
+    # draws by target: a smaller first round than the fixed count, rounds after it
+    first = settings()
+    assert (first.draws, first.tune) == (DEFAULT_FIRST_ROUND["draws"], DEFAULT_FIRST_ROUND["tune"])
+    assert first.draws < SamplerSettings().draws and first.tune < SamplerSettings().tune
+    assert settings(tune=800).tune == 800 and settings(tune=800).draws == first.draws
+    assert settings(StudyConfig(sampler={"tune": 700})).tune == 700
+    assert (settings(top_up=0).draws, settings(top_up=0).tune) == (
+        SamplerSettings().draws, SamplerSettings().tune)  # no rounds: the fixed count
+    assert (settings(draws=300).draws, settings(draws=300).tune) == (300, SamplerSettings().tune)
     assert settings(draws=300).top_up == 0
     assert settings(quick=True).top_up == 0
     assert settings(StudyConfig(sampler={"draws": 500})).top_up == 0

@@ -133,9 +133,12 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True,
     p.add_argument("--adaptation", choices=ADAPTATIONS,
                    help="nutpie mass-matrix adaptation (default draw_diag)")
     p.add_argument("--draws", type=int, help="draws per chain after tuning (default: the "
-                   "config's [sampler], else 1000; --quick: 250)")
+                   "config's [sampler], else draws by target: a first round of 500, then "
+                   "more until every reported parameter meets its ESS and R-hat target; "
+                   "--quick: 250)")
     p.add_argument("--tune", type=int, help="tuning draws per chain (default: the config's "
-                   "[sampler], else 1000; --quick: 300)")
+                   "[sampler], else 300 in a run that draws by target and 1000 in one "
+                   "with --draws; --quick: 300)")
     p.add_argument("--chains", type=int, help="chains (default: the config's [sampler], else 4;"
                    " --quick: 2)")
     p.add_argument("--target-accept", type=float, help="NUTS target acceptance rate (default: "
@@ -145,8 +148,9 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True,
                    "else 1)")
     p.add_argument("--top-up", type=int, metavar="N",
                    help="where a reported parameter's R-hat or ESS misses its threshold, draw "
-                   "more (ESS: as many chains again; R-hat: longer chains), at most N times "
-                   "(default 2 when the draws are the default, else 0)")
+                   "more (ESS: more chains, as many as the shortfall asks; R-hat: longer "
+                   "chains), at most N rounds (default 3 when the draws are the default, "
+                   "else 0; --top-up 0 alone: a fixed 4 x 1000 draws after 1000 tuning)")
     p.add_argument("--out", type=Path, help="output folder (default: results/default for the "
                    "main job, results/<config name> for a config run, results/<command> for "
                    "the other commands)")

@@ -26,14 +26,18 @@ if TYPE_CHECKING:
     from data.imputation import Imputations
     from data.population import Population
 
-__all__ = ["DEFAULT_SEED", "QUICK", "Run", "WorkflowError", "load_frame",
-           "sampler_settings", "setup"]
+__all__ = ["DEFAULT_FIRST_ROUND", "DEFAULT_SEED", "DEFAULT_TOP_UP", "QUICK", "Run",
+           "WorkflowError", "load_frame", "sampler_settings", "setup"]
 
 DEFAULT_SEED = DEFAULT_DATA_SEED  # the built-in default data set: simulator output, this seed
-# rounds of more chains the default run may add where R-hat or ESS falls short (at most
-# 3x its draws; inference.engine.Engine._sample_enough). A run whose draws the user set
-# (flag, config or --quick) gets none unless --top-up or [sampler] top_up asks for it.
-DEFAULT_TOP_UP = 2
+# The default run (no draws chosen by flag, config or --quick) draws by target: a first
+# round of 4 chains x DEFAULT_FIRST_ROUND["draws"] after DEFAULT_FIRST_ROUND["tune"] warm-up
+# steps, then up to DEFAULT_TOP_UP rounds of more draws until every reported parameter meets
+# R-hat <= 1.01 and bulk and tail ESS >= 400 (inference.engine.Engine._sample_enough;
+# docs/benchmarks.md, "Draws by target"). A run whose draws the user set gets no round more
+# unless --top-up or [sampler] top_up asks for it.
+DEFAULT_FIRST_ROUND = {"draws": 500, "tune": 300}
+DEFAULT_TOP_UP = 3
 QUICK = {"draws": 250, "tune": 300, "chains": 2, "prior_draws": 100}
 
 
@@ -87,7 +91,10 @@ class Run:
 
 def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSettings:
     """Config ``[sampler]`` values, then ``--quick``, then explicit flags (last wins); the
-    default run (no draws chosen) tops up (:data:`DEFAULT_TOP_UP`)."""
+    default run (no draws chosen) draws by target: a smaller first round
+    (:data:`DEFAULT_FIRST_ROUND`, a warm-up the user set kept) and up to
+    :data:`DEFAULT_TOP_UP` rounds more (``--top-up 0`` alone: the fixed
+    :class:`SamplerSettings` defaults)."""
     values = dict(cfg.sampler)
     if getattr(args, "quick", False):
         values |= QUICK
@@ -95,8 +102,9 @@ def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSetti
                 "top_up"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
-    if "top_up" not in values and "draws" not in values:
-        values["top_up"] = DEFAULT_TOP_UP  # the default run is topped up to its thresholds
+    # the default run draws by target; --top-up 0 alone: the fixed 4 x 1000 after 1000
+    if "draws" not in values and values.get("top_up", DEFAULT_TOP_UP):
+        values = {**DEFAULT_FIRST_ROUND, "top_up": DEFAULT_TOP_UP} | values
     try:
         return SamplerSettings(**values)
     except ValueError as err:
