@@ -23,8 +23,12 @@ loadings) and ``graded`` (integrated, a loading per item):
   leapfrog steps per draw, the least bulk and tail ESS over the reported parameters (the
   run's verdict set), min ESS per second of sampling and per 1000 gradient evaluations of
   the kept draws (independent of the machine's load), the largest R-hat and divergences;
-* ``loo`` (with ``sample``): PSIS-LOO per tenant of each fit (a tenant's answers together,
-  the latent integrated out), the paired differences, and the fitted loadings.
+* ``loo`` (with ``sample``, or alone with ``--load`` of posteriors written by ``--save``):
+  PSIS-LOO per tenant of each fit (a tenant's answers together, the latent integrated out),
+  the paired differences, equal vs free loadings as ``compare`` reports them
+  (:func:`diagnostics.crossval.loadings_comparison`), and the fitted loadings.
+
+``--chains``, ``--draws``, ``--tune`` shrink the sampling (default 4 x 1000 after 1000).
 
 Prints Markdown tables; nothing is written. The figures are in docs/benchmarks.md.
 """
@@ -52,7 +56,12 @@ def main(argv: list[str] | None = None) -> None:
                    help="sampling: the run's target acceptance (default 0.9; a family's "
                         "floor still applies)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--chains", type=int, default=4, help="sampling: chains (default 4)")
+    p.add_argument("--draws", type=int, default=1000, help="sampling: draws per chain")
+    p.add_argument("--tune", type=int, default=1000, help="sampling: warm-up per chain")
     p.add_argument("--save", default=None, help="a folder to write each posterior to (.nc)")
+    p.add_argument("--load", default=None, help="loo without sample: a folder of posteriors "
+                   "written by --save (<family>.nc)")
     args = p.parse_args(argv)
 
     from data.simulate import simulated_study
@@ -70,9 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     if "gradient" in parts:
         _gradient(specs, data, args.reps)
     if "sample" in parts:
-        trees = _sample(specs, data, args.seed, args.target_accept, args.save)
+        size = {"chains": args.chains, "draws": args.draws, "tune": args.tune}
+        trees = _sample(specs, data, args.seed, args.target_accept, args.save, size)
         if "loo" in parts:
             _loo(specs, data, trees)
+    elif "loo" in parts and args.load:
+        import xarray as xr
+
+        _loo(specs, data, {f: xr.open_datatree(Path(args.load) / f"{f}.nc") for f in specs})
 
 
 def _params(spec, data):
@@ -148,7 +162,8 @@ def _gradient(specs, data, reps: int) -> None:
     print()
 
 
-def _sample(specs, data, seed: int, target_accept: float | None, save: str | None) -> dict:
+def _sample(specs, data, seed: int, target_accept: float | None, save: str | None,
+            size: dict | None = None) -> dict:
     from diagnostics.convergence import parameter_table, reported_variables
     from inference.engine import Engine, SamplerSettings, effective_target_accept
 
@@ -157,7 +172,7 @@ def _sample(specs, data, seed: int, target_accept: float | None, save: str | Non
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     trees = {}
     for name, spec in specs.items():
-        settings = SamplerSettings(seed=seed, predictive=False,
+        settings = SamplerSettings(seed=seed, predictive=False, **(size or {}),
                                    **({} if target_accept is None else
                                       {"target_accept": target_accept}))
         spec_ta = effective_target_accept(spec, settings)  # at least the family's floor
@@ -194,6 +209,20 @@ def _loo(specs, data, trees) -> None:
     print()
     print(compare_table(fits, outcome="cohesion_items")[["model", "elpd_diff", "dse"]]
           .to_string(index=False, float_format="%.1f"))
+    equal = [f for f in trees if not specs[f].family_impl.free_loadings]
+    free = [f for f in trees if specs[f].family_impl.free_loadings]
+    if equal and free:  # as `compare` writes it to loadings.csv
+        from diagnostics.crossval import loadings_comparison
+
+        for e in equal:
+            row = loadings_comparison((trees[e], specs[e], data[e]),
+                                      (trees[free[0]], specs[free[0]], data[free[0]]),
+                                      outcome="cohesion_items").iloc[0]
+            print()
+            print(f"{free[0]} - {e}: elpd_diff {row['elpd_diff']:.1f} (se {row['dse']:.1f}); "
+                  f"elpd {row['elpd_free']:.1f} vs {row['elpd_equal']:.1f}; Pareto k > 0.7: "
+                  f"{row['pareto_k_bad_free']} vs {row['pareto_k_bad_equal']} tenants; "
+                  f"preferred: {row['preferred']} loadings")
     for tree in trees.values():
         if "loading" in tree["posterior"]:
             from diagnostics.convergence import parameter_table

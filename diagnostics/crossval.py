@@ -38,8 +38,9 @@ from models.item_response import marginal_log_likelihood
 from models.spec import ModelSpec
 
 __all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density",
-           "item_curves", "latent_integrated_tree", "latent_scores", "logo_level", "logo_summary",
-           "paired_se", "pooled_by_group", "psis_logo", "thinned_draws", "unsupported_reason"]
+           "item_curves", "latent_integrated_tree", "latent_scores", "loadings_comparison",
+           "logo_level", "logo_summary", "paired_se", "pooled_by_group", "psis_logo",
+           "thinned_draws", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(NODES)
@@ -247,13 +248,15 @@ def latent_scores(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
 
 
 def item_curves(tree: xr.DataTree, *, theta: np.ndarray | None = None,
-                max_draws: int = 400, prob: float = 0.9
+                max_draws: int = 400, prob: float = 0.9, at_least: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Item characteristic curves of an item-level fit: ``P(y_j = k | theta)`` on a latent
     grid, posterior mean and central ``prob`` interval, each ``(J, T, K)``, and the grid.
 
     ``theta`` defaults to 121 points over +-3 posterior-mean latent SDs. The loadings
-    (``loading``, else 1) scale each item's curves: the latent is shared.
+    (``loading``, else 1) scale each item's curves: the latent is shared. ``at_least``:
+    the boundary curves ``P(y_j >= k | theta)`` for the categories above the lowest,
+    ``(J, T, K-1)`` each -- logistic curves whose steepness is the item's loading.
     """
     from models.item_response import category_probabilities
 
@@ -265,6 +268,8 @@ def item_curves(tree: xr.DataTree, *, theta: np.ndarray | None = None,
         half = 3.0 * float(post["sd_tenant"].mean()) if "sd_tenant" in post else 3.0
         theta = np.linspace(-half, half, 121) + float(np.median(tau))
     probs = category_probabilities(theta, tau, loading)  # (S, J, T, K)
+    if at_least:  # P(y >= k) for k = 2nd..last category
+        probs = np.cumsum(probs[..., ::-1], axis=-1)[..., ::-1][..., 1:]
     lo, hi = np.quantile(probs, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     return theta, probs.mean(axis=0), lo, hi
 
@@ -341,3 +346,50 @@ def logo_summary(fits) -> pd.DataFrame:
                      "logo_pareto_k_bad": int((t["pareto_k"] > PARETO_K_BAD).sum())})
     return pd.DataFrame(rows, columns=["model", "elpd_logo", "logo_se", "logo_groups",
                                        "logo_pareto_k_bad"])
+
+
+def loadings_comparison(equal: tuple, free: tuple, *, outcome: str = "",
+                        max_draws: int = 1000) -> pd.DataFrame:
+    """Equal vs free item loadings of a graded response model, by PSIS-LOO per tenant.
+
+    ``equal`` and ``free``: ``(tree, spec, data)`` of the same items on the same rows, one
+    with a family of equal loadings (``graded_latent``, ``graded_equal``), one with a loading
+    per item (``graded``). Each tenant's answers are left out together, the tenant's latent
+    integrated out (:func:`latent_integrated_tree`), so that the two families' pointwise
+    values are comparable whatever each samples. One row: each model's ``elpd`` and its SE,
+    ``elpd_diff`` = free minus equal summed over tenants with its paired SE ``dse``, the
+    tenants with Pareto k > 0.7 per model, the free loadings' posterior means and
+    ``preferred``: ``free`` where the difference exceeds twice its SE, else ``equal`` (the
+    nested, simpler model: the data do not ask for distinct loadings).
+    """
+    values, bad, models = {}, {}, {}
+    for key, (tree, spec, data) in (("equal", equal), ("free", free)):
+        if not hasattr(spec.family_impl, "latent_log_density"):
+            raise ValueError(f"model {spec.name!r}: family {spec.family!r} is no item model")
+        want = key == "free"
+        if bool(getattr(spec.family_impl, "free_loadings", False)) != want:
+            raise ValueError(f"model {spec.name!r} ({spec.family}) has "
+                             f"{'equal' if want else 'free'} loadings; expected {key}")
+        lt = latent_integrated_tree(tree, spec, data, max_draws=max_draws)
+        with warnings.catch_warnings():  # high Pareto k is counted in the table instead
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+            res = azs.loo(lt, pointwise=True)
+        values[key] = pd.Series(np.asarray(res.elpd_i).ravel())
+        bad[key] = int((np.asarray(res.pareto_k).ravel() > PARETO_K_BAD).sum())
+        models[key] = spec.name
+    if len(values["equal"]) != len(values["free"]):
+        raise ValueError("equal and free loadings: the fits have different rows")
+    diff = values["free"] - values["equal"]
+    d, dse = float(diff.sum()), paired_se(diff)
+    tree = free[0]
+    loadings = tree["posterior"]["loading"].mean(("chain", "draw"))
+    return pd.DataFrame([{
+        "outcome": outcome, "criterion": "PSIS-LOO (tenant, latent integrated out)",
+        "equal": models["equal"], "free": models["free"], "n_tenants": len(diff),
+        "elpd_equal": float(values["equal"].sum()), "se_equal": paired_se(values["equal"]),
+        "elpd_free": float(values["free"].sum()), "se_free": paired_se(values["free"]),
+        "elpd_diff": d, "dse": dse,
+        "pareto_k_bad_equal": bad["equal"], "pareto_k_bad_free": bad["free"],
+        "loadings": ", ".join(f"{i}: {v:.2f}" for i, v in
+                              zip(loadings["item"].values, loadings.values, strict=True)),
+        "preferred": "free" if d > 2 * dse else "equal"}])

@@ -147,26 +147,35 @@ def ppc_figure(ppc: pd.DataFrame, model: str):
 
 def item_curves_figure(theta: np.ndarray, mean: np.ndarray, lower: np.ndarray,
                        upper: np.ndarray, *, items: list[str], categories: list[str],
-                       title: str = ""):
+                       title: str = "", at_least: tuple | None = None):
     """Item characteristic curves: ``P(answer = k | latent)`` per item (one panel each),
     posterior mean (line) and interval (band) per category.
 
     ``theta`` ``(T,)`` the latent grid; ``mean``, ``lower``, ``upper`` ``(J, T, K)``
     (:func:`diagnostics.crossval.item_curves`). A steeper curve: a more discriminating item.
+    ``at_least``: ``(mean, lower, upper)`` of the boundary curves ``P(answer >= k | latent)``,
+    ``(J, T, K-1)`` each (``item_curves(..., at_least=True)``), drawn as a second row.
     """
     n = len(items)
-    fig, axes = plt.subplots(1, n, figsize=(2.3 * n + 0.6, 2.6), sharey=True, squeeze=False)
+    rows = 1 if at_least is None else 2
+    fig, axes = plt.subplots(rows, n, figsize=(2.3 * n + 0.6, 2.6 * rows), sharey=True,
+                             sharex=True, squeeze=False)
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(categories)))
-    for j, ax in enumerate(axes[0]):
-        for k, cat in enumerate(categories):
-            ax.fill_between(theta, lower[j, :, k], upper[j, :, k], color=colours[k],
-                            alpha=0.25, lw=0)
-            ax.plot(theta, mean[j, :, k], color=colours[k], lw=1.4, label=cat)
-        ax.set_title(items[j], fontsize=8)
+    panels = [(mean, lower, upper, categories, colours)]
+    if at_least is not None:
+        panels.append((*at_least, [f">= {c}" for c in categories[1:]], colours[1:]))
+    for r, (m, lo, hi, labels, cols) in enumerate(panels):
+        for j, ax in enumerate(axes[r]):
+            for k, cat in enumerate(labels):
+                ax.fill_between(theta, lo[j, :, k], hi[j, :, k], color=cols[k],
+                                alpha=0.25, lw=0)
+                ax.plot(theta, m[j, :, k], color=cols[k], lw=1.4, label=cat)
+            ax.set_title(items[j], fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[r, 0].set_ylabel("P(answer)" if r == 0 else "P(answer >= k)", fontsize=7)
+        axes[r, -1].legend(fontsize=6, title="answer", title_fontsize=6, loc="center right")
+    for ax in axes[-1]:
         ax.set_xlabel("latent", fontsize=7)
-        ax.tick_params(labelsize=7)
-    axes[0, 0].set_ylabel("P(answer)", fontsize=7)
-    axes[0, -1].legend(fontsize=6, title="answer", title_fontsize=6, loc="center right")
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -476,7 +476,9 @@ def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
     are two or more); the relaxed variant whose lowest level's SD differs by focal level
     (where one random level is nested directly in the focal one); category-specific focal
     effects for a cumulative outcome; the focal level's describing columns
-    (``focal_predictors``, e.g. clustered) plus residual focal effects; and, when the study
+    (``focal_predictors``, e.g. clustered) plus residual focal effects; for graded items
+    the other loading structure (free loadings per item beside equal ones, or equal beside
+    free); and, when the study
     names group-level ``terms`` worth
     testing (``Study.compare_terms``), without them if the model has them, else with those of
     them present in the data's ``columns``.
@@ -496,6 +498,10 @@ def comparison_variants(spec: ModelSpec, *, terms: tuple[str, ...] = (),
     if spec.family == "cumulative":  # relaxed: category-specific focal effects (brms cs())
         out[f"{spec.name}[{spec.focal} by category]"] = base.with_(focal_by_category=True)
         out[f"{spec.name}[probit link]"] = base.with_(family="cumulative_probit")
+    free = getattr(spec.family_impl, "free_loadings", None)
+    if spec.items and free is not None:  # graded items: the other loading structure
+        out[f"{spec.name}[{'equal' if free else 'free'} loadings]"] = base.with_(
+            family="graded_equal" if free else "graded")
     grouping = [c for c in focal_predictors if columns is None or c in columns]
     if spec.focal and grouping:  # focal effects = group-level predictors + residual
         out[f"{spec.name}[{' + '.join(grouping)} + residual {spec.focal}]"] = base.with_(

@@ -237,6 +237,39 @@ def test_marginal_model_forward_draws_and_integrated_loo_tree(items_data):
     assert len(scores) == data.n and (scores["theta_sd"] > 0).all()
 
 
+def test_equal_vs_free_loadings_variant_and_comparison(items_data):
+    """``compare`` fits the other loading structure beside an item model's own; the
+    comparison by per-tenant integrated LOO (here on prior draws: no sampling) gives one
+    row with the paired difference, and refuses fits in the wrong roles."""
+    import pymc as pm
+
+    from diagnostics.crossval import loadings_comparison
+    from models.spec import comparison_variants
+
+    for family, other in (("graded_latent", "graded"), ("graded", "graded_equal")):
+        variants = comparison_variants(items_data[family][0])
+        label = f"cohesion_items[{'equal' if family == 'graded' else 'free'} loadings]"
+        assert variants[label].family == other
+    assert not any("loadings" in k for k in comparison_variants(default_specs()["lonely"]))
+
+    fits = {}
+    for family in ("graded_equal", "graded"):
+        spec, data = items_data[family]
+        with build_model(spec, data):
+            prior = pm.sample_prior_predictive(40, random_seed=3)
+        fits[family] = (xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()}),
+                        spec, data)
+    row = loadings_comparison(fits["graded_equal"], fits["graded"],
+                              outcome="cohesion_items").iloc[0]
+    n = items_data["graded"][1].n
+    assert row["n_tenants"] == n and row["preferred"] in ("equal", "free")
+    np.testing.assert_allclose(row["elpd_diff"], row["elpd_free"] - row["elpd_equal"])
+    assert np.isfinite([row["elpd_equal"], row["elpd_free"], row["dse"]]).all()
+    assert row["loadings"].count(":") == 5
+    with pytest.raises(ValueError, match="expected equal"):
+        loadings_comparison(fits["graded"], fits["graded"])
+
+
 # --------------------------------------------------------------------------------------
 # slow: recovery of the loadings on simulated data (a reduced design)
 # --------------------------------------------------------------------------------------
@@ -323,3 +356,16 @@ def test_item_curves_and_their_figure():
     fig = item_curves_figure(theta, mean, lo, hi, items=["a", "b"],
                              categories=[str(k) for k in range(1, K + 1)])
     assert len(fig.axes) == 2
+    # P(answer >= k): K-1 rising curves per item, equal to the summed upper categories
+    _, up, up_lo, up_hi = item_curves(xr.DataTree.from_dict({"posterior": post}),
+                                      theta=theta, at_least=True)
+    assert up.shape == (2, 61, K - 1)
+    np.testing.assert_allclose(up[..., 0], 1.0 - mean[..., 0])
+    np.testing.assert_allclose(up[..., -1], mean[..., -1])
+    assert (np.diff(up, axis=1) >= -1e-12).all() and (np.diff(up, axis=2) <= 1e-12).all()
+    fig = item_curves_figure(theta, mean, lo, hi, items=["a", "b"],
+                             categories=[str(k) for k in range(1, K + 1)],
+                             at_least=(up, up_lo, up_hi))
+    assert len(fig.axes) == 4
+    assert fig.axes[2].get_ylabel() == "P(answer >= k)"
+    assert len(fig.axes[3].get_lines()) == K - 1

@@ -125,7 +125,7 @@ def test_cli_compare_on_the_pupils_config(tmp_path, capsys):
     assert logo.groupby("model")["group"].nunique().nunique() == 1  # same classes each
 
 
-@pytest.mark.slow  # five item-level variants compiled (about 4 minutes)
+@pytest.mark.slow  # six item-level variants compiled (about 5 minutes)
 def test_cli_compare_scores_the_item_level_model_per_tenant(tmp_path, capsys):
     """The item-level cohesion model in ``compare``: PSIS-LOO per tenant with the tenant's
     latent integrated out (one value per tenant, not per answer); no leave-one-complex-out
@@ -142,7 +142,13 @@ def test_cli_compare_scores_the_item_level_model_per_tenant(tmp_path, capsys):
     table = pd.read_csv(out / "compare.csv")
     assert set(table["criterion"]) == {"PSIS-LOO (tenant)"}
     assert {"cohesion_items[hierarchical]", "cohesion_items[fixed]",
-            "cohesion_items[no living_form]"} <= set(table["model"])
+            "cohesion_items[no living_form]", "cohesion_items[free loadings]"} <= \
+        set(table["model"])
+    # equal (the default family's) vs free loadings by the same per-tenant LOO
+    loadings = pd.read_csv(out / "loadings.csv")
+    assert len(loadings) == 1 and loadings["free"].iloc[0] == "cohesion_items__free_loadings"
+    assert loadings["preferred"].iloc[0] in ("equal", "free")
+    assert "Equal vs free item loadings" in printed.out
     loo = pd.read_csv(out / "loo.csv")
     n = len(pd.read_csv(data / "tenants.csv"))
     assert (loo["n_obs"] <= n).all() and (loo["n_obs"] > 0.9 * n).all()  # tenants, not items

@@ -219,8 +219,9 @@ def write_report(out: Path, *, study: Study, fits: dict, tables: dict,
         if "thresholds" in getattr(tree.get("posterior"), "data_vars", ()) \
                 and "item" in tree["posterior"]["thresholds"].dims:
             figures.setdefault("ppc", []).append(figure(
-                f"{m}: item characteristic curves, P(answer | latent) per item (posterior "
-                "mean and 90% band; steeper: a more discriminating item)",
+                f"{m}: item characteristic curves, P(answer | latent) per item (top) and "
+                "P(answer >= k | latent) (bottom; posterior mean and 90% band; steeper: a "
+                "more discriminating item)",
                 lambda t=tree, m=m: _item_curves(t, m)))
     methods = context.get("methods")
     methods = (methods["paragraphs"], methods["references"]) if methods else None
@@ -240,9 +241,12 @@ def _item_curves(tree, model: str):
     from diagnostics.plots import item_curves_figure
 
     cuts = [str(c).split("|") for c in tree["posterior"]["threshold"].values]
-    return item_curves_figure(*item_curves(tree), items=[str(i) for i in
-                                                         tree["posterior"]["item"].values],
-                              categories=[c[0] for c in cuts] + [cuts[-1][-1]], title=model)
+    theta, *curves = item_curves(tree)
+    _, *at_least = item_curves(tree, theta=theta, at_least=True)
+    return item_curves_figure(theta, *curves, items=[str(i) for i in
+                                                     tree["posterior"]["item"].values],
+                              categories=[c[0] for c in cuts] + [cuts[-1][-1]], title=model,
+                              at_least=tuple(at_least))
 
 
 def _fit_trees(out: Path, models: list[str]) -> dict:

@@ -44,7 +44,8 @@ def compare_command(args: argparse.Namespace) -> int:
     K-fold by complex with ``--kfold K``. Refits run over Dask (``--scheduler``). The
     item-level model is compared by PSIS-LOO of a tenant's answers with their latent
     integrated out; leave-one-complex-out would need the tenants' latents integrated
-    inside each complex's, which is not built (it says so and goes on)."""
+    inside each complex's, which is not built (it says so and goes on). Its equal and free
+    item loadings are compared by that LOO as well (``loadings.csv``)."""
     from diagnostics.compare import compare_table, loo_table
     from diagnostics.crossval import latent_integrated_tree
     from inference.engine import Engine
@@ -54,7 +55,7 @@ def compare_command(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / "compare"
     out.mkdir(parents=True, exist_ok=True)
     engine = Engine()
-    tables, loos, logos = [], [], []
+    tables, loos, logos, loadings = [], [], [], []
     for name, spec in run.specs.items():
         if not spec.focal:
             continue
@@ -71,6 +72,8 @@ def compare_command(args: argparse.Namespace) -> int:
                 for label, r in zip(variants, results, strict=True)}
         loos.append(loo_table(fits).assign(outcome=name))
         tables.append(compare_table(fits, outcome=name).assign(criterion="PSIS-LOO (tenant)"))
+        if per_tenant:
+            loadings.append(_loadings(dict(zip(variants, results, strict=True)), name))
         logo_tables, logo_points = _leave_complexes_out(
             args, name, dict(zip(variants, results, strict=True)), run.settings, out)
         tables += logo_tables
@@ -87,7 +90,30 @@ def compare_command(args: argparse.Namespace) -> int:
     if logos:
         write_csv(pd.concat(logos, ignore_index=True), out / "logo.csv")
     console.print_compare(table)
+    loadings = [t for t in loadings if t is not None]
+    if loadings:
+        loadings = pd.concat(loadings, ignore_index=True)
+        write_csv(loadings, out / "loadings.csv")
+        console.say("\nEqual vs free item loadings (PSIS-LOO per tenant, the latent integrated "
+                    "out; elpd_diff = free - equal, free preferred only beyond 2 dse):")
+        console.say(loadings[["outcome", "elpd_equal", "elpd_free", "elpd_diff", "dse",
+                              "preferred", "loadings"]].round(1).to_string(index=False))
     return 0
+
+
+def _loadings(results: dict, outcome: str) -> pd.DataFrame | None:
+    """:func:`diagnostics.crossval.loadings_comparison` of an item model's hierarchical
+    fit and its variant with the other loading structure (``[free loadings]`` or
+    ``[equal loadings]``, :func:`models.spec.comparison_variants`); ``None`` without one."""
+    from diagnostics.crossval import loadings_comparison
+
+    base = next(iter(results.values()))
+    other = next((r for label, r in results.items() if label.endswith(" loadings]")), None)
+    if other is None:
+        return None
+    fits = {bool(r.spec.family_impl.free_loadings): (r.tree, r.spec, r.data)
+            for r in (base, other)}
+    return loadings_comparison(fits[False], fits[True], outcome=outcome)
 
 
 def pooled_link_table(points: list[pd.DataFrame]) -> pd.DataFrame | None:
