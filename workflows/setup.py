@@ -111,6 +111,9 @@ def sampler_settings(args: argparse.Namespace, cfg: StudyConfig) -> SamplerSetti
         raise WorkflowError(f"error: sampler settings: {err}") from None
 
 
+_COMPLEX_TABLES: dict[int, pd.DataFrame] = {}  # frame id -> its study's complex table
+
+
 def load_frame(data_dir: Path | None, cfg: StudyConfig) -> tuple[pd.DataFrame, str, dict | None]:
     """The analysis frame, a description of its source, and the truth when simulated.
 
@@ -131,6 +134,7 @@ def load_frame(data_dir: Path | None, cfg: StudyConfig) -> tuple[pd.DataFrame, s
     else:
         study = load_study(directory, column_map=cfg.column_map)
     frame = study.merged()
+    _COMPLEX_TABLES[id(frame)] = study.complex_table()  # a --population register's complexes
     described = f"{study.source}: {len(study.tenants)} tenants, {len(study.complexes)} complexes"
     if truth is None and directory is not None and (Path(directory) / "truth.json").exists():
         truth = json.loads((Path(directory) / "truth.json").read_text())
@@ -142,7 +146,6 @@ MAX_BY_VALUES = 12  # a --by column with more values is not a subgroup variable
 
 def _populations(cfg: StudyConfig, frame: pd.DataFrame) -> tuple[str, ...]:
     """The config's target populations plus ``column=value`` for every value of each
-    _COMPLEX_TABLES[id(frame)] = study.complex_table()  # a --population register's complexes
     ``by`` column (sorted; missing values are not a subgroup)."""
     out = list(cfg.populations)
     for column in cfg.by:
