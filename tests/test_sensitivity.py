@@ -200,3 +200,40 @@ def test_cli_sensitivity_refits_the_joint_model_under_the_correlation_prior(data
     corr = joint[joint["scale"] == "correlation"].set_index("prior")
     assert corr["mean"].between(-1, 1).all() and corr.loc["default", "shift_sd"] == 0
     assert (out / "sensitivity_correlation.png").exists()
+
+
+def test_sensitivity_command_adds_the_joint_tasks(data_dir, tmp_path, monkeypatch):
+    """The workflow's wiring, without sampling: every fit replaced by a stub, the joint
+    model's tasks run beside the single models' and land in one table."""
+    import inference.sensitivity as sens
+    import run_models
+
+    def fake(model, prior, scale, labels):
+        rows = [{"scale": scale, "contrast": c, "mean": 0.1, "sd": 1.0, "q05": -1.0,
+                 "q95": 1.0} for c in labels]
+        return {"model": model, "prior": prior, "rows": rows, "verdict": "pass",
+                "reason": "", "divergences": 0, "compile_s": 2.0, "sample_s": 1.0,
+                "total_s": 3.0, "priors": {}}
+
+    seen = []
+    monkeypatch.setattr(sens, "grid_task", lambda *, spec, prior, model, datas, settings:
+                        fake(model, prior, "latent", ["RB - HZ"]))
+
+    def joint_task(*, joint, prior, model, datas, frame, settings):
+        seen.append((prior, joint.gate.prior["lkj_eta"], len(frame)))
+        return fake(model, prior, "correlation", ["corr"])
+
+    monkeypatch.setattr(sens, "joint_grid_task", joint_task)
+    cfg = tmp_path / "grid.toml"
+    cfg.write_text("[sensitivity.sd_tight]\ngroup_sd_scale = 0.25\n")
+    out = tmp_path / "sens"
+    assert run_models.main(["sensitivity", "--data", str(data_dir), "--config", str(cfg),
+                            "--outcomes", "contact,friendly_contact", "--scheduler",
+                            "serial", "--out", str(out)]) == 0
+    assert sorted(p for p, _, _ in seen) == ["default", "lkj_eta_1", "lkj_eta_4", "sd_tight"]
+    assert dict((p, eta) for p, eta, _ in seen)["lkj_eta_4"] == 4.0
+    table = pd.read_csv(out / "sensitivity.csv")
+    assert set(table.loc[table["scale"] == "correlation", "model"]) == \
+        {"friendly_contact__total"}
+    assert len(pd.read_csv(out / "fits.csv")) == 2 * 2 + 4
+    assert (out / "sensitivity_correlation.png").exists()
