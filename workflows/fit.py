@@ -320,7 +320,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     console.print_run_summary(coverage=coverage, psense=psense, findings=findings, out=out,
                               seconds=time.perf_counter() - t0)
     counts = verdict["verdict"].value_counts().reindex(["ok", "warn", "fail"], fill_value=0)
-    console.say(f"time: {clock.total:.0f} s -- {clock.line()}; verdicts: "
+    console.say(f"time: {clock.total:.0f} s -- {clock.line()}; peak memory "
+                f"{clock.peak_total_mb / 1000:.1f} GB; verdicts: "
                 f"{', '.join(f'{n} {v}' for v, n in counts.items())} (run.json)")
     return verdict
 
@@ -336,7 +337,9 @@ def _write_timing(out: Path, clock: PhaseClock, results: list,
                **{k: v for k, v in fresh.get(r.name, {}).items() if k != "model"}}
               for r in results]
     write_text(out / "run.json", json.dumps({
-        **(info or {}), "total_s": clock.total, "phases_s": clock.seconds, "models": models,
+        **(info or {}), "total_s": clock.total, "phases_s": clock.seconds,
+        "peak_memory_mb": {"total": clock.peak_total_mb, "phases": clock.peak_mb},
+        "models": models,
         "settings": json.loads(settings.to_json()), "report": report}, indent=1))
 
 
