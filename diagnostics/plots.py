@@ -321,22 +321,23 @@ def causal_graph_figure(graph):
     return fig
 
 
-def tipping_figure(table: pd.DataFrame, *, max_panels: int = 12):
-    """The tipping-point table (:func:`diagnostics.tipping.tipping_points`) drawn: per model,
-    each contrast's mean and 90% interval over the non-respondents' delta (in the
-    contrast's first form), a line at no difference; where an interval first reaches it is
-    where that conclusion stops holding."""
+def tipping_figure(table: pd.DataFrame, *, max_panels: int = 12,
+                   xlabel: str = "delta: non-respondents' departure in the contrast's first "
+                                 "form (log-odds)"):
+    """A tipping-point table (:func:`diagnostics.tipping.tipping_points`) drawn: per model,
+    each contrast's mean and 90% interval over delta, a line at no difference; where an
+    interval first reaches it is where that conclusion stops holding."""
     models = list(dict.fromkeys(table["model"]))[:max_panels]
     cols = min(3, len(models))
     rows = -(-len(models) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(6.5, 4.2 * cols), 3.0 * rows + 1.0),
+                             squeeze=False, sharex=True)
     for ax, model in zip(axes.flat, models, strict=False):
         part = table[table["model"] == model]
         for k, (contrast, line) in enumerate(part.groupby("contrast", sort=False)):
             colour = f"C{k % 10}"
             ax.plot(line["delta"], line["mean"], color=colour, lw=1.2, label=contrast)
-            ax.fill_between(line["delta"], line["q05"], line["q95"], color=colour, alpha=0.12)
+            ax.fill_between(line["delta"], line["q05"], line["q95"], color=colour, alpha=0.10)
         ax.axhline(0, color="0.3", lw=0.8)
         ax.axvline(0, color="0.6", lw=0.6, ls=":")
         ax.set_title(f"{model}", fontsize=9)
@@ -345,9 +346,8 @@ def tipping_figure(table: pd.DataFrame, *, max_panels: int = 12):
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8,
-               frameon=False)
-    fig.supxlabel("delta: non-respondents' departure in the contrast's first form "
-                  "(log-odds)", fontsize=9)
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.supxlabel(xlabel, fontsize=9, y=0.07)
     fig.supylabel("contrast (pp)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.11, 1, 1))
     return fig

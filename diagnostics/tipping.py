@@ -27,6 +27,11 @@ Two uses:
   contrast nearly cancels): "how much more (or less) likely to have the event would the
   non-respondents have to be *in RO alone* for 'RO lower than HZ' to stop holding?"
 
+A third use refits the models: :func:`data.imputation.delta_adjusted` moves a covariate's
+*imputed* values by delta (the tenants with a missing value differ from the imputation
+model's prediction), ``run_models.py tipping`` fits the suite at every delta and the same
+table is made with delta in both forms of each contrast (``arm_specific=False``).
+
 The **tipping point** of a conclusion whose interval excludes 0 at ``delta = 0`` is the
 smallest ``|delta|`` (linearly interpolated on the grid, in the direction that shrinks
 the effect) at which the interval reaches 0 (``delta_uncertain``) and at which the
@@ -105,9 +110,12 @@ def _first_crossing(deltas: np.ndarray, values: np.ndarray, direction: float) ->
 
 def tipping_points(probs: np.ndarray, deltas: Sequence[float], forms: Sequence[str],
                    reference: str, *, model: str, outcome: str, event: str,
-                   scale: float = 100.0, ci_prob: float = 0.9) -> pd.DataFrame:
-    """Per contrast ``f - reference`` and delta (applied in ``f`` only): mean and interval
-    of the contrast, the level of ``f`` with delta in every form, and the tipping points.
+                   scale: float = 100.0, ci_prob: float = 0.9,
+                   arm_specific: bool = True) -> pd.DataFrame:
+    """Per contrast ``f - reference`` and delta (``arm_specific``: applied in ``f`` only;
+    else in both forms, as a covariate's missing values, which belong to the tenant, are
+    adjusted in every form): mean and interval of the contrast, the level of ``f`` with
+    delta in every form, and the tipping points.
 
     ``probs`` is :func:`delta_probabilities`' ``(deltas, S, F)``. Columns: ``model,
     outcome, event, contrast, delta, mean, q05, q95, level_mean, level_q05, level_q95,
@@ -124,7 +132,8 @@ def tipping_points(probs: np.ndarray, deltas: Sequence[float], forms: Sequence[s
     for f, form in enumerate(forms):
         if f == r:
             continue
-        diff = scale * (probs[:, :, f] - probs[zero][None, :, r])  # delta in f only
+        ref = probs[zero][None, :, r] if arm_specific else probs[:, :, r]
+        diff = scale * (probs[:, :, f] - ref)  # arm-specific: delta in f only
         mean = diff.mean(axis=1)
         q = np.quantile(diff, [lo, hi], axis=1)
         level = scale * probs[:, :, f]

@@ -319,7 +319,7 @@ def total_probabilities(tree: xr.DataTree, joint: TwoPart, d1: ModelData, d2: Mo
     out = np.empty((len(sd), len(forms)))
     for f in range(len(forms)):
         for s0 in range(0, len(sd), chunk):  # chunks of draws bound the (n, s, Q) arrays
-            s = slice(s0, s0 + chunk)
+            s = slice(s0, min(s0 + chunk, len(sd)))  # per-draw weights may be longer
             eta1 = (fixed1[:, s] + e1[s, f])[:, :, None] + u1[None, s]
             total = 0.0
             for code in open_codes:

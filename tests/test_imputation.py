@@ -335,3 +335,37 @@ def test_imputation_table_blocks(imputed):
                                                     "convergence", "fmi"]
     settings = table[table["block"] == "settings"].set_index("setting")["value"]
     assert settings["m"] == "4" and settings["burn_in"] == "5"
+
+
+def test_delta_adjustment_moves_only_the_imputed_cells():
+    """van Buuren's delta-adjustment: a numeric covariate's imputed values move by delta SDs,
+    a 0/1 covariate's are redrawn delta log-odds more likely to be 1; observed cells stay."""
+    from data.imputation import delta_adjusted, impute
+
+    rng = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame({"x": rng.normal(5, 2, n), "b": rng.integers(0, 2, n).astype(float),
+                          "y": rng.normal(size=n)})
+    frame.loc[rng.random(n) < 0.3, "x"] = np.nan
+    frame.loc[rng.random(n) < 0.3, "b"] = np.nan
+    imps = impute(frame, columns=["x", "b"], auxiliary=["y"], m=4, seed=1)
+    for column in ("x", "b"):
+        miss = frame[column].isna().to_numpy()
+        zero = delta_adjusted(imps, frame, column, 0.0)
+        for a, b in zip(zero.frames, imps.frames, strict=True):
+            pd.testing.assert_frame_equal(a, b, check_dtype=False)
+        up = delta_adjusted(imps, frame, column, 1.0, seed=2)
+        for a, b in zip(up.frames, imps.frames, strict=True):
+            np.testing.assert_array_equal(a.loc[~miss, column].to_numpy(float),
+                                          b.loc[~miss, column].to_numpy(float))
+            other = "b" if column == "x" else "x"
+            np.testing.assert_array_equal(a[other].to_numpy(float), b[other].to_numpy(float))
+        moved = np.mean([f.loc[miss, column].mean() for f in up.frames])
+        before = np.mean([f.loc[miss, column].mean() for f in imps.frames])
+        if column == "x":
+            assert moved - before == pytest.approx(frame["x"].std(), rel=1e-6)
+        else:
+            assert moved > before + 0.1  # one log-odds more likely to be 1
+        assert "delta" in up.settings
+    with pytest.raises(ValueError, match="was not imputed"):
+        delta_adjusted(imps, frame, "y", 1.0)

@@ -218,6 +218,14 @@ def _sensitivity_args(p: argparse.ArgumentParser) -> None:
     _fit_args(p, effects=False)
 
 
+def _tipping_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--column", help="the imputed covariate whose missing values may be missing "
+                   "not at random (default: the one with the most missing values)")
+    p.add_argument("--deltas", help="comma-separated departures of its imputed values, with 0: "
+                   "log-odds for a 0/1 covariate, else its SD (default: -1,-0.5,0,0.5,1)")
+    _fit_args(p, effects=False)
+
+
 def _benefit_args(p: argparse.ArgumentParser) -> None:
     _fit_args(p, effects=False)
 
@@ -362,6 +370,9 @@ COMMANDS: tuple[Command, ...] = (
             _lazy("workflows.sbc", "sbc_command")),
     Command("sensitivity", "refit every model under a grid of priors", _sensitivity_args,
             _lazy("workflows.sensitivity", "sensitivity_command")),
+    Command("tipping", "refit on imputations whose imputed covariate values are moved by "
+            "delta (missing not at random): the delta at which each conclusion flips",
+            _tipping_args, _lazy("workflows.tipping", "tipping_command")),
     Command("validate", "coverage of the truth in test worlds that break the model",
             _validate_args, _lazy("workflows.validate", "validate_command")),
     Command("report", "rebuild report.html and methods.md of a run folder (RUN_DIR) from its "
