@@ -54,3 +54,39 @@ def test_bench_verdicts_counts_false_verdicts_against_the_truth():
     assert (among["k"], among["n"]) == (1, 2)
     assert out.loc[("w", "published", "false among equivalent verdicts"), "k"] == 1
     assert out.loc[("w", "rule check", "false supported / false form claims"), "n"] == 0
+
+
+def test_bench_scale_fits_the_growth_exponent_and_judges_the_targets():
+    """bench_scale.py: b of time ~ n^b by log-log least squares over the sizes fitted (a
+    skipped size is left out); the 60,000-tenant target is judged on a cumulative model's
+    verdict and total time; its sampler settings are the default run's."""
+    import pandas as pd
+
+    from bench.bench_scale import default_settings, exponents, growth_exponent, targets
+
+    n = [3000, 15000, 60000]
+    assert growth_exponent(n, [2.0 * x ** 1.3 for x in n]) == pytest.approx(1.3)
+    assert growth_exponent([3000], [10.0]) != growth_exponent([3000], [10.0])  # NaN
+    table = pd.DataFrame([
+        {"n_tenants": 3000, "model": "contact", "sample_s": 30.0, "total_s": 60.0,
+         "verdict": "ok"},
+        {"n_tenants": 15000, "model": "contact", "sample_s": 150.0, "total_s": 300.0,
+         "verdict": "ok"},
+        {"n_tenants": 60000, "model": "contact", "sample_s": 600.0, "total_s": 1200.0,
+         "verdict": "ok"},
+        {"n_tenants": 3000, "model": "lonely", "sample_s": 10.0, "total_s": 20.0,
+         "verdict": "ok"},
+        {"n_tenants": 15000, "model": "lonely", "sample_s": None, "total_s": None,
+         "verdict": None}])
+    exps = exponents(table).set_index("model")
+    assert exps.loc["contact", "b_total"] == pytest.approx(1.0)
+    assert exps.loc["contact", "sizes"] == "3000,15000,60000"
+    assert exps.loc["lonely", "sizes"] == "3000"
+    lines = targets(table, exps.reset_index(), {"contact": "cumulative",
+                                                 "lonely": "bernoulli"})
+    assert "contact: ok in 20.0 min -- target MISSED" in lines[0]
+    assert any("n^1.00" in line and "met" in line for line in lines)
+    assert "not measured" in targets(table[table.n_tenants < 60000], exps.reset_index(),
+                                     {"contact": "cumulative"})[0]
+    settings = default_settings()
+    assert settings.top_up > 0 and settings.draws < 1000  # draws by target, as run_models.py
