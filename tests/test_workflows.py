@@ -125,7 +125,7 @@ def test_cli_compare_on_the_pupils_config(tmp_path, capsys):
     assert logo.groupby("model")["group"].nunique().nunique() == 1  # same classes each
 
 
-@pytest.mark.slow  # six item-level variants compiled (about 5 minutes)
+@pytest.mark.slow  # six item-level variants compiled (about 10 minutes on 2 loaded cores)
 def test_cli_compare_scores_the_item_level_model_per_tenant(tmp_path, capsys):
     """The item-level cohesion model in ``compare``: PSIS-LOO per tenant with the tenant's
     latent integrated out (one value per tenant, not per answer); no leave-one-complex-out
