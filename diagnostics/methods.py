@@ -206,8 +206,14 @@ def methods_text(*, models: Sequence[Mapping], settings: Mapping, thresholds: Ma
                   f"row placed in each {name(focal or 'level')} in turn; intervals are "
                   "central 90% posterior intervals, P(>0) the posterior probability of a "
                   "positive contrast."
-                  + (f" They are also standardised to the population in {population} "
-                     "(post-stratification)." if population else "")))
+                  + (f" They are also standardised to the population in {population} by "
+                     "multilevel regression and post-stratification (every population cell "
+                     "predicted at its own values, cells without respondents included, and "
+                     "weighted by its count; a subset model's cells by their gate share) "
+                     "and, for a register, by response-propensity weights refitted on "
+                     "bootstrap resamples; a delta adjustment gives the departure from "
+                     "missing at random at which each conclusion would flip (tipping point)."
+                     if population else "")))
     if causal is not None and causal.nodes:
         paras.append(("Causal roles", causal_text(
             causal, sorted({m["adjustment"] for m in models if m.get("adjustment")}))))
