@@ -166,3 +166,29 @@ def test_estimand_comparison_shifts_from_the_reports_own_contrast():
     assert table.loc["friendly_contact", "shift"] == 0.0
     one = pd.DataFrame([r for r in rows if r["model"] == "friendly_contact"])
     assert estimand_comparison(one).empty  # a single estimand: nothing to compare
+
+
+def test_total_with_per_draw_weights_and_a_population_target(friendly, small_frame):
+    """Per-draw weights longer than the draws, with draws not a multiple of the chunk; equal
+    per-draw weights give the unweighted total; a population target whose cells all have
+    respondents and equal counts per respondent is the unweighted total too."""
+    from data.population import Population, mrp_target
+    from models.design import aligned_frame
+
+    joint, d1, d2 = friendly
+    tree = _fake_tree(joint, d1, d2, rho=0.3, n_draws=7)
+    plain, _ = total_probabilities(tree, joint, d1, d2, small_frame, chunk=3)
+    ones = np.ones((50, d1.n))
+    weighted, _ = total_probabilities(tree, joint, d1, d2, small_frame, chunk=3,
+                                      row_weights=ones)
+    np.testing.assert_allclose(weighted.values, plain.values, rtol=1e-10)
+    rows = aligned_frame(small_frame, joint.gate, d1).reset_index(drop=True)
+    counts = rows.groupby(["living_form", "female"]).size().rename("count").reset_index()
+    pop = Population(name="p", kind="cells", cells=("living_form", "female"), counts=counts)
+    target = mrp_target(pop, rows, draws=40, seed=1).within(np.arange(d1.n), rows)
+    got, _ = total_probabilities(tree, joint, d1, d2, small_frame, chunk=3,
+                                 row_weights=target)
+    # counts equal to the respondents: the Bayesian bootstrap varies the weights per draw,
+    # so the target's total differs from the plain one only by that reweighting
+    assert got.shape == plain.shape
+    np.testing.assert_allclose(got.values, plain.values, atol=0.03)
