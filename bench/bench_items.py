@@ -5,6 +5,7 @@ Usage::
     uv run python bench/bench_items.py                 # every part
     uv run python bench/bench_items.py --parts accuracy,gradient
     uv run python bench/bench_items.py --parts sample --families graded,graded_equal
+    uv run python bench/bench_items.py --parts sbc --families graded --sims 30 --n-tenants 300
 
 On the built-in default data (data seed 20261128) and the default suite's
 ``cohesion_items`` spec, for the families ``graded_latent`` (a latent per tenant sampled,
@@ -27,6 +28,13 @@ loadings) and ``graded`` (integrated, a loading per item):
   PSIS-LOO per tenant of each fit (a tenant's answers together, the latent integrated out),
   the paired differences, equal vs free loadings as ``compare`` reports them
   (:func:`diagnostics.crossval.loadings_comparison`), and the fitted loadings.
+
+* ``sbc`` (not in the default parts): simulation-based calibration of each family at a
+  reduced design (``--n-tenants`` tenants in whole complexes, ``--sims`` simulations, each
+  fitted with the ``sbc`` command's 2 x 300 draws after 300 unless ``--chains`` etc. are
+  given), with :mod:`inference.sbc` as ``run_models.py sbc`` runs it; prints the
+  uniformity table and writes ``ranks.csv``, ``uniformity.csv`` and ``ecdf.png`` per
+  family under ``--save`` (default ``results/bench_items_sbc``).
 
 ``--chains``, ``--draws``, ``--tune`` shrink the sampling (default 4 x 1000 after 1000).
 
@@ -56,10 +64,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="sampling: the run's target acceptance (default 0.9; a family's "
                         "floor still applies)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--chains", type=int, default=4, help="sampling: chains (default 4)")
-    p.add_argument("--draws", type=int, default=1000, help="sampling: draws per chain")
-    p.add_argument("--tune", type=int, default=1000, help="sampling: warm-up per chain")
+    p.add_argument("--chains", type=int, help="sampling: chains (default 4; sbc 2)")
+    p.add_argument("--draws", type=int, help="sampling: draws per chain (1000; sbc 300)")
+    p.add_argument("--tune", type=int, help="sampling: warm-up per chain (1000; sbc 300)")
     p.add_argument("--save", default=None, help="a folder to write each posterior to (.nc)")
+    p.add_argument("--sims", type=int, default=30, help="sbc: simulations (default 30)")
+    p.add_argument("--n-tenants", type=int, default=300,
+                   help="sbc: whole complexes drawn (by form) until about this many tenants")
     p.add_argument("--load", default=None, help="loo without sample: a folder of posteriors "
                    "written by --save (<family>.nc)")
     args = p.parse_args(argv)
@@ -74,12 +85,15 @@ def main(argv: list[str] | None = None) -> None:
     specs = {f: base.with_(family=f) for f in args.families.split(",")}
     data = {f: prepare(frame, s) for f, s in specs.items()}
     parts = args.parts.split(",")
+    if "sbc" in parts:
+        _sbc(base, frame, args)
     if "accuracy" in parts:
         _accuracy(base.with_(family="graded"), prepare(frame, base.with_(family="graded")))
     if "gradient" in parts:
         _gradient(specs, data, args.reps)
     if "sample" in parts:
-        size = {"chains": args.chains, "draws": args.draws, "tune": args.tune}
+        size = {k: getattr(args, k) for k in ("chains", "draws", "tune")
+                if getattr(args, k) is not None}
         trees = _sample(specs, data, args.seed, args.target_accept, args.save, size)
         if "loo" in parts:
             _loo(specs, data, trees)
@@ -87,6 +101,45 @@ def main(argv: list[str] | None = None) -> None:
         import xarray as xr
 
         _loo(specs, data, {f: xr.open_datatree(Path(args.load) / f"{f}.nc") for f in specs})
+
+
+def _sbc(base, frame, args) -> None:
+    from diagnostics.calibration import sbc_figure, uniformity_table
+    from diagnostics.plots import save_figure
+    from inference.engine import SamplerSettings
+    from inference.files import write_csv
+    from inference.parallel import run_tasks
+    from inference.sbc import results_frame, sbc_task, sbc_tasks, subsample_design
+    from models.design import prepare
+    from workflows.sbc import SBC_SAMPLER
+
+    given = {k: getattr(args, k) for k in SBC_SAMPLER if getattr(args, k) is not None}
+    settings = SamplerSettings(seed=args.seed, predictive=False, **(SBC_SAMPLER | given))
+    root = Path(args.save or ROOT / "results" / "bench_items_sbc")
+    for family in args.families.split(","):
+        spec = base.with_(family=family)
+        design = subsample_design(frame, args.n_tenants, group=spec.levels[0],
+                                  stratum=spec.focal, seed=args.seed)
+        data = prepare(design, spec)
+        out = root / family
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"SBC of cohesion_items ({family}): {args.sims} simulations on {data.n} tenants "
+              f"in {len(data.level_labels[spec.levels[0]])} complexes, "
+              f"{settings.chains} x ({settings.tune} + {settings.draws}) draws", flush=True)
+        t0 = time.perf_counter()
+        tasks = sbc_tasks(spec, data, sims=args.sims, seed=args.seed, settings=settings)
+        batch = run_tasks(sbc_task, tasks, store=out / "tasks",
+                          shared={"spec": spec, "data": data}, scheduler="serial",
+                          progress=lambda msg: print(f"  {msg}", flush=True))
+        ranks = results_frame(batch.results)
+        table = uniformity_table(ranks)
+        write_csv(ranks, out / "ranks.csv")
+        write_csv(table, out / "uniformity.csv")
+        save_figure(sbc_figure(ranks, table=table), out / "ecdf.png")
+        print(f"{len(batch.results)} fitted, {len(batch.failures)} failed, "
+              f"{time.perf_counter() - t0:.0f} s")
+        print(table.to_string(index=False, float_format="%.3f"))
+        print()
 
 
 def _params(spec, data):
