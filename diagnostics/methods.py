@@ -277,8 +277,8 @@ def causal_text(graph, adjustments: Sequence[str]) -> str:
 # the verdict rule's measured error rates (bench/bench_verdicts.py, docs/validation.md
 # "Calibration of the verdicts"; update both when the rule or the models change)
 VERDICT_CALIBRATION = (
-    "Measured in simulated data (bench/bench_verdicts.py: the default models of contact, "
-    "loneliness and help given, 2 chains × (300 + 300)): in a world where no living form "
+    "Measured in simulated data (bench/bench_verdicts.py: the default models of three "
+    "outcomes, 2 chains × (300 + 300)): in a world where no living form "
     "changes any outcome, 0 of 126 false form-difference claims of the report (6 data sets "
     "× 21 pairs and sentences) were judged supported (Clopper-Pearson 95% upper bound 2.9%; "
     "the target is at most 5%), and 0 of 756 false 'A above B' claims over every ordered "

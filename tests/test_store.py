@@ -53,5 +53,6 @@ def test_phase_clock_records_each_phases_peak_memory():
     with clock("small"):
         pass
     assert clock.peak_mb["big"] > clock.peak_mb["small"] + 200
-    assert clock.peak_total_mb >= clock.peak_mb["big"] - 50
+    # the kernel's peak and the sampled one count pages alike (within a few percent)
+    assert clock.peak_total_mb >= 0.95 * clock.peak_mb["big"]
     assert set(clock.seconds) == {"big", "small"}

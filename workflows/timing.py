@@ -22,7 +22,7 @@ def resident_mb() -> float:
             pages = int(f.read().split()[1])
         return pages * resource.getpagesize() / 1e6
     except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 class PhaseClock:
@@ -75,8 +75,8 @@ class PhaseClock:
 
     @property
     def peak_total_mb(self) -> float:
-        """The process's peak resident memory so far (``getrusage``), in MB."""
-        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
+        """The process's peak resident memory so far (``getrusage``: KiB on Linux), in MB."""
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1)
 
     def line(self) -> str:
         """``phase 12 s, phase 3 s, ...`` largest first."""
