@@ -46,7 +46,6 @@ def grid_tasks(specs: dict[str, ModelSpec], grid: dict[str, dict], *,
 def grid_task(*, spec: ModelSpec, prior: str, model: str, datas: dict[str, ModelData],
               settings: SamplerSettings) -> dict:
     """Fit one model under one prior setting; return contrast summaries (JSON-ready)."""
-    from diagnostics.convergence import model_verdict
     from diagnostics.effects import probability_effects
     from diagnostics.summary import draws_table
 
@@ -65,12 +64,19 @@ def grid_task(*, spec: ModelSpec, prior: str, model: str, datas: dict[str, Model
             prob = probability_effects(tree, spec, data, estimand="new_complex")
             prob = prob[prob["contrast"].str.endswith(f" - {spec.reference}")]
             rows += prob[["scale", "contrast", "mean", "sd", "q05", "q95"]].to_dict("records")
+    return _task_result(model, prior, rows, tree, timing, spec.prior)
+
+
+def _task_result(model: str, prior: str, rows: list, tree, timing: dict, priors) -> dict:
+    """What one refit of the grid returns: its rows, verdict, divergences and seconds."""
+    from diagnostics.convergence import model_verdict
+
     verdict = model_verdict(tree, model=model).iloc[0]
     return {"model": model, "prior": prior, "rows": rows, "verdict": str(verdict["verdict"]),
             "reason": str(verdict["reason"]),
             "divergences": int(tree["sample_stats"]["diverging"].sum()),
             "compile_s": timing["compile_s"], "sample_s": timing["sample_s"],
-            "total_s": timing["total_s"], "priors": spec.prior}
+            "total_s": timing["total_s"], "priors": priors}
 
 
 def grid_rows(results: dict[str, dict]) -> pd.DataFrame:
@@ -116,7 +122,6 @@ def joint_grid_task(*, joint, prior: str, model: str, datas: dict, frame: pd.Dat
     (``<part>: <form> - <reference>``), the total-effect contrasts (probability scale,
     a new complex) and the correlation of the parts' complex effects (scale
     ``correlation``), JSON-ready as :func:`grid_task`'s."""
-    from diagnostics.convergence import model_verdict
     from diagnostics.effects import total_effects
     from diagnostics.summary import draws_table
 
@@ -141,9 +146,4 @@ def joint_grid_task(*, joint, prior: str, model: str, datas: dict, frame: pd.Dat
                         post[f"corr_{key}"].to_numpy().ravel()})
     rows += [{"scale": "correlation", "contrast": label, **r}
              for label, r in corr.to_dict("index").items()]
-    verdict = model_verdict(tree, model=model).iloc[0]
-    return {"model": model, "prior": prior, "rows": rows, "verdict": str(verdict["verdict"]),
-            "reason": str(verdict["reason"]),
-            "divergences": int(tree["sample_stats"]["diverging"].sum()),
-            "compile_s": timing["compile_s"], "sample_s": timing["sample_s"],
-            "total_s": timing["total_s"], "priors": gate.prior}
+    return _task_result(model, prior, rows, tree, timing, gate.prior)
