@@ -257,14 +257,6 @@ class Target:
         """This target built on ``frame.iloc[rows]``, re-indexed to the rows of ``frame``."""
         return dataclasses.replace(self, donors=np.asarray(rows)[self.donors], frame=frame)
 
-    def draw_weights(self, n_draws: int) -> np.ndarray:
-        """The weights for ``n_draws`` posterior draws: ``(m,)`` or ``(m, n_draws)``."""
-        w = np.asarray(self.weights, float)
-        if w.ndim == 1:
-            return w
-        if w.shape[0] < n_draws:
-            raise ValueError(f"{w.shape[0]} per-draw weights for {n_draws} draws")
-        return w[:n_draws].T
 
 
 def _prefix_index(rows: pd.DataFrame, cells: Sequence[str]) -> list[dict]:

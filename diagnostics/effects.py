@@ -234,7 +234,7 @@ def population_design(row_weights, spec: ModelSpec, data: ModelData, rows: np.nd
         return data.X[rows], _draw_weights(row_weights, rows, n_draws)
     t = row_weights
     X = design_at(data.X, data.term_names, spec.terms, t.frame, t.donors, t.values)
-    return X, t.draw_weights(n_draws)
+    return X, _draw_weights(t.weights, np.arange(len(t.donors)), n_draws)
 
 
 def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
@@ -247,7 +247,7 @@ def form_probabilities(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
     ``subgroup`` (:func:`subgroup_rows`) is the target subgroup the counterfactuals are
     averaged over; ``row_weights`` (one per analysed row, or ``(draws, rows)``: one set per
     posterior draw; default equal) standardise the respondents to a population
-    (:func:`data.population.row_weights`, :func:`data.population.bootstrap_weights`).
+    or a population's :class:`data.population.Target` (:func:`population_design`).
     Returns an array with dims ``(sample, <focal level>)``.
     """
     if estimand not in ESTIMANDS:
