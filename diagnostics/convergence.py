@@ -181,7 +181,8 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
 def rounds_text(tree: xr.DataTree) -> str:
     """The fit's sampling rounds in a few words (attribute ``rounds``,
     :meth:`inference.engine.Engine._sample_enough`): ``"4x400, +2x400 (least ESS 331 <
-    400)"``; a fit without the record: its chains x draws."""
+    400)"`` or, chains run on, ``"4x500, on to 4x700 (R-hat 1.013 > 1.01)"``; a fit
+    without the record: its chains x draws."""
     import json
 
     try:
@@ -197,5 +198,6 @@ def rounds_text(tree: xr.DataTree) -> str:
         size = f"{r['chains']}x{r['draws']}"
         words.append(size if r.get("action") == "first" else
                      f"+{size} ({why})" if r.get("action") == "more chains" else
+                     f"on to {size} ({why})" if r.get("action") == "continued" else
                      f"{size} anew ({why})")
     return ", ".join(words)

@@ -25,7 +25,8 @@ from models.design import ModelData
 from models.spec import ModelSpec
 
 __all__ = ["ADAPTATIONS", "SAMPLERS", "Engine", "SamplerSettings", "chain_length",
-           "chains_to_add", "effective_target_accept", "jax_available"]
+           "chains_to_add", "continue_until_met", "effective_target_accept", "first_draws",
+           "jax_available", "next_checkpoint"]
 
 log = logging.getLogger(__name__)
 # numba without fastmath: the same seed gives the same draws whether a model is compiled
@@ -133,6 +134,89 @@ def chain_length(draws: int, chains: int, least_ess: float, needed: float, asked
         return floor
     want = draws * ESS_MARGIN * (needed / asked) / (least_ess / chains)
     return int(min(max(floor, 100 * np.ceil(want / 100)), 2 * floor))
+
+
+# a continued run checks its chains at draws c0 < c1 < ...: each checkpoint at least this
+# much longer than the last (fewer looks than every 100 draws: a rule that stops the first
+# time R-hat dips under 1.01 by chance would judge its own luck), at most twice as long
+CHECKPOINT_GROWTH = 1.4
+
+
+def next_checkpoint(draws: int, chains: int, least_ess: float, needed: float, asked: int,
+                    *, cap: int) -> int:
+    """The next checkpoint of a continued run (:meth:`Engine._sample_continued`) after
+    ``chains`` x ``draws``: :data:`CHECKPOINT_GROWTH` times longer, or as long as the least
+    bulk or tail ESS per chain says the ESS needed per chain asked for is reached (ESS grows
+    with the draws, :data:`ESS_MARGIN` on top), at most twice as long and at most ``cap``;
+    whole hundreds of draws."""
+    grow = draws * CHECKPOINT_GROWTH
+    want = grow
+    if np.isfinite(least_ess) and least_ess > 0:
+        want = draws * ESS_MARGIN * (needed / asked) / (least_ess / chains)
+    return int(min(cap, 100 * np.ceil(min(max(grow, want), 2 * draws) / 100)))
+
+
+def first_draws(tree: xr.DataTree, n: int) -> xr.DataTree:
+    """``tree`` with every group's first ``n`` draws per chain (groups without draws as
+    they are); attributes kept."""
+    nodes = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        nodes[node.path] = ds.isel(draw=slice(0, n)) if "draw" in ds.dims else ds
+    out = xr.DataTree.from_dict(nodes)
+    out.attrs = dict(tree.attrs)
+    return out
+
+
+def continue_until_met(draws_at, settings: SamplerSettings, cap: int,
+                       clock=time.perf_counter) -> xr.DataTree:
+    """Judge one run of chains at growing checkpoints until every reported parameter meets
+    its R-hat and ESS thresholds, the draws reach ``cap`` or the checks have had
+    ``settings.top_up`` more looks. ``draws_at(n)`` blocks until each chain holds ``n``
+    draws after warm-up and returns the run so far, at least ``n`` draws per chain.
+
+    The kept draws are each chain's first ``n`` at the checkpoint that passed: the same
+    whatever the sampler had drawn by then, so a seed gives the same fit. Attributes as
+    :meth:`Engine._sample_enough` (``rounds`` records each checkpoint: action
+    ``"continued"``)."""
+    from diagnostics.convergence import shortfall_detail
+
+    t0 = clock()
+    n = min(settings.draws, cap)
+    rounds, done = [], []
+    why = ""
+    while True:
+        tree = first_draws(draws_at(n), n)
+        tree.attrs["chains_requested"] = settings.chains
+        rounds.append({"round": len(rounds), "action": "continued" if rounds else "first",
+                       "chains": settings.chains, "draws": n, "tune": settings.tune,
+                       "why": why, "seconds": round(clock() - t0, 1)})
+        if rounds[-1]["action"] == "continued":
+            done.append(f"continued to {settings.chains} x {n} draws ({why})")
+        short = shortfall_detail(tree)
+        if not short["short"] or n >= cap or len(done) >= settings.top_up:
+            break
+        why = (f"R-hat {short['max_r_hat']:.3f} > 1.01: {short['worst']}"
+               if "rhat" in short["short"] else
+               f"least ESS {short['least_ess']:.0f} < {short['ess_needed']:.0f}: "
+               f"{short['worst']}")
+        n = next_checkpoint(n, settings.chains, short["least_ess"], short["ess_needed"],
+                            settings.chains, cap=cap)
+        log.info("%s; the chains go on to %d draws (look %d of at most %d)", why, n,
+                 len(done) + 1, settings.top_up)
+    tree.attrs["top_up_rounds"] = len(done)
+    tree.attrs["top_up"] = "; ".join(done) or "none"
+    tree.attrs["rounds"] = json.dumps(rounds)
+    return tree
+
+
+def _least_draws(tree: xr.DataTree) -> int:
+    """Draws every chain holds in a run still going (nutpie pads the shorter chains of
+    ``inspect`` with NaN)."""
+    energy = tree["sample_stats"]["energy"].values if "energy" in tree["sample_stats"] else \
+        next(iter(tree["posterior"].data_vars.values())).values
+    energy = energy.reshape(energy.shape[0], energy.shape[1], -1)[..., 0]
+    return int(np.isfinite(energy).sum(axis=1).min())
 
 
 def _round_record(tree: xr.DataTree) -> dict:
@@ -298,6 +382,9 @@ class Engine:
         """
         from diagnostics.convergence import shortfall_detail
 
+        if compiled is not None and settings.top_up and (self.cores is None
+                                                          or self.cores >= settings.chains):
+            return self._sample_continued(compiled, settings, target_accept)
         t0 = time.perf_counter()
         tree = self._sample(model, compiled, settings, target_accept)
         tree.attrs["chains_requested"] = settings.chains
@@ -344,6 +431,54 @@ class Engine:
         tree.attrs["top_up"] = "; ".join(done) or "none"
         tree.attrs["rounds"] = json.dumps(rounds)
         return tree
+
+    def _sample_continued(self, compiled, settings: SamplerSettings,
+                          target_accept: float) -> xr.DataTree:
+        """nutpie's chains run on in the background while :func:`continue_until_met` judges
+        them at growing checkpoints; stopped as soon as the targets are met. No draw is
+        thrown away and no warm-up repeated, as replacing or adding chains in rounds does.
+        All chains run at once (a thread each: a chain that waited for a core would hold no
+        draws at the first checkpoint); at most ``settings.draws * 2 ** settings.top_up``
+        draws per chain."""
+        import nutpie
+
+        cap = settings.draws * 2 ** settings.top_up
+        done = [0] * settings.chains
+
+        def on_progress(chains) -> None:  # nutpie's progress callback (draws incl. warm-up)
+            done[:] = [c.finished_draws for c in chains]
+
+        sampler = nutpie.sample(compiled, draws=cap, tune=settings.tune,
+                                chains=settings.chains, seed=settings.seed,
+                                cores=settings.chains, target_accept=target_accept,
+                                progress_bar=self.progress, save_warmup=False,
+                                adaptation=settings.adaptation, blocking=False,
+                                progress_callback=on_progress, progress_rate=200)
+
+        def finished() -> bool:  # nutpie 0.16 raises TimeoutError for "still running"
+            try:
+                return bool(sampler.is_finished)
+            except TimeoutError:
+                return False
+
+        final: list[xr.DataTree] = []
+
+        def draws_at(n: int) -> xr.DataTree:
+            while not final and not finished():
+                if min(done) >= settings.tune + n:
+                    tree = sampler.inspect()
+                    if "posterior" in tree.children and _least_draws(tree) >= n:
+                        return tree
+                time.sleep(0.2)
+            if not final:  # finished (or failed: nutpie raises the chains' error here)
+                final.append(sampler.wait())
+            return final[0]
+
+        try:
+            return continue_until_met(draws_at, settings, cap)
+        finally:
+            if not finished():
+                sampler.cancel()
 
     def _sample(self, model: pm.Model, compiled, settings: SamplerSettings,
                 target_accept: float) -> xr.DataTree:

@@ -387,3 +387,131 @@ def test_summary_and_effects_tables():
     rb = effects.set_index("contrast").loc["RB - HZ"]
     assert rb["mean"] == pytest.approx(contrast[..., 1].mean())
     assert isinstance(summary, pd.DataFrame)
+
+
+# --------------------------------------------------------------------------------------
+# chains that run on: judged at growing checkpoints (Engine._sample_continued)
+
+def _long_run(mu: np.ndarray):
+    """``draws_at`` over one long run of ``mu`` (chain, draw): blocks for nothing and hands
+    back *more* draws than asked (a sampler runs on while a checkpoint is judged), with
+    the draws asked for recorded."""
+    asked = []
+
+    def draws_at(n):
+        asked.append(n)
+        have = min(mu.shape[1], n + 37)
+        coords = {"chain": np.arange(mu.shape[0]), "draw": np.arange(have)}
+        energy = np.random.default_rng(n).normal(size=(mu.shape[0], have))
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"mu": (("chain", "draw"), mu[:, :have])}, coords=coords),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"),
+                                                      np.zeros((mu.shape[0], have), bool)),
+                                        "energy": (("chain", "draw"), energy)},
+                                       coords=coords)})
+    return draws_at, asked
+
+
+def _ar1_long(seed: int, rho: float, draws: int, chains: int = CHAINS) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((chains, draws))
+    x[:, 0] = rng.normal(size=chains)
+    for t in range(1, draws):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=chains)
+    return x
+
+
+def test_continued_chains_stop_at_the_first_checkpoint_that_meets_the_targets():
+    """One run of chains judged at growing checkpoints: ESS short at 500 draws (AR(1) with
+    rho 0.75 gives about 0.14 ESS per draw, 290 of 400), so the chains go on to the length
+    the ESS per chain asks for, and the fit is each chain's first draws up to there --
+    exactly the run's draws, none thrown away, nothing drawn twice."""
+    from inference.engine import SamplerSettings, continue_until_met, next_checkpoint
+
+    mu = _ar1_long(21, 0.75, 8 * DRAWS)
+    draws_at, asked = _long_run(mu)
+    settings = SamplerSettings(chains=CHAINS, draws=DRAWS, top_up=3, seed=5)
+    tree = continue_until_met(draws_at, settings, cap=8 * DRAWS)
+    first = parameter_table(make_tree({"mu": mu[:, :DRAWS]}))
+    least = float(first[["ess_bulk", "ess_tail"]].min(axis=1).iloc[0])
+    assert least < 400  # the premise: short at the first checkpoint
+    assert asked[:2] == [DRAWS, next_checkpoint(DRAWS, CHAINS, least, 400, CHAINS,
+                                                cap=8 * DRAWS)]
+    n = asked[-1]
+    assert DRAWS < n <= 8 * DRAWS and tree["posterior"].sizes["draw"] == n
+    np.testing.assert_array_equal(tree["posterior"]["mu"].values, mu[:, :n])
+    assert model_verdict(tree).iloc[0]["verdict"] == "ok"
+    rounds = json.loads(tree.attrs["rounds"])
+    assert [r["draws"] for r in rounds] == asked
+    assert [r["action"] for r in rounds] == ["first"] + ["continued"] * (len(asked) - 1)
+    assert rounds[1]["why"].startswith("least ESS ")
+    assert tree.attrs["top_up_rounds"] == len(asked) - 1
+    assert model_verdict(tree).iloc[0]["rounds"].startswith(f"{CHAINS}x{DRAWS}, on to ")
+
+
+def test_continued_chains_that_meet_the_targets_at_once_are_one_look():
+    from inference.engine import SamplerSettings, continue_until_met
+
+    mu = np.random.default_rng(3).normal(size=(CHAINS, 8 * DRAWS))
+    draws_at, asked = _long_run(mu)
+    tree = continue_until_met(draws_at, SamplerSettings(chains=CHAINS, draws=DRAWS,
+                                                        top_up=3), cap=8 * DRAWS)
+    assert asked == [DRAWS] and tree.attrs["top_up"] == "none"
+    assert tree["posterior"].sizes["draw"] == DRAWS  # the extra draws are cut off
+
+
+def test_continued_chains_stop_at_the_cap_and_the_looks_allowed():
+    """A stuck chain never settles: the looks stop at ``top_up`` (or at the cap) and the
+    verdict says what is short."""
+    from inference.engine import SamplerSettings, continue_until_met
+
+    mu = np.random.default_rng(4).normal(size=(CHAINS, 8 * DRAWS))
+    mu[0] += 3.0
+    draws_at, asked = _long_run(mu)
+    tree = continue_until_met(draws_at, SamplerSettings(chains=CHAINS, draws=DRAWS,
+                                                        top_up=2), cap=8 * DRAWS)
+    assert len(asked) == 3 and tree.attrs["top_up_rounds"] == 2
+    assert model_verdict(tree).iloc[0]["verdict"] != "ok"
+    draws_at, asked = _long_run(mu)
+    continue_until_met(draws_at, SamplerSettings(chains=CHAINS, draws=DRAWS, top_up=9),
+                       cap=3 * DRAWS)
+    assert asked[-1] == 3 * DRAWS and len(asked) < 10
+
+
+def test_next_checkpoint_grows_by_the_shortfall_within_bounds():
+    from inference.engine import next_checkpoint
+
+    # ESS enough, R-hat short: 1.4 x longer, in whole hundreds
+    assert next_checkpoint(500, 4, 3000, 400, 4, cap=4000) == 700
+    # ESS per chain 47.5 of 100 needed: 1.25 x 100 / 47.5 x 500 = 1,316 -> at most 2 x 500
+    assert next_checkpoint(500, 4, 190, 400, 4, cap=4000) == 1000
+    assert next_checkpoint(500, 4, 350, 400, 4, cap=4000) == 800  # 714 -> 800
+    assert next_checkpoint(500, 4, float("nan"), 400, 4, cap=4000) == 700
+    assert next_checkpoint(3000, 4, 190, 400, 4, cap=4000) == 4000  # the cap
+
+
+@pytest.mark.slow
+def test_a_continued_nutpie_run_keeps_the_draws_a_plain_run_of_that_length_makes():
+    """The engine's continued run on a real nutpie model: the kept draws are bit-identical
+    to a plain run of as many draws with the same seed (the checkpoint's draws do not
+    depend on how far the sampler had run on)."""
+    import pymc as pm
+
+    from inference.engine import Engine, SamplerSettings, _compile
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(30, size=3000)
+    with pm.Model() as model:
+        sd = pm.HalfNormal("sd", 1)
+        z = pm.Normal("z", 0, 1, shape=30)
+        b = pm.Normal("b", 0, 1)
+        pm.Normal("y", b + sd * z[g], 1, observed=rng.normal(size=3000) + 0.3 * (g % 3))
+    compiled = _compile(model)
+    engine = Engine(progress=False)
+    settings = SamplerSettings(chains=4, draws=100, tune=200, top_up=2, seed=4)
+    tree = engine._sample_enough(model, compiled, settings, 0.9)
+    n = tree["posterior"].sizes["draw"]
+    plain = engine._sample(model, compiled, SamplerSettings(chains=4, draws=n, tune=200,
+                                                            seed=4), 0.9)
+    np.testing.assert_array_equal(tree["posterior"]["z"].values, plain["posterior"]["z"].values)
+    assert json.loads(tree.attrs["rounds"])[-1]["draws"] == n
