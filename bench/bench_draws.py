@@ -2,13 +2,13 @@
 
 Usage::
 
-    uv run python bench/bench_draws.py [--outcomes a,b] [--seed S] [--ways fixed,by_target]
+    uv run python bench/bench_draws.py [--outcomes a,b] [--seed S] [--ways fixed,by_target,rounds]
                                        [--first-draws N] [--first-tune N] [--top-up N]
     uv run python bench/bench_draws.py --warmup 150,300,500,1000 [--outcomes a,b]
                                        [--first-draws N]
 
 Simulates the default study (the built-in data set of ``run_models.py``) and fits each
-chosen model of the default suite two ways with one :class:`inference.engine.Engine` (so
+chosen model of the default suite in each way asked for with one :class:`inference.engine.Engine` (so
 a graph shape is compiled once; compile time is not counted):
 
 ``fixed``
@@ -16,10 +16,15 @@ a graph shape is compiled once; compile time is not counted):
     rounds of more draws where a reported parameter misses its threshold;
 ``by_target``
     the default run now (:data:`workflows.setup.DEFAULT_FIRST_ROUND`,
-    :data:`workflows.setup.DEFAULT_TOP_UP`): a first round of 4 x ``--first-draws`` after
-    ``--first-tune`` warm-up steps, then rounds of more draws until every reported
-    parameter meets R-hat <= 1.01 and bulk and tail ESS >= 400
-    (:meth:`inference.engine.Engine._sample_enough`).
+    :data:`workflows.setup.DEFAULT_TOP_UP`): 4 chains judged after ``--first-draws`` draws
+    (``--first-tune`` warm-up steps) and, running on, at growing checkpoints until every
+    reported parameter meets R-hat <= 1.01 and bulk and tail ESS >= 400
+    (:meth:`inference.engine.Engine._sample_continued`);
+``rounds``
+    the same targets reached the way the default run did before: a first round of 4 x
+    ``--first-draws``, then rounds that replace the chains by longer ones (R-hat short) or
+    add chains (ESS short), each with its own warm-up (nutpie on 2 threads, as a capped
+    engine still samples).
 
 Per fit: ``sample_s`` (all rounds, warm-up included; no predictive draws), the least bulk
 and tail ESS and the largest R-hat over the reported parameters (the verdict's own
@@ -77,7 +82,9 @@ def side_by_side(args, specs, frame) -> pd.DataFrame:
     engine = Engine(progress=False)
     ways = {"fixed": FIXED,
             "by_target": {"draws": args.first_draws, "tune": args.first_tune,
-                          "top_up": args.top_up}}
+                          "top_up": args.top_up},
+            "rounds": {"draws": args.first_draws, "tune": args.first_tune,
+                       "top_up": args.top_up}}
     ways = {k: v for k, v in ways.items() if k in args.ways}
     rows = []
     for name in args.outcomes:
@@ -85,6 +92,7 @@ def side_by_side(args, specs, frame) -> pd.DataFrame:
         data = prepare(frame, spec)
         for way, sizes in ways.items():
             settings = SamplerSettings(chains=4, seed=args.seed, predictive=False, **sizes)
+            engine.cores = 2 if way == "rounds" else None  # capped: the rounds of old
             tree = engine.fit(spec, data, settings)
             rows.append({"model": name, "way": way, **_figures(tree, engine)})
             print(_format(pd.DataFrame(rows[-1:])), flush=True)
@@ -140,8 +148,8 @@ def main(argv=None) -> int:
         p.error(f"unknown model(s) {unknown}; choose from {list(specs)}")
     args.warmup = [int(t) for t in args.warmup.split(",") if t.strip()]
     args.ways = [w.strip() for w in args.ways.split(",") if w.strip()]
-    if not args.ways or set(args.ways) - {"fixed", "by_target"}:
-        p.error("--ways: choose from fixed, by_target")
+    if not args.ways or set(args.ways) - {"fixed", "by_target", "rounds"}:
+        p.error("--ways: choose from fixed, by_target, rounds")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("inference").setLevel(logging.INFO)  # each round and why
     frame = analysis_frame()  # the default data set of run_models.py
@@ -153,16 +161,18 @@ def main(argv=None) -> int:
     else:
         table = side_by_side(args, specs, frame)
         print(f"\nfixed: 4 x {FIXED['draws']} after {FIXED['tune']} warm-up, top-up "
-              f"{FIXED['top_up']}; by_target: 4 x {args.first_draws} after "
-              f"{args.first_tune} warm-up, up to {args.top_up} rounds; seed {args.seed}")
+              f"{FIXED['top_up']}; by_target (chains run on) and rounds (chains replaced "
+              f"or added): 4 x {args.first_draws} after {args.first_tune} warm-up, up to "
+              f"{args.top_up} rounds; seed {args.seed}")
         print(_format(table))
         tot = table.groupby("way", sort=False)[["sample_s", "total_draws"]].sum()
         tot["ok"] = table.groupby("way", sort=False)["verdict"].apply(
             lambda v: int((v == "ok").sum()))
         print("\n" + _format(tot.reset_index()))
-        if len(tot) == 2:
-            print(f"sampling time fixed / by_target = "
-                  f"{tot.loc['fixed', 'sample_s'] / tot.loc['by_target', 'sample_s']:.2f}")
+        for other in ("fixed", "rounds"):
+            if other in tot.index and "by_target" in tot.index:
+                print(f"sampling time {other} / by_target = "
+                      f"{tot.loc[other, 'sample_s'] / tot.loc['by_target', 'sample_s']:.2f}")
     print(f"bench wall time {time.perf_counter() - t0:.0f} s")
     return 0
 

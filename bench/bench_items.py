@@ -36,7 +36,9 @@ loadings) and ``graded`` (integrated, a loading per item):
   uniformity table and writes ``ranks.csv``, ``uniformity.csv`` and ``ecdf.png`` per
   family under ``--save`` (default ``results/bench_items_sbc``).
 
-``--chains``, ``--draws``, ``--tune`` shrink the sampling (default 4 x 1000 after 1000).
+``--chains``, ``--draws``, ``--tune`` shrink the sampling (default 4 x 1000 after 1000);
+``--top-up N`` draws by target as the default run does (judged after ``--draws``, running
+on until R-hat and ESS are met); ``--nodes`` sets the integrated families' quadrature.
 
 Prints Markdown tables; nothing is written. The figures are in docs/benchmarks.md.
 """
@@ -67,6 +69,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--chains", type=int, help="sampling: chains (default 4; sbc 2)")
     p.add_argument("--draws", type=int, help="sampling: draws per chain (1000; sbc 300)")
     p.add_argument("--tune", type=int, help="sampling: warm-up per chain (1000; sbc 300)")
+    p.add_argument("--top-up", type=int, default=None, dest="top_up",
+                   help="sampling: draw by target -- chains judged after --draws and run on "
+                        "until R-hat and ESS are met, at most N looks more (default: none)")
+    p.add_argument("--nodes", type=int, default=None,
+                   help="Gauss-Hermite nodes of the integrated families (default "
+                        "models.item_response.NODES)")
     p.add_argument("--save", default=None, help="a folder to write each posterior to (.nc)")
     p.add_argument("--sims", type=int, default=30, help="sbc: simulations (default 30)")
     p.add_argument("--n-tenants", type=int, default=300,
@@ -80,6 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     from models.design import prepare
     from workflows.setup import DEFAULT_SEED
 
+    if args.nodes is not None:  # the integrated families' quadrature (a class attribute)
+        from models.families import Graded
+
+        Graded.nodes = args.nodes
     frame = simulated_study(seed=DEFAULT_SEED)[0].merged()
     base = default_specs()["cohesion_items"]
     specs = {f: base.with_(family=f) for f in args.families.split(",")}
@@ -92,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     if "gradient" in parts:
         _gradient(specs, data, args.reps)
     if "sample" in parts:
-        size = {k: getattr(args, k) for k in ("chains", "draws", "tune")
+        size = {k: getattr(args, k) for k in ("chains", "draws", "tune", "top_up")
                 if getattr(args, k) is not None}
         trees = _sample(specs, data, args.seed, args.target_accept, args.save, size)
         if "loo" in parts:
@@ -243,6 +255,13 @@ def _sample(specs, data, seed: int, target_accept: float | None, save: str | Non
               f"{float(table['r_hat'].max()):.3f} | {int(stats['diverging'].sum())} |",
               flush=True)
         trees[name] = tree
+        if getattr(spec.family_impl, "marginal", False):  # the quadrature at the draws
+            from diagnostics.crossval import quadrature_check
+
+            print(f"<!-- {name}: quadrature at the draws {quadrature_check(tree, spec, data[name])}"
+                  f"; draws {t.get('rounds')} -->", flush=True)
+        else:
+            print(f"<!-- {name}: draws {t.get('rounds')} -->", flush=True)
         if save:
             tree.to_netcdf(Path(save) / f"{name}.nc")
     print()

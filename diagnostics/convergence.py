@@ -8,6 +8,8 @@ Nothing here prints or writes files; a ``fail`` is also logged as a warning.
 
 from __future__ import annotations
 
+import json
+
 import logging
 from types import MappingProxyType
 
@@ -160,6 +162,12 @@ def model_verdict(tree: xr.DataTree, table: pd.DataFrame | None = None, *,
         level = "fail"
     if depth_hit > THRESHOLDS["treedepth_share_warn"]:
         why.append(f"{100 * depth_hit:.1f}% of draws hit the maximum tree depth")
+        level = max(level, "warn", key=VERDICTS.index)
+    quad = json.loads(tree.attrs.get("quadrature", "null") or "null")
+    if quad and not quad["ok"]:  # the latent's quadrature moves the posterior
+        why.append(f"{quad['nodes']}-node quadrature errs by {quad['error_sd']:.2f} nats (SD "
+                   f"over the draws, against {quad['reference']} nodes): refit with more "
+                   f"nodes")
         level = max(level, "warn", key=VERDICTS.index)
     chains, rounds = stats.sizes["chain"], int(tree.attrs.get("top_up_rounds", 0))
     draws = stats.sizes["draw"]

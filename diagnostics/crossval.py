@@ -40,6 +40,7 @@ from models.spec import ModelSpec
 __all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density",
            "item_curves", "latent_integrated_tree", "latent_scores", "loadings_comparison",
            "logo_level", "logo_summary", "paired_se", "pooled_by_group", "psis_logo",
+           "quadrature_check",
            "thinned_draws", "unsupported_reason"]
 
 NODES = 31  # Gauss-Hermite nodes over a held-out group's effect (accuracy: tests)
@@ -217,6 +218,44 @@ def latent_integrated_tree(tree: xr.DataTree, spec: ModelSpec, data: ModelData, 
     tree.attrs["left_out"] = (f"one row, its {family.latent_sd.removeprefix('sd_')} latent "
                               f"integrated out ({nodes}-node Gauss-Hermite; items together)")
     return tree
+
+
+# a fit's quadrature is judged against this many nodes, and passes while the error's
+# spread over the draws (what would reweight the posterior) stays under QUADRATURE_SD_OK
+# nats: reweighting by exp(d) moves a posterior mean by about cov(theta, d), at most
+# sd(d) posterior SDs -- so at most a tenth of a posterior SD
+QUADRATURE_REFERENCE = 61
+QUADRATURE_SD_OK = 0.1
+
+
+def quadrature_check(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
+                     max_draws: int = 200, reference: int = QUADRATURE_REFERENCE) -> dict:
+    """How much a fit whose likelihood integrates each row's latent out by Gauss-Hermite
+    quadrature (``family.nodes`` nodes) errs at its own posterior draws.
+
+    Per draw ``s`` the log-likelihood summed over rows at the fit's nodes and at
+    ``reference`` nodes: ``d_s = l_ref(s) - l_fit(s)``. The exact posterior is the fitted
+    one reweighted by ``exp(d_s)``: a constant error changes nothing, its spread over the
+    draws is what matters. Returns ``nodes``, ``reference``, ``max_abs_error`` (nats, the
+    largest ``|d_s|``), ``error_sd`` (SD of ``d_s`` over the draws), ``weight_ess_share``
+    (the importance weights' ESS over the draws, 1 = no reweighting needed) and ``ok``
+    (``error_sd`` under :data:`QUADRATURE_SD_OK`: to first order the exact posterior mean
+    of any parameter lies within ``error_sd`` posterior SDs of the fitted one)."""
+    family = spec.family_impl
+    draws, post = thinned_draws(tree, max_draws=max_draws)
+    n_draws = post.sizes["chain"] * post.sizes["draw"]
+    eta, draws = _fixed_part(spec, data, draws, None, np.arange(data.n), n_draws=n_draws)
+    args = (np.asarray(data.y), eta.T, draws(family.latent_sd), draws("thresholds"),
+            draws("loading") if family.free_loadings else None)
+    fitted = marginal_log_likelihood(*args, nodes=family.nodes).sum(axis=1)
+    exact = marginal_log_likelihood(*args, nodes=reference).sum(axis=1)
+    d = exact - fitted
+    w = np.exp(d - d.max())
+    sd = float(d.std())
+    return {"nodes": int(family.nodes), "reference": int(reference),
+            "max_abs_error": float(np.abs(d).max()), "error_sd": sd,
+            "weight_ess_share": float(w.sum() ** 2 / (w**2).sum() / len(w)),
+            "ok": bool(sd < QUADRATURE_SD_OK)}
 
 
 def latent_scores(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,

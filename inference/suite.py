@@ -76,6 +76,22 @@ def _load_or_fit(path: Path, spec_json: str, data_hash: str, settings: SamplerSe
     return save_fit(fit(), path, **keys), False
 
 
+def _fit_checked(engine: Engine, spec: ModelSpec, data, settings: SamplerSettings
+                 ) -> xr.DataTree:
+    """``engine.fit`` and, where the likelihood integrates a latent per row out by
+    quadrature, how far that quadrature errs at the fit's own draws (attribute
+    ``quadrature``, JSON of :func:`diagnostics.crossval.quadrature_check`; the verdict
+    reads it)."""
+    tree = engine.fit(spec, data, settings)
+    if getattr(spec.family_impl, "marginal", False):
+        import json
+
+        from diagnostics.crossval import quadrature_check
+
+        tree.attrs["quadrature"] = json.dumps(quadrature_check(tree, spec, data))
+    return tree
+
+
 def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
               settings: SamplerSettings, fits_dir: Path, engine: Engine | None = None,
               progress: Callable[[str], None] = log.info) -> list[FitResult]:
@@ -92,7 +108,8 @@ def fit_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *,
         path = Path(fits_dir) / f"{name}.nc"
         tree, reused = _load_or_fit(
             path, spec.to_json(), data.data_hash(), settings,
-            partial(engine.fit, spec, data, settings), progress, f"[{i}/{len(specs)}] {name}",
+            partial(_fit_checked, engine, spec, data, settings), progress,
+            f"[{i}/{len(specs)}] {name}",
             f"fitting {spec.family} model on {data.n} rows ({data.n_before - data.n} "
             f"incomplete rows removed) ...")
         results.append(FitResult(spec, data, tree, path, reused, time.perf_counter() - t0))

@@ -369,3 +369,42 @@ def test_item_curves_and_their_figure():
     assert len(fig.axes) == 4
     assert fig.axes[2].get_ylabel() == "P(answer >= k)"
     assert len(fig.axes[3].get_lines()) == K - 1
+
+
+def test_quadrature_check_at_the_draws_flags_too_few_nodes(items_data, monkeypatch):
+    """The fit's quadrature judged at its own draws against 61 nodes: at a latent SD of
+    1.6-2.2, 5 nodes move the log-likelihood by whole nats from draw to draw (the
+    posterior would need reweighting: not ok, and the verdict says so); 31 nodes do not."""
+    import json
+
+    import pymc as pm
+
+    from diagnostics.convergence import model_verdict
+    from diagnostics.crossval import quadrature_check
+    from models.families import GradedEqual
+
+    spec, data = items_data["graded_equal"]
+    with build_model(spec, data):
+        prior = pm.sample_prior_predictive(40, random_seed=3)["prior"].to_dataset()
+    # a posterior-like set of draws: every effect 0, the thresholds of a 5-point scale
+    # answered mostly in the middle, the latent SD as given
+    prior = prior.map(lambda v: v * 0)
+    prior["thresholds"] = prior["thresholds"] + np.array([-2.0, -0.7, 0.7, 2.0])
+    prior["sd_tenant"] = prior["sd_tenant"] + np.linspace(1.6, 2.2, 40)
+    tree = xr.DataTree.from_dict({"posterior": prior})
+    monkeypatch.setattr(GradedEqual, "nodes", 5)
+    few = quadrature_check(tree, spec, data)
+    monkeypatch.setattr(GradedEqual, "nodes", 31)
+    enough = quadrature_check(tree, spec, data)
+    assert few["nodes"] == 5 and not few["ok"] and few["error_sd"] > 0.5
+    assert enough["ok"] and enough["error_sd"] < few["error_sd"] / 20
+    assert 0 < few["weight_ess_share"] < enough["weight_ess_share"] <= 1
+    # the verdict of a fit carrying the check
+    fit = xr.DataTree.from_dict({
+        "posterior": xr.Dataset({"mu": (("chain", "draw"),
+                                        np.random.default_rng(1).normal(size=(4, 500)))}),
+        "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.zeros((4, 500), bool))})})
+    assert model_verdict(fit).iloc[0]["verdict"] == "ok"
+    fit.attrs["quadrature"] = json.dumps(few)
+    row = model_verdict(fit).iloc[0]
+    assert row["verdict"] == "warn" and "5-node quadrature" in row["reason"]
