@@ -329,7 +329,23 @@ def conclusions_text(*, level: float = LEVEL, rope_sd: float = ROPE_SD,
         "of a 50% one); a width in latent sd is the same standardised effect for every "
         "outcome, narrower in percentage points for a rarer share. findings_rope.csv gives "
         f"the equivalence verdicts at {', '.join(f'{w:g}' for w in widths)} sd, with every "
-        "pair's posterior probability inside the ROPE. " + VERDICT_CALIBRATION)
+        "pair's posterior probability inside the ROPE. " + VERDICT_CALIBRATION + " "
+        + STRUCTURES_TEXT)
+
+
+# how the focal effects' structure is checked (diagnostics.structures)
+STRUCTURES_TEXT = (
+    "The pooled structure of the focal effects is checked, not assumed: two other "
+    "structures -- fixed contrasts (each with its own normal prior, nothing pooled) and the "
+    "levels' describing columns as coefficients plus pooled residual effects (two groups of "
+    "levels rather than exchangeable ones) -- differ from it only in the prior of the level "
+    "means, so each is the fitted posterior reweighted by the ratio of the priors (the pooled "
+    "SDs integrated out by quadrature; Pareto-smoothed importance sampling, trusted where "
+    "k ≤ 0.7, as in PSIS-LOO [loo]). Every conclusion is judged again under each "
+    "structure and the first screen names any whose verdict changes; leave-one-group-out "
+    "elpd compares the structures, and another is preferred only beyond twice the paired SE "
+    "(structures.csv, findings_structures.csv). Where k > 0.7 the structure is fitted "
+    "instead (run_models.py compare).")
 
 
 def methods_markdown(paragraphs: Sequence[tuple[str, str]], references: Sequence[str], *,

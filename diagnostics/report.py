@@ -42,7 +42,7 @@ from diagnostics.headline import (
 from diagnostics.plots import GROUP_COLOURS
 from diagnostics.present import interval_text, present
 
-__all__ = ["SECTIONS", "SIMULATED_NOTE", "build_report", "figure_png"]
+__all__ = ["SECTIONS", "SIMULATED_NOTE", "build_report", "figure_png", "structure_sentence"]
 
 # every section a full run's report has (the first one is the answer)
 SECTIONS = ("answer", "effects", "estimands", "population", "findings", "sensitivity", "ppc",
@@ -408,6 +408,39 @@ def _optional(tables: dict, key: str, title: str, intro: str) -> dict | None:
     return {"id": key, "title": title, "blocks": [_text(intro), _tab(key, table)]}
 
 
+def structure_sentence(by_structure: pd.DataFrame | None, structures: pd.DataFrame | None,
+                       *, focal_name: str) -> str:
+    """The first screen's sentence on the focal-effect structures: which conclusions change
+    their verdict under another structure, and whether leave-one-group-out prefers one."""
+    if by_structure is None or not len(by_structure):
+        return ""
+    keys = {"outcome", "parameter", "claim_type", "claim", "hierarchical",
+            "depends_on_structure"}
+    others = [c for c in by_structure.columns if c not in keys]
+    if not others:
+        return ""
+    flips = by_structure[by_structure["depends_on_structure"]]
+    head = (f"Under the other {focal_name} effect structures ({'; '.join(others)}; the "
+            "pooled fit reweighted), ")
+    if len(flips):
+        named = "; ".join(f"{r.outcome} {r.parameter} ({r.hierarchical} &rarr; "
+                          + ", ".join(f"{c}: {r[c]}" for c in others) + ")"
+                          for _, r in flips.head(6).iterrows())
+        words = head + (f"<strong>{len(flips)} conclusion(s) change their verdict</strong>: "
+                        f"{named}.")
+    else:
+        words = head + f"no conclusion changes its verdict ({len(by_structure)} checked)."
+    untrusted = (by_structure[others] == "(k > 0.7)").any(axis=1).sum()
+    if untrusted:
+        words += f" {untrusted} could not be judged under every structure (Pareto k &gt; 0.7)."
+    if structures is not None and "preferred" in structures and structures["preferred"].any():
+        pref = structures[structures["preferred"]]
+        words += (" Leave-one-group-out prefers another structure for "
+                  + ", ".join(f"{m} ({s_})" for m, s_ in zip(pref["model"], pref["structure"],
+                                                             strict=True)) + ".")
+    return words
+
+
 def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                  figures: dict[str, list[tuple[str, bytes | None]]], design: str = "",
                  focal_name: str = "focal-level", lede: str | None = None,
@@ -446,6 +479,10 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
     if findings is not None and len(findings):
         conclusions = ("The report's published conclusions, checked one by one: "
                        + verdict_counts(findings) + " (see below).")
+    structure_words = structure_sentence(tables.get("findings_structures"),
+                                         tables.get("structures"), focal_name=focal_name)
+    if structure_words:
+        conclusions = f"{conclusions} {structure_words}".strip()
     if simulated is None:
         simulated = tables.get("coverage") is not None
     if simulated:
@@ -474,7 +511,14 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                     title="Equivalence claims over several ROPE widths (standardised units; "
                           "rope: the width on the outcome scale), every pair of forms")]
               if tables.get("findings_rope") is not None and len(tables["findings_rope"])
-              else [])]}
+              else []),
+            *([_tab("findings_structures",
+                    tables["findings_structures"].drop(columns="claim", errors="ignore"),
+                    collapse=True,
+                    title=f"Every conclusion's verdict under each {focal_name} effect "
+                          "structure (the pooled fit reweighted; (k &gt; 0.7): the "
+                          "reweighting cannot be trusted, not judged)")]
+              if tables.get("findings_structures") is not None else [])]}
         if findings is not None and len(findings) else None,
         _optional(tables, "concepts", "New concepts",
                   "Predicted outcomes for new concepts described by their group-level "
@@ -510,7 +554,20 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                 "model", "elpd_loo", "se", "elpd_diff_vs_separate", "diff_se", "elpd_logo",
                 "logo_se", "p_loo", "pareto_k_bad",
                 "logo_pareto_k_bad", "loo_pit_ks_p", "loo_pit_outer", "verdict", "note")),
-                collapse=False)]},
+                collapse=False),
+            *([_text(f"<em>{focal} effect structures</em>: the fitted model pools the "
+                     f"{focal_name} effects (zero-sum, one SD). <em>fixed</em> gives each "
+                     "contrast its own prior; <em>&lt;columns&gt; + residual</em> explains "
+                     f"the {focal_name}s by their describing columns and pools the rest. The "
+                     "structures differ only in the prior of the level means, so each is "
+                     "the fitted posterior reweighted (Pareto-smoothed; k &gt; 0.7: not "
+                     "trusted, fit it with <code>run_models.py compare</code>). A structure "
+                     "is preferred only where its leave-one-group-out elpd exceeds the "
+                     "fitted one's by more than twice the paired SE."),
+               _tab("structures", tables["structures"], collapse=True,
+                    title=f"{focal} effect structures by reweighting")]
+              if tables.get("structures") is not None and len(tables["structures"])
+              else [])]},
         {"id": "convergence", "title": "Convergence", "blocks": [
             _text(f"Thresholds: R-hat &le; {THRESHOLDS['rhat_warn']} (fail &gt; "
                   f"{THRESHOLDS['rhat_fail']}), bulk and tail ESS &ge; "

@@ -230,7 +230,7 @@ GENERIC = ["models/spec.py", "models/terms.py", "models/families.py", "models/de
            "diagnostics/ppc.py", "diagnostics/compare.py", "diagnostics/tables.py",
            "diagnostics/effects.py", "diagnostics/plots.py", "diagnostics/report.py",
            "diagnostics/sensitivity.py", "diagnostics/calibration.py", "diagnostics/present.py",
-           "diagnostics/headline.py", "diagnostics/methods.py"]
+           "diagnostics/headline.py", "diagnostics/methods.py", "diagnostics/structures.py"]
 HOUSING_WORDS = {"HZ", "GG", "LZ", "RO", "RR", "RG", "RB", "rural", "small_community",
                  "living_form", "complex_id", "tenant_id", "help", "non-clustered"}
 

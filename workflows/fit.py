@@ -279,6 +279,14 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         as_simulated = {r.spec.name for r in results if r.spec.adjustment in (None, "study")}
         coverage = _recovery(summary[summary["model"].isin(as_simulated)], truth, out) \
             if truth is not None else None
+    structures = by_structure = None
+    if study.focal_predictors is not None and imputations is None:
+        with clock("form-effect structures (reweighted)"):
+            structures, by_structure = _structures(results, frame, study, status, findings)
+        if structures is not None and len(structures):
+            write_csv(structures, out / "structures.csv")
+        if by_structure is not None:
+            write_csv(by_structure, out / "findings_structures.csv")
     if findings is not None:
         write_csv(findings, out / "findings.csv")
     if rope is not None and len(rope):
@@ -287,7 +295,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     focal_name = study.level_name(focal.pop()) if len(focal) == 1 else "focal-level"
     with clock("figures and report"):
         tables = {"diagnostics": verdict, "effects": effects, "findings": findings,
-                  "findings_rope": rope,
+                  "findings_rope": rope, "structures": structures,
+                  "findings_structures": by_structure,
                   "overlap": overlap, "estimands": estimands if len(estimands) else None,
                   "robustness": robustness if robustness is not None and len(robustness)
                   else None,
@@ -389,6 +398,46 @@ def _findings(results: list[FitResult],
     findings = pd.concat([findings, check_equivalences(on_scale)], ignore_index=True)
     findings["model_verdict"] = findings["outcome"].map(status)
     return findings, rope_sensitivity(on_scale)
+
+
+def _structures(results: list[FitResult], frame: pd.DataFrame, study: Study,
+                status: dict[str, str], findings: pd.DataFrame | None
+                ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The pooled focal effects against the other structures, by reweighting the fits
+    (:mod:`diagnostics.structures`): ``structures.csv`` (weights' Pareto k, leave-one-
+    complex-out per structure, the largest shift of a contrast) and, with the study's
+    conclusions, each conclusion's verdict under every structure
+    (``findings_structures.csv``; ``depends_on_structure`` where a trusted reweighting
+    changes the verdict)."""
+    import dataclasses
+
+    from diagnostics.structures import structure_comparison
+
+    pooled = [r for r in results if r.spec.focal and r.spec.variant == "hierarchical"
+              and not r.spec.focal_by_category and r.imputed is None]
+    if not pooled:
+        return None, None
+    table, reweighted = structure_comparison(pooled, frame=frame,
+                                             predictors=study.focal_predictors)
+    if findings is None or not len(findings) or not reweighted:
+        return table, None
+    keys = ["outcome", "parameter", "claim_type", "claim"]
+    out = findings[keys + ["verdict"]].rename(columns={"verdict": "hierarchical"}).copy()
+    compared = set(table.loc[table["structure"] == "hierarchical", "model"])
+    for label, trees in reweighted.items():
+        swapped = [dataclasses.replace(r, tree=trees[r.spec.name], pooled=None, imputed=None)
+                   if r.spec.name in trees else r for r in results]
+        other, _ = _findings(swapped, status)
+        if not other[keys].fillna("").equals(findings[keys].fillna("")):
+            raise RuntimeError("findings under another structure came out in another order")
+        untrusted = compared - set(trees)  # k > 0.7: not judged under this structure
+        out[label] = np.where(findings["outcome"].isin(untrusted), "(k > 0.7)",
+                              other["verdict"].to_numpy())
+    others = [c for c in out.columns if c not in keys and c != "hierarchical"]
+    out["depends_on_structure"] = [
+        any(v != row["hierarchical"] for v in row[others] if v != "(k > 0.7)")
+        for _, row in out.iterrows()]
+    return table, out
 
 
 def contrast_robustness(results: list, joint_results: list,

@@ -98,6 +98,7 @@ REPORT_TABLES = {
     "diagnostics": "diagnostics.csv", "effects": "effects.csv", "estimands": "estimands.csv",
     "robustness": "robustness.csv",
     "findings": "findings.csv", "findings_rope": "findings_rope.csv",
+    "structures": "structures.csv", "findings_structures": "findings_structures.csv",
     "overlap": "overlap.csv", "missing": "missing.csv", "imputation": "imputation.csv",
     "ppc": "ppc.csv", "loo": "loo.csv", "coverage": "coverage.csv", "psense": "psense.csv",
     "overview": "overview.csv", "marginals": "marginals.csv",
