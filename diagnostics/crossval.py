@@ -37,7 +37,8 @@ from models.families import Family
 from models.item_response import marginal_log_likelihood
 from models.spec import ModelSpec
 
-__all__ = ["NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_density",
+__all__ = ["LOGO_DRAWS", "NODES", "PARETO_K_BAD", "compare_pointwise", "group_log_densities",
+           "group_log_density",
            "item_curves", "latent_integrated_tree", "latent_scores", "loadings_comparison",
            "logo_level", "logo_summary", "paired_se", "pooled_by_group", "psis_logo",
            "quadrature_check",
@@ -326,12 +327,32 @@ def thinned_draws(tree: xr.DataTree, *, max_draws: int = 1000):
     return draws, post
 
 
+LOGO_DRAWS = 1000  # draws (thinned within chains) the leave-one-group-out criteria use
+
+
+def group_log_densities(fits, *, max_draws: int = LOGO_DRAWS) -> dict:
+    """``{model: (groups, (S, G) log-likelihoods)}`` of :func:`group_log_density` over
+    ``max_draws`` thinned draws, for every fit (``spec``, ``data``, ``tree``) that has the
+    criterion: computed once, for PSIS-LOGO and for anything else that scores new groups
+    on the same draws (:mod:`diagnostics.structures`)."""
+    out = {}
+    for r in fits:
+        if unsupported_reason(r.spec) or "posterior" not in r.tree.children:
+            continue
+        draws, _ = thinned_draws(r.tree, max_draws=max_draws)
+        out[r.spec.name] = group_log_density(r.tree, r.spec, r.data, draws)
+    return out
+
+
 def psis_logo(tree: xr.DataTree, spec: ModelSpec, data: ModelData, *,
-              max_draws: int = 1000) -> pd.DataFrame:
+              max_draws: int = LOGO_DRAWS, group_ll: tuple | None = None) -> pd.DataFrame:
     """PSIS-LOGO per group of the lowest random level: one row per group with its
-    ``elpd`` and Pareto ``k`` (k > 0.7: the estimate is unreliable; refit instead)."""
+    ``elpd`` and Pareto ``k`` (k > 0.7: the estimate is unreliable; refit instead).
+    ``group_ll``: :func:`group_log_density` on the same ``max_draws`` thinned draws, if
+    already computed."""
     draws, post = thinned_draws(tree, max_draws=max_draws)
-    groups, ll = group_log_density(tree, spec, data, draws)
+    groups, ll = group_ll if group_ll is not None else group_log_density(tree, spec, data,
+                                                                         draws)
     level = logo_level(spec)
     shape = (post.sizes["chain"], post.sizes["draw"], -1)
     lt = xr.DataTree.from_dict({  # the posterior: PSIS's relative efficiency from its ESS
@@ -370,15 +391,16 @@ def compare_pointwise(pointwise: dict[str, pd.Series], *, criterion: str,
     return pd.DataFrame(rows)
 
 
-def logo_summary(fits) -> pd.DataFrame:
+def logo_summary(fits, *, group_lls: dict | None = None) -> pd.DataFrame:
     """PSIS-LOGO per fitted model (``fits``: objects with ``spec``, ``data``, ``tree``):
     ``elpd_logo`` (a new complex), its SE and the count of complexes with Pareto k > 0.7,
-    beside PSIS-LOO in ``loo.csv``. Models without the criterion are left out."""
+    beside PSIS-LOO in ``loo.csv``. Models without the criterion are left out.
+    ``group_lls``: :func:`group_log_densities` of the fits, if already computed."""
     rows = []
     for r in fits:
         if unsupported_reason(r.spec) or "posterior" not in r.tree.children:
             continue
-        t = psis_logo(r.tree, r.spec, r.data)
+        t = psis_logo(r.tree, r.spec, r.data, group_ll=(group_lls or {}).get(r.spec.name))
         rows.append({"model": r.spec.name, "elpd_logo": float(t["elpd"].sum()),
                      "logo_se": paired_se(t["elpd"]),
                      "logo_groups": len(t),

@@ -245,19 +245,24 @@ def level_values(frame: pd.DataFrame, spec: ModelSpec, data: ModelData,
 
 
 def structure_comparison(fits, *, frame: pd.DataFrame, predictors: tuple[str, ...] = (),
-                         max_draws: int = 1000, seed: int = 0):
+                         max_draws: int | None = None, seed: int = 0,
+                         group_lls: dict | None = None):
     """Every pooled fit (objects with ``spec``, ``data``, ``tree``) under the other focal
     structures by reweighting. Returns ``(table, reweighted)``: per model and structure the
     weights' Pareto ``k`` and ESS, leave-one-complex-out elpd and its paired difference
     from the fitted structure, and the largest shift of a focal contrast's posterior mean
     (in posterior SDs); ``reweighted`` maps ``structure -> {model: resampled tree}`` for
-    the fits whose weights can be trusted (``k <= 0.7``)."""
+    the fits whose weights can be trusted (``k <= 0.7``). ``group_lls``: the fits'
+    :func:`diagnostics.crossval.group_log_densities` on the same draws, if computed."""
     from diagnostics.crossval import (
+        LOGO_DRAWS,
         group_log_density,
         paired_se,
         thinned_draws,
         unsupported_reason,
     )
+
+    max_draws = max_draws or LOGO_DRAWS
 
     rows, reweighted = [], {}
     for r in fits:
@@ -269,7 +274,9 @@ def structure_comparison(fits, *, frame: pd.DataFrame, predictors: tuple[str, ..
             continue
         logo = None
         if not unsupported_reason(r.spec):
-            _, ll = group_log_density(r.tree, r.spec, r.data, draws)
+            known = (group_lls or {}).get(r.spec.name) if max_draws == LOGO_DRAWS else None
+            _, ll = known if known is not None else group_log_density(r.tree, r.spec, r.data,
+                                                                      draws)
             logo = structure_logo(ll, weights)
         thin = xr.DataTree.from_dict({"posterior": post})
         name = _focal_variable(post, r.spec)

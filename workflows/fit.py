@@ -233,10 +233,15 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
         write_csv(estimands, out / "estimands.csv")
     write_csv(missing, out / "missing.csv")
     loo = ppc = psense = None
+    group_lls: dict = {}
     with_ll = {r.spec.name: r.tree for r in results if "log_likelihood" in r.tree.children}
     if with_ll:
         from diagnostics.compare import loo_table
-        from diagnostics.crossval import latent_integrated_tree, logo_summary
+        from diagnostics.crossval import (
+            group_log_densities,
+            latent_integrated_tree,
+            logo_summary,
+        )
 
         with clock("PSIS-LOO"):
             # a latent per row (item-level model): LOO of a whole row, its latent integrated
@@ -245,7 +250,9 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
                     with_ll[r.spec.name] = latent_integrated_tree(r.tree, r.spec, r.data)
             loo = loo_table(with_ll, observed={r.spec.name: r.data.y for r in results})
         with clock("PSIS-LOGO"):  # leave one complex out: a new complex's answers
-            loo = loo.merge(logo_summary(r for r in results if r.spec.name in with_ll),
+            logo_fits = [r for r in results if r.spec.name in with_ll]
+            group_lls = group_log_densities(logo_fits)  # shared with the structures
+            loo = loo.merge(logo_summary(logo_fits, group_lls=group_lls),
                             on="model", how="left")
     joint_psense = None
     if joint_results and with_ll:
@@ -282,7 +289,8 @@ def run_suite(specs: dict[str, ModelSpec], frame: pd.DataFrame, *, settings: Sam
     structures = by_structure = None
     if study.focal_predictors is not None and imputations is None:
         with clock("form-effect structures (reweighted)"):
-            structures, by_structure = _structures(results, frame, study, status, findings)
+            structures, by_structure = _structures(results, frame, study, status, findings,
+                                                   group_lls)
         if structures is not None and len(structures):
             write_csv(structures, out / "structures.csv")
         if by_structure is not None:
@@ -401,7 +409,8 @@ def _findings(results: list[FitResult],
 
 
 def _structures(results: list[FitResult], frame: pd.DataFrame, study: Study,
-                status: dict[str, str], findings: pd.DataFrame | None
+                status: dict[str, str], findings: pd.DataFrame | None,
+                group_lls: dict | None = None
                 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The pooled focal effects against the other structures, by reweighting the fits
     (:mod:`diagnostics.structures`): ``structures.csv`` (weights' Pareto k, leave-one-
@@ -417,7 +426,7 @@ def _structures(results: list[FitResult], frame: pd.DataFrame, study: Study,
               and not r.spec.focal_by_category and r.imputed is None]
     if not pooled:
         return None, None
-    table, reweighted = structure_comparison(pooled, frame=frame,
+    table, reweighted = structure_comparison(pooled, frame=frame, group_lls=group_lls,
                                              predictors=study.focal_predictors)
     if findings is None or not len(findings) or not reweighted:
         return table, None
