@@ -148,9 +148,12 @@ def _fit_args(p: argparse.ArgumentParser, *, outcomes: bool = True,
                    "else 1)")
     p.add_argument("--top-up", type=int, metavar="N",
                    help="where a reported parameter's R-hat or ESS misses its threshold, draw "
-                   "more (ESS: more chains, as many as the shortfall asks; R-hat: longer "
-                   "chains), at most N rounds (default 3 when the draws are the default, "
-                   "else 0; --top-up 0 alone: a fixed 4 x 1000 draws after 1000 tuning)")
+                   "more: nutpie's chains run on and are judged again at growing checkpoints "
+                   "(1.4x longer, or as far as the ESS per chain asks, at most 2x; up to "
+                   "--draws x 2^N draws); other samplers, or cores capped below the chains: "
+                   "rounds of more chains (ESS) or longer chains anew (R-hat); at most N looks "
+                   "(default 3 when the draws are the default, else 0; --top-up 0 alone: a "
+                   "fixed 4 x 1000 draws after 1000 tuning)")
     p.add_argument("--out", type=Path, help="output folder (default: results/default for the "
                    "main job, results/<config name> for a config run, results/<command> for "
                    "the other commands)")
