@@ -147,13 +147,13 @@ def next_checkpoint(draws: int, chains: int, least_ess: float, needed: float, as
     """The next checkpoint of a continued run (:meth:`Engine._sample_continued`) after
     ``chains`` x ``draws``: :data:`CHECKPOINT_GROWTH` times longer, or as long as the least
     bulk or tail ESS per chain says the ESS needed per chain asked for is reached (ESS grows
-    with the draws, :data:`ESS_MARGIN` on top), at most twice as long and at most ``cap``;
-    whole hundreds of draws."""
+    with the draws, :data:`ESS_MARGIN` on top), in whole hundreds of draws, at most twice as
+    long and at most ``cap``."""
     grow = draws * CHECKPOINT_GROWTH
     want = grow
     if np.isfinite(least_ess) and least_ess > 0:
         want = draws * ESS_MARGIN * (needed / asked) / (least_ess / chains)
-    return int(min(cap, 100 * np.ceil(min(max(grow, want), 2 * draws) / 100)))
+    return int(min(cap, 2 * draws, 100 * np.ceil(min(max(grow, want), 2 * draws) / 100)))
 
 
 def first_draws(tree: xr.DataTree, n: int) -> xr.DataTree:

@@ -273,9 +273,11 @@ def test_a_seed_gives_the_same_draws_with_an_empty_and_a_warm_compile_cache(tmp_
 
 
 def test_a_fit_short_of_its_thresholds_gets_more_draws_from_the_compiled_model():
-    """Top-up on a real model: each round adds chains (ESS short) or replaces the chains by
-    longer ones (R-hat short), from the same compiled model; a shortfall left is said.
-    Which kind a round takes is unit-tested with synthetic fits in test_diagnostics.py."""
+    """Top-up on a real model: nutpie's chains run on from the same compiled model and are
+    judged again at growing checkpoints -- the first draws are the plain fit's (same seed),
+    nothing is redrawn; a shortfall left is said. The rounds of the other samplers (more
+    chains, or longer ones anew) are unit-tested with synthetic fits in
+    test_diagnostics.py."""
     from diagnostics.convergence import model_verdict
     from inference.engine import Engine, SamplerSettings
 
@@ -292,15 +294,12 @@ def test_a_fit_short_of_its_thresholds_gets_more_draws_from_the_compiled_model()
     steps = topped.attrs["top_up"].split("; ")
     assert rounds >= 1 and len(steps) == rounds and topped.attrs["chains_requested"] == 2
     post = topped["posterior"]
-    if steps[0].startswith("more chains"):  # the first chains are kept as they were
-        np.testing.assert_array_equal(post["intercept"].values[:2],
-                                      plain["posterior"]["intercept"].values)
-    else:
-        # at least twice the draws, longer where the ESS per chain asks (at most 4x)
-        longer = int(steps[0].removeprefix("longer chains (2 x ").split(" draws")[0])
-        assert 120 <= longer <= 240 and ", R-hat " in steps[0]
-    assert not np.array_equal(post["intercept"].values[:, :60][-2:],
-                              plain["posterior"]["intercept"].values)  # new seeds
+    assert post.sizes["chain"] == 2 and steps[0].startswith("continued to 2 x ")
+    # the chains ran on: their first 60 draws are the plain fit's, the rest are new
+    np.testing.assert_array_equal(post["intercept"].values[:, :60],
+                                  plain["posterior"]["intercept"].values)
+    first = int(steps[0].removeprefix("continued to 2 x ").split(" draws")[0])
+    assert 100 <= first <= 120 and post.sizes["draw"] <= 60 * 2**2
     assert topped["sample_stats"].sizes["chain"] == post.sizes["chain"]
     assert topped["sample_stats"].sizes["draw"] == post.sizes["draw"]
     assert engine.timings[-1]["top_up_rounds"] == rounds
