@@ -29,7 +29,8 @@ import xarray as xr
 from diagnostics.ppc import PPP_BOUNDS, _row
 from models.design import ModelData
 
-__all__ = ["joint_loo_row", "joint_pointwise", "joint_ppc_table", "joint_psense_tree"]
+__all__ = ["joint_event_replicates", "joint_loo_row", "joint_pointwise", "joint_ppc_table",
+           "joint_psense_tree"]
 
 
 def _draws(tree: xr.DataTree, name: str) -> np.ndarray:
@@ -154,7 +155,8 @@ def _sample(probs: np.ndarray, rng) -> np.ndarray:
 
 def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
                     frame: pd.DataFrame, *, max_draws: int = 400, seed: int = 0,
-                    part_event: int | None = None) -> pd.DataFrame:
+                    part_event: int | None = None,
+                    observed: np.ndarray | None = None, replicates_only: bool = False):
     """Observed vs replicated statistics of the joint event (gate open and the part's event,
     default its top category): share overall and per focal level at the fitted complex
     effects (check ``joint event``), and the SD of the complex means of the joint event
@@ -163,6 +165,10 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
     The rows are the gate's with complete part covariates that either have a closed gate
     or answered the part. Columns as :func:`diagnostics.ppc.ppc_table`'s, with ``model``
     and ``verdict`` (``misfit`` outside :data:`diagnostics.ppc.PPP_BOUNDS`).
+    ``observed``: a joint event (0/1) per gate row to check instead of the data's -- a
+    planted world, e.g. one of :func:`joint_event_replicates` of another posterior.
+    ``replicates_only``: return the ``(S, n)`` replicates with new complex effects of every
+    draw instead (:func:`joint_event_replicates`).
     """
     from models.joint import part_design
 
@@ -170,7 +176,8 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
     key = gate.level_key(joint.level)
     rng = np.random.default_rng(seed)
     n_total = tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"]
-    take = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
+    take = np.arange(n_total) if replicates_only else \
+        np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
     sub = _subset(tree, take)
     X2, keep = part_design(joint, frame, d1, d2)
     f1, c1 = _rows_of(d1, gate)
@@ -183,7 +190,9 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
     y2_obs = answered.reindex(list(d1.row_ids)).to_numpy()
     gate_open = np.isin(y1, open_codes)
     use = keep & (~gate_open | ~np.isnan(y2_obs))
-    observed = (gate_open & (np.nan_to_num(y2_obs, nan=-1) == event)).astype(float)
+    if observed is None:
+        observed = (gate_open & (np.nan_to_num(y2_obs, nan=-1) == event)).astype(float)
+    observed = np.asarray(observed, float)
     med = d2.term_names.index(joint.mediator) if joint.mediator else None
     code_of = dict(zip(open_codes, joint.open_categories, strict=True))
 
@@ -201,6 +210,8 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
             joint_rep += (y1_rep == code) & (y2_rep == event)
         return joint_rep
 
+    if replicates_only:
+        return replicate(*_new_effects(sub, key, len(d1.level_labels[joint.level]), rng))
     fitted = replicate(*_complex_effects(sub, key))
     fresh = replicate(*_new_effects(sub, key, len(d1.level_labels[joint.level]), rng))
     forms = list(d1.level_labels[gate.focal])
@@ -218,6 +229,14 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
     out.insert(0, "model", joint.name)
     out["verdict"] = np.where(out["ppp"].between(*PPP_BOUNDS), "ok", "misfit")
     return out
+
+
+def joint_event_replicates(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
+                           frame: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
+    """``(S, n)``: the joint event of every gate row replicated from each draw of ``tree``
+    with *new* complex effects -- data from the model, as the spread check replicates them
+    (a planted world for the checks)."""
+    return joint_ppc_table(tree, joint, d1, d2, frame, seed=seed, replicates_only=True)
 
 
 def _subset(tree: xr.DataTree, take: np.ndarray) -> xr.DataTree:
