@@ -341,11 +341,14 @@ STRUCTURES_TEXT = (
     "levels rather than exchangeable ones) -- differ from it only in the prior of the level "
     "means, so each is the fitted posterior reweighted by the ratio of the priors (the pooled "
     "SDs integrated out by quadrature; Pareto-smoothed importance sampling, trusted where "
-    "k ≤ 0.7, as in PSIS-LOO [loo]). Every conclusion is judged again under each "
-    "structure and the first screen names any whose verdict changes; leave-one-group-out "
-    "elpd compares the structures, and another is preferred only beyond twice the paired SE "
-    "(structures.csv, findings_structures.csv). Where k > 0.7 the structure is fitted "
-    "instead (run_models.py compare).")
+    "k ≤ min(1 − 1/log10 S, 0.7) for S draws, as in PSIS-LOO [loo]). Every conclusion is "
+    "judged again under each structure and the first screen names any whose verdict "
+    "changes with its posterior probability moved by more than twice its Monte Carlo SE "
+    "(the weights' effective draws; smaller changes are counted as borderline); "
+    "leave-one-group-out elpd compares the structures, and another is preferred only "
+    "beyond twice the paired SE with every group's leave-out ratios reliable "
+    "(structures.csv, findings_structures.csv). Where k is too high the structure is "
+    "fitted instead (run_models.py compare).")
 
 
 def methods_markdown(paragraphs: Sequence[tuple[str, str]], references: Sequence[str], *,

@@ -411,30 +411,35 @@ def _optional(tables: dict, key: str, title: str, intro: str) -> dict | None:
 def structure_sentence(by_structure: pd.DataFrame | None, structures: pd.DataFrame | None,
                        *, focal_name: str) -> str:
     """The first screen's sentence on the focal-effect structures: which conclusions change
-    their verdict under another structure, and whether leave-one-group-out prefers one."""
+    their verdict under another structure beyond Monte Carlo error, how many only within
+    it, and whether leave-one-group-out prefers another structure (plain text)."""
     if by_structure is None or not len(by_structure):
         return ""
     keys = {"outcome", "parameter", "claim_type", "claim", "hierarchical",
-            "depends_on_structure"}
-    others = [c for c in by_structure.columns if c not in keys]
+            "depends_on_structure", "borderline"}
+    others = [c for c in by_structure.columns if c not in keys and not c.startswith("p_")]
     if not others:
         return ""
-    flips = by_structure[by_structure["depends_on_structure"]]
+    flips = by_structure[by_structure["depends_on_structure"].astype(bool)]
     head = (f"Under the other {focal_name} effect structures ({'; '.join(others)}; the "
             "pooled fit reweighted), ")
     if len(flips):
-        named = "; ".join(f"{r.outcome} {r.parameter} ({r.hierarchical} &rarr; "
+        named = "; ".join(f"{r.outcome} {r.parameter} ({r.hierarchical} → "
                           + ", ".join(f"{c}: {r[c]}" for c in others) + ")"
                           for _, r in flips.head(6).iterrows())
-        words = head + (f"<strong>{len(flips)} conclusion(s) change their verdict</strong>: "
-                        f"{named}.")
+        more = f" and {len(flips) - 6} more" if len(flips) > 6 else ""
+        words = head + f"{len(flips)} conclusion(s) change their verdict: {named}{more}."
     else:
         words = head + f"no conclusion changes its verdict ({len(by_structure)} checked)."
-    untrusted = (by_structure[others] == "(k > 0.7)").any(axis=1).sum()
+    if "borderline" in by_structure and by_structure["borderline"].astype(bool).any():
+        words += (f" {int(by_structure['borderline'].astype(bool).sum())} more change only "
+                  "within Monte Carlo error (borderline).")
+    untrusted = (by_structure[others] == "(k too high)").any(axis=1).sum()
     if untrusted:
-        words += f" {untrusted} could not be judged under every structure (Pareto k &gt; 0.7)."
-    if structures is not None and "preferred" in structures and structures["preferred"].any():
-        pref = structures[structures["preferred"]]
+        words += f" {untrusted} could not be judged under every structure (Pareto k too high)."
+    if structures is not None and "preferred" in structures and \
+            structures["preferred"].astype(bool).any():
+        pref = structures[structures["preferred"].astype(bool)]
         words += (" Leave-one-group-out prefers another structure for "
                   + ", ".join(f"{m} ({s_})" for m, s_ in zip(pref["model"], pref["structure"],
                                                              strict=True)) + ".")
@@ -516,8 +521,9 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                     tables["findings_structures"].drop(columns="claim", errors="ignore"),
                     collapse=True,
                     title=f"Every conclusion's verdict under each {focal_name} effect "
-                          "structure (the pooled fit reweighted; (k &gt; 0.7): the "
-                          "reweighting cannot be trusted, not judged)")]
+                          "structure (the pooled fit reweighted; p_: P(claim); (k too "
+                          "high): the reweighting cannot be trusted, not judged; "
+                          "borderline: changed within Monte Carlo error)")]
               if tables.get("findings_structures") is not None else [])]}
         if findings is not None and len(findings) else None,
         _optional(tables, "concepts", "New concepts",
@@ -560,10 +566,11 @@ def build_report(*, title: str, source: str, tables: dict[str, pd.DataFrame],
                      "contrast its own prior; <em>&lt;columns&gt; + residual</em> explains "
                      f"the {focal_name}s by their describing columns and pools the rest. The "
                      "structures differ only in the prior of the level means, so each is "
-                     "the fitted posterior reweighted (Pareto-smoothed; k &gt; 0.7: not "
-                     "trusted, fit it with <code>run_models.py compare</code>). A structure "
-                     "is preferred only where its leave-one-group-out elpd exceeds the "
-                     "fitted one's by more than twice the paired SE."),
+                     "the fitted posterior reweighted (Pareto-smoothed; k above min(1 &minus; "
+                     "1/log10 S, 0.7): not trusted, fit it with <code>run_models.py "
+                     "compare</code>). A structure is preferred only where its "
+                     "leave-one-group-out elpd exceeds the fitted one's by more than twice "
+                     "the paired SE and no group's leave-out ratios have k &gt; 0.7."),
                _tab("structures", tables["structures"], collapse=True,
                     title=f"{focal} effect structures by reweighting")]
               if tables.get("structures") is not None and len(tables["structures"])

@@ -432,20 +432,38 @@ def _structures(results: list[FitResult], frame: pd.DataFrame, study: Study,
         return table, None
     keys = ["outcome", "parameter", "claim_type", "claim"]
     out = findings[keys + ["verdict"]].rename(columns={"verdict": "hierarchical"}).copy()
+    out["p_hierarchical"] = findings["p_claim"].to_numpy()
     compared = set(table.loc[table["structure"] == "hierarchical", "model"])
+    model_of = {r.spec.outcome: r.spec.name for r in pooled}
+    ess = table.set_index(["model", "structure"])["weight_ess"].to_dict() \
+        if "weight_ess" in table else {}
+
+    def mcse(p: pd.Series, label: str) -> np.ndarray:  # of a probability, by the weights' ESS
+        n = np.array([ess.get((model_of.get(o), label), np.nan) for o in out["outcome"]])
+        return np.sqrt(np.clip(p * (1 - p), 0.0, None) / n)
+
+    moved = np.zeros(len(out), bool)
     for label, trees in reweighted.items():
         swapped = [dataclasses.replace(r, tree=trees[r.spec.name], pooled=None, imputed=None)
                    if r.spec.name in trees else r for r in results]
         other, _ = _findings(swapped, status)
         if not other[keys].fillna("").equals(findings[keys].fillna("")):
             raise RuntimeError("findings under another structure came out in another order")
-        untrusted = compared - set(trees)  # k > 0.7: not judged under this structure
-        out[label] = np.where(findings["outcome"].isin(untrusted), "(k > 0.7)",
-                              other["verdict"].to_numpy())
-    others = [c for c in out.columns if c not in keys and c != "hierarchical"]
-    out["depends_on_structure"] = [
-        any(v != row["hierarchical"] for v in row[others] if v != "(k > 0.7)")
-        for _, row in out.iterrows()]
+        untrusted = compared - set(trees)  # k too high: not judged under this structure
+        judged = ~findings["outcome"].isin(untrusted).to_numpy()
+        out[label] = np.where(judged, other["verdict"].to_numpy(), "(k too high)")
+        out[f"p_{label}"] = np.where(judged, other["p_claim"].to_numpy(), np.nan)
+        # a verdict that changes only within Monte Carlo error (the reweighted draws have
+        # fewer effective draws) is borderline, not a dependence on the structure
+        for col in ("p_claim", "p_against"):
+            a, b = findings[col].astype(float), other[col].astype(float)
+            err = np.sqrt(mcse(a, "hierarchical") ** 2 + mcse(b, label) ** 2)
+            moved |= judged & (np.abs(b - a).to_numpy() > 2 * np.nan_to_num(err, nan=0.0))
+    others = list(reweighted)
+    changed = np.array([any(v != row["hierarchical"] for v in row[others] if v != "(k too high)")
+                        for _, row in out.iterrows()], bool)
+    out["depends_on_structure"] = changed & moved
+    out["borderline"] = changed & ~moved
     return table, out
 
 
