@@ -8,8 +8,9 @@ Usage::
                                        [--first-draws N]
 
 Simulates the default study (the built-in data set of ``run_models.py``) and fits each
-chosen model of the default suite in each way asked for with one :class:`inference.engine.Engine` (so
-a graph shape is compiled once; compile time is not counted):
+chosen model of the default suite in each way asked for with one
+:class:`inference.engine.Engine` (so a graph shape is compiled once; compile time is not
+counted):
 
 ``fixed``
     the former default run: 4 chains x 1000 draws after 1000 warm-up steps, up to 2

@@ -9,7 +9,6 @@ Nothing here prints or writes files; a ``fail`` is also logged as a warning.
 from __future__ import annotations
 
 import json
-
 import logging
 from types import MappingProxyType
 

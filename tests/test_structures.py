@@ -29,7 +29,7 @@ def test_the_pooled_prior_integrates_its_sd_exactly():
         z = np.array(z)
         got = _mixture_logpdf(z[None], np.zeros(3), lambda s: s**2 * np.eye(3), 0.5)[0]
         want, _ = integrate.quad(
-            lambda s: np.prod(norm.pdf(z, 0, s)) * halfnorm.pdf(s, scale=0.5), 0, 10,
+            lambda s, z=z: np.prod(norm.pdf(z, 0, s)) * halfnorm.pdf(s, scale=0.5), 0, 10,
             points=[0.05, 0.5, 1], limit=200)
         assert got == pytest.approx(np.log(want), abs=1e-4)
 

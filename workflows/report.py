@@ -67,7 +67,9 @@ def _lede(frame: pd.DataFrame, study: Study, source: str, specs: list, settings)
     return (f"Data, {kind}: {len(frame):,} {study.units}" + (f" in {groups}" if groups else "")
             + f". {len(specs)} Bayesian multilevel models ({', '.join(families)}), "
             f"one per outcome; {study.design[:1].lower() + study.design[1:]} "
-            f"{settings.chains} chains \u00d7 {settings.draws:,} draws ({settings.sampler}).")
+            f"{settings.chains} chains \u00d7 {settings.draws:,} draws"
+            + (" or more, until every R-hat and ESS target is met (per model under "
+               "Convergence)" if settings.top_up else "") + f" ({settings.sampler}).")
 
 
 def methods_for(results: list, *, frame: pd.DataFrame, study: Study, source: str,
