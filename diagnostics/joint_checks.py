@@ -30,7 +30,7 @@ from diagnostics.ppc import PPP_BOUNDS, _row
 from models.design import ModelData
 
 __all__ = ["joint_event_replicates", "joint_loo_row", "joint_pointwise", "joint_ppc_table",
-           "joint_psense_tree"]
+           "joint_psense_tree", "posterior_subset"]
 
 
 def _draws(tree: xr.DataTree, name: str) -> np.ndarray:
@@ -153,46 +153,27 @@ def _sample(probs: np.ndarray, rng) -> np.ndarray:
     return (rng.random(probs.shape[:-1])[..., None] > cum[..., :-1]).sum(axis=-1)
 
 
-def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
-                    frame: pd.DataFrame, *, max_draws: int = 400, seed: int = 0,
-                    part_event: int | None = None,
-                    observed: np.ndarray | None = None, replicates_only: bool = False):
-    """Observed vs replicated statistics of the joint event (gate open and the part's event,
-    default its top category): share overall and per focal level at the fitted complex
-    effects (check ``joint event``), and the SD of the complex means of the joint event
-    with new complex effects (``joint between-group spread``), overall and per level.
+def _part_event(part, d2: ModelData, part_event: int | None) -> int:
+    """The part's event code: ``part_event``, default its top category (1 if binary)."""
+    if part.family != "cumulative":
+        return 1
+    return len(d2.categories) - 1 if part_event is None else part_event
 
-    The rows are the gate's with complete part covariates that either have a closed gate
-    or answered the part. Columns as :func:`diagnostics.ppc.ppc_table`'s, with ``model``
-    and ``verdict`` (``misfit`` outside :data:`diagnostics.ppc.PPP_BOUNDS`).
-    ``observed``: a joint event (0/1) per gate row to check instead of the data's -- a
-    planted world, e.g. one of :func:`joint_event_replicates` of another posterior.
-    ``replicates_only``: return the ``(S, n)`` replicates with new complex effects of every
-    draw instead (:func:`joint_event_replicates`).
-    """
-    from models.joint import part_design
 
+def _open_codes(gate, d1: ModelData, joint) -> list[int]:
+    """The gate's codes that open the part."""
+    return [list(d1.categories).index(c) if gate.family == "cumulative" else int(c)
+            for c in joint.open_categories]
+
+
+def _joint_replicator(sub: xr.DataTree, joint, d1: ModelData, d2: ModelData,
+                      X2: np.ndarray, rng, event: int):
+    """``replicate(u1, u2) -> (S, n)``: the joint event of every gate row replicated from
+    the draws ``sub`` at complex effects ``u1``, ``u2`` (gate and part); ``X2`` the part's
+    design over the gate rows (:func:`models.joint.part_design`)."""
     gate, part = joint.parts
-    key = gate.level_key(joint.level)
-    rng = np.random.default_rng(seed)
-    n_total = tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"]
-    take = np.arange(n_total) if replicates_only else \
-        np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
-    sub = _subset(tree, take)
-    X2, keep = part_design(joint, frame, d1, d2)
     f1, c1 = _rows_of(d1, gate)
-    y1 = np.asarray(d1.y, int)
-    open_codes = [list(d1.categories).index(c) if gate.family == "cumulative" else int(c)
-                  for c in joint.open_categories]
-    event = (len(d2.categories) - 1 if part_event is None else part_event) \
-        if part.family == "cumulative" else 1
-    answered = pd.Series(np.asarray(d2.y, int), index=list(d2.row_ids))
-    y2_obs = answered.reindex(list(d1.row_ids)).to_numpy()
-    gate_open = np.isin(y1, open_codes)
-    use = keep & (~gate_open | ~np.isnan(y2_obs))
-    if observed is None:
-        observed = (gate_open & (np.nan_to_num(y2_obs, nan=-1) == event)).astype(float)
-    observed = np.asarray(observed, float)
+    open_codes = _open_codes(gate, d1, joint)
     med = d2.term_names.index(joint.mediator) if joint.mediator else None
     code_of = dict(zip(open_codes, joint.open_categories, strict=True))
 
@@ -210,8 +191,43 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
             joint_rep += (y1_rep == code) & (y2_rep == event)
         return joint_rep
 
-    if replicates_only:
-        return replicate(*_new_effects(sub, key, len(d1.level_labels[joint.level]), rng))
+    return replicate
+
+
+def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
+                    frame: pd.DataFrame, *, max_draws: int = 400, seed: int = 0,
+                    part_event: int | None = None,
+                    observed: np.ndarray | None = None) -> pd.DataFrame:
+    """Observed vs replicated statistics of the joint event (gate open and the part's event,
+    default its top category): share overall and per focal level at the fitted complex
+    effects (check ``joint event``), and the SD of the complex means of the joint event
+    with new complex effects (``joint between-group spread``), overall and per level.
+
+    The rows are the gate's with complete part covariates that either have a closed gate
+    or answered the part. Columns as :func:`diagnostics.ppc.ppc_table`'s, with ``model``
+    and ``verdict`` (``misfit`` outside :data:`diagnostics.ppc.PPP_BOUNDS`).
+    ``observed``: a joint event (0/1) per gate row to check instead of the data's -- a
+    planted world, e.g. one of :func:`joint_event_replicates` of another posterior.
+    """
+    from models.joint import part_design
+
+    gate, part = joint.parts
+    key = gate.level_key(joint.level)
+    rng = np.random.default_rng(seed)
+    n_total = tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"]
+    take = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
+    sub = posterior_subset(tree, take)
+    X2, keep = part_design(joint, frame, d1, d2)
+    f1, c1 = _rows_of(d1, gate)
+    event = _part_event(part, d2, part_event)
+    answered = pd.Series(np.asarray(d2.y, int), index=list(d2.row_ids))
+    y2_obs = answered.reindex(list(d1.row_ids)).to_numpy()
+    gate_open = np.isin(np.asarray(d1.y, int), _open_codes(gate, d1, joint))
+    use = keep & (~gate_open | ~np.isnan(y2_obs))
+    if observed is None:
+        observed = (gate_open & (np.nan_to_num(y2_obs, nan=-1) == event)).astype(float)
+    observed = np.asarray(observed, float)
+    replicate = _joint_replicator(sub, joint, d1, d2, X2, rng, event)
     fitted = replicate(*_complex_effects(sub, key))
     fresh = replicate(*_new_effects(sub, key, len(d1.level_labels[joint.level]), rng))
     forms = list(d1.level_labels[gate.focal])
@@ -232,18 +248,30 @@ def joint_ppc_table(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
 
 
 def joint_event_replicates(tree: xr.DataTree, joint, d1: ModelData, d2: ModelData,
-                           frame: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
+                           frame: pd.DataFrame, *, seed: int = 0,
+                           part_event: int | None = None) -> np.ndarray:
     """``(S, n)``: the joint event of every gate row replicated from each draw of ``tree``
     with *new* complex effects -- data from the model, as the spread check replicates them
     (a planted world for the checks)."""
-    return joint_ppc_table(tree, joint, d1, d2, frame, seed=seed, replicates_only=True)
+    from models.joint import part_design
+
+    gate, part = joint.parts
+    rng = np.random.default_rng(seed)
+    n_total = tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"]
+    sub = posterior_subset(tree, np.arange(n_total))
+    replicate = _joint_replicator(sub, joint, d1, d2, part_design(joint, frame, d1, d2)[0],
+                                  rng, _part_event(part, d2, part_event))
+    return replicate(*_new_effects(sub, gate.level_key(joint.level),
+                                   len(d1.level_labels[joint.level]), rng))
 
 
-def _subset(tree: xr.DataTree, take: np.ndarray) -> xr.DataTree:
-    """The posterior at the stacked draws ``take``, as one chain."""
+def posterior_subset(tree: xr.DataTree, take: np.ndarray) -> xr.DataTree:
+    """The posterior at the stacked (chain, draw) positions ``take`` (repeats allowed), as
+    one chain of ``len(take)`` draws."""
     post = tree["posterior"].to_dataset().stack(sample=("chain", "draw")).isel(sample=take)
     post = post.drop_vars(["chain", "draw", "sample"]).rename({"sample": "draw"}) \
-        .expand_dims("chain").transpose("chain", "draw", ...)
+        .expand_dims(chain=[0]).assign_coords(draw=np.arange(len(take))) \
+        .transpose("chain", "draw", ...)
     return xr.DataTree.from_dict({"posterior": post})
 
 

@@ -207,16 +207,12 @@ def reweighted_tree(tree: xr.DataTree, log_weights: np.ndarray, *, seed: int = 0
                     ) -> xr.DataTree:
     """The posterior resampled by the (smoothed) weights: as many draws, one chain
     (systematic resampling), for anything that reads draws."""
-    post = tree["posterior"].to_dataset()
-    stacked = post.stack(sample=("chain", "draw"))
+    from diagnostics.joint_checks import posterior_subset
+
     p = np.exp(log_weights - logsumexp(log_weights))
     n = len(p)
     u = (np.random.default_rng(seed).random() + np.arange(n)) / n
-    idx = np.minimum(np.searchsorted(np.cumsum(p), u), n - 1)
-    picked = stacked.isel(sample=idx).drop_vars(["sample", "chain", "draw"])
-    picked = picked.rename({"sample": "draw"}).expand_dims(chain=[0])
-    picked = picked.assign_coords(draw=np.arange(n)).transpose("chain", "draw", ...)
-    return xr.DataTree.from_dict({"posterior": picked})
+    return posterior_subset(tree, np.minimum(np.searchsorted(np.cumsum(p), u), n - 1))
 
 
 def structure_logo(ll: np.ndarray, log_weights: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -237,12 +233,11 @@ def level_values(frame: pd.DataFrame, spec: ModelSpec, data: ModelData,
     """Each describing column's value per focal level (in ``data``'s level order), for the
     columns constant within every level; others are left out (not a level's feature)."""
     labels = list(data.level_labels[spec.focal])
-    rows = frame
     out = {}
     for col in columns:
-        if col not in rows or spec.focal not in rows:
+        if col not in frame or spec.focal not in frame:
             continue
-        by = rows.groupby(rows[spec.focal].astype(str))[col]
+        by = frame.groupby(frame[spec.focal].astype(str))[col]
         if (by.nunique(dropna=True) > 1).any():
             continue
         values = by.first().reindex(labels)
@@ -252,15 +247,16 @@ def level_values(frame: pd.DataFrame, spec: ModelSpec, data: ModelData,
 
 
 def structure_comparison(fits, *, frame: pd.DataFrame, predictors: tuple[str, ...] = (),
-                         max_draws: int | None = None, seed: int = 0,
-                         group_lls: dict | None = None):
+                         seed: int = 0, group_lls: dict | None = None):
     """Every pooled fit (objects with ``spec``, ``data``, ``tree``) under the other focal
     structures by reweighting. Returns ``(table, reweighted)``: per model and structure the
     weights' Pareto ``k`` and ESS, leave-one-complex-out elpd and its paired difference
     from the fitted structure, and the largest shift of a focal contrast's posterior mean
     (in posterior SDs); ``reweighted`` maps ``structure -> {model: resampled tree}`` for
-    the fits whose weights can be trusted (``k <= 0.7``). ``group_lls``: the fits'
-    :func:`diagnostics.crossval.group_log_densities` on the same draws, if computed."""
+    the fits whose weights can be trusted (``k`` under :func:`pareto_k_threshold`). The
+    draws are those of leave-one-group-out (:data:`diagnostics.crossval.LOGO_DRAWS`);
+    ``group_lls``: the fits' :func:`diagnostics.crossval.group_log_densities` on them, if
+    computed."""
     from diagnostics.crossval import (
         LOGO_DRAWS,
         group_log_density,
@@ -269,11 +265,9 @@ def structure_comparison(fits, *, frame: pd.DataFrame, predictors: tuple[str, ..
         unsupported_reason,
     )
 
-    max_draws = max_draws or LOGO_DRAWS
-
     rows, reweighted = [], {}
     for r in fits:
-        draws, post = thinned_draws(r.tree, max_draws=max_draws)
+        draws, post = thinned_draws(r.tree, max_draws=LOGO_DRAWS)
         xs = level_values(frame, r.spec, r.data, predictors) if r.spec.focal else {}
         weights, why = structure_weights(r.tree, r.spec, r.data, predictors=xs, draws=draws)
         if why:
@@ -281,7 +275,7 @@ def structure_comparison(fits, *, frame: pd.DataFrame, predictors: tuple[str, ..
             continue
         logo = None
         if not unsupported_reason(r.spec):
-            known = (group_lls or {}).get(r.spec.name) if max_draws == LOGO_DRAWS else None
+            known = (group_lls or {}).get(r.spec.name)
             _, ll = known if known is not None else group_log_density(r.tree, r.spec, r.data,
                                                                       draws)
             logo = structure_logo(ll, weights)

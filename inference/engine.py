@@ -168,6 +168,14 @@ def first_draws(tree: xr.DataTree, n: int) -> xr.DataTree:
     return out
 
 
+def _why_short(short: dict) -> str:
+    """What a round of more draws answers, from :func:`diagnostics.convergence.
+    shortfall_detail`: R-hat where it is short, else the least ESS."""
+    if "rhat" in short["short"]:
+        return f"R-hat {short['max_r_hat']:.3f} > 1.01: {short['worst']}"
+    return f"least ESS {short['least_ess']:.0f} < {short['ess_needed']:.0f}: {short['worst']}"
+
+
 def continue_until_met(draws_at, settings: SamplerSettings, cap: int,
                        clock=time.perf_counter) -> xr.DataTree:
     """Judge one run of chains at growing checkpoints until every reported parameter meets
@@ -196,10 +204,7 @@ def continue_until_met(draws_at, settings: SamplerSettings, cap: int,
         short = shortfall_detail(tree)
         if not short["short"] or n >= cap or len(done) >= settings.top_up:
             break
-        why = (f"R-hat {short['max_r_hat']:.3f} > 1.01: {short['worst']}"
-               if "rhat" in short["short"] else
-               f"least ESS {short['least_ess']:.0f} < {short['ess_needed']:.0f}: "
-               f"{short['worst']}")
+        why = _why_short(short)
         n = next_checkpoint(n, settings.chains, short["least_ess"], short["ess_needed"],
                             settings.chains, cap=cap)
         log.info("%s; the chains go on to %d draws (look %d of at most %d)", why, n,
@@ -401,7 +406,7 @@ class Engine:
                 longer = chain_length(draws, tree["posterior"].sizes["chain"],
                                       short["least_ess"], short["ess_needed"],
                                       settings.chains, floor=(k + 1) * settings.draws)
-                why = f"R-hat {short['max_r_hat']:.3f} > 1.01: {short['worst']}"
+                why = _why_short(short)
                 log.info("%s; %d new chains of %d draws replace the %d-draw ones (round %d "
                          "of at most %d, seed %d)", why, settings.chains, longer, draws, k,
                          settings.top_up, seed)
@@ -415,8 +420,7 @@ class Engine:
                 have = tree["posterior"].sizes["chain"]
                 add = chains_to_add(have, short["least_ess"], short["ess_needed"],
                                     settings.chains)
-                why = f"least ESS {short['least_ess']:.0f} < {short['ess_needed']:.0f}: " \
-                      f"{short['worst']}"
+                why = _why_short(short)
                 log.info("%s; %d more chains of %d draws (round %d of at most %d, seed %d)",
                          why, add, draws, k, settings.top_up, seed)
                 more = self._sample(model, compiled, replace(settings, seed=seed, draws=draws,

@@ -167,13 +167,13 @@ def test_parameter_table_low_ess_fails():
     assert "ESS" in row["reason"]
 
 
-def ar1(seed: int, rho: float) -> np.ndarray:
+def ar1(seed: int, rho: float, draws: int = DRAWS, chains: int = CHAINS) -> np.ndarray:
     """Stationary AR(1) draws per chain: ESS about (1 - rho) / (1 + rho) of the draws."""
     rng = np.random.default_rng(seed)
-    x = np.zeros((CHAINS, DRAWS))
-    x[:, 0] = rng.normal(size=CHAINS)
-    for t in range(1, DRAWS):
-        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=CHAINS)
+    x = np.zeros((chains, draws))
+    x[:, 0] = rng.normal(size=chains)
+    for t in range(1, draws):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=chains)
     return x
 
 
@@ -412,15 +412,6 @@ def _long_run(mu: np.ndarray):
     return draws_at, asked
 
 
-def _ar1_long(seed: int, rho: float, draws: int, chains: int = CHAINS) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = np.zeros((chains, draws))
-    x[:, 0] = rng.normal(size=chains)
-    for t in range(1, draws):
-        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=chains)
-    return x
-
-
 def test_continued_chains_stop_at_the_first_checkpoint_that_meets_the_targets():
     """One run of chains judged at growing checkpoints: ESS short at 500 draws (AR(1) with
     rho 0.75 gives about 0.14 ESS per draw, 290 of 400), so the chains go on to the length
@@ -428,7 +419,7 @@ def test_continued_chains_stop_at_the_first_checkpoint_that_meets_the_targets():
     exactly the run's draws, none thrown away, nothing drawn twice."""
     from inference.engine import SamplerSettings, continue_until_met, next_checkpoint
 
-    mu = _ar1_long(21, 0.75, 8 * DRAWS)
+    mu = ar1(21, 0.75, 8 * DRAWS)
     draws_at, asked = _long_run(mu)
     settings = SamplerSettings(chains=CHAINS, draws=DRAWS, top_up=3, seed=5)
     tree = continue_until_met(draws_at, settings, cap=8 * DRAWS)
